@@ -1,0 +1,116 @@
+"""store → select → summarise → render → store: build one issue and freeze it.
+
+The library function behind `digest build` and `digest run`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from digest.classify import political_score
+from digest.ingest import IngestReport, ingest
+from digest.models import Issue, IssueEntry
+from digest.project import Project
+from digest.render import render_issue, web_version
+from digest.select import parse_since, select_stories
+from digest.store import now_utc
+from digest.summarize import summarize
+
+
+
+@dataclass
+class BuildReport:
+    issue: Issue | None
+    ingest: IngestReport
+    candidates: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def build_issue(
+    project: Project,
+    *,
+    articles: list[str] | None = None,
+    as_of: datetime | None = None,
+    since: timedelta | None = None,
+    limit: int | None = None,
+    key: str | None = None,
+    status: str = "built",
+    min_stories: int = 1,
+) -> BuildReport:
+    """Build an issue from the articles published in (as_of - since, as_of].
+
+    Returns a report whose `issue` is None when fewer than `min_stories` stories qualified:
+    an empty digest is never built."""
+    config, store = project.config, project.store
+    as_of = (as_of or now_utc()).astimezone(UTC)
+    since = since or parse_since(config.since)
+    report = BuildReport(issue=None, ingest=IngestReport())
+    if articles:
+        report.ingest = ingest(store, articles, max_bytes=config.max_bytes)
+
+    candidates = store.articles_published_between(as_of - since, as_of)
+    report.candidates = len(candidates)
+    # scores are cached with the article: a 5,000-article window scores only what is new
+    fresh = [a for a in candidates if a.political_score is None]
+    for article in fresh:
+        article.political_score = political_score(article.title, article.body)
+    store.set_political_scores((a.id, a.political_score) for a in fresh if a.id is not None)
+
+    stories = select_stories(
+        candidates, as_of=as_of, since=since, limit=limit or config.limit, min_score=config.min_score
+    )
+    if len(stories) < max(min_stories, 1):
+        return report
+
+    entries = []
+    for story in stories:
+        article = story.article
+        assert article.id is not None
+        entries.append(
+            IssueEntry(
+                article_id=article.id,
+                title=article.title,
+                source_url=article.source_url,
+                source_name=article.source_name,
+                published=article.published,
+                authors=article.authors,
+                summary=summarize(
+                    article.body,
+                    sentences=config.sentences,
+                    words=config.words,
+                    algorithm=config.algorithm,
+                    truncated=article.truncated,
+                    title=article.title,
+                ),
+                political_score=round(article.political_score or 0.0, 4),
+                other_sources=story.other_sources,
+            )
+        )
+    subject = f"{config.name}: {entries[0].title}"
+    parts = render_issue(
+        entries, config=config, template_dirs=project.template_dirs, subject=subject
+    )
+    report.warnings.extend(parts.warnings)
+    key = key or f"build-{now_utc():%Y%m%dT%H%M%S%f}"
+    report.issue = store.create_issue(
+        key=key, subject=subject, entries=entries, html=parts.html, text=parts.text, status=status
+    )
+    return report
+
+
+def write_issue_files(issue: Issue, out: Path) -> list[Path]:
+    """`issue.json`, `issue.html` (the web version) and `issue.txt` in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    data = {"id": issue.id, "key": issue.key, "subject": issue.subject}
+    data["articles"] = [entry.to_json() for entry in issue.entries]
+    files = {
+        "issue.json": json.dumps(data, ensure_ascii=False, indent=2) + "\n",
+        "issue.html": web_version(issue),
+        "issue.txt": issue.text,
+    }
+    for name, content in files.items():
+        (out / name).write_text(content, encoding="utf-8")
+    return [out / name for name in files]

@@ -1,0 +1,69 @@
+"""What every command shares: the console, the project lookup and turning errors into exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from digest.errors import DigestError
+
+# Human output goes to stderr so that stdout stays clean for --json readers.
+console = Console(stderr=True, highlight=False)
+
+
+class State:
+    project_dir: Path | None = None
+
+
+state = State()
+
+
+def project_dir() -> Path:
+    """The project folder: --project, else DIGEST_PROJECT, else the current directory."""
+    import os
+
+    if state.project_dir is not None:
+        return state.project_dir
+    env = os.environ.get("DIGEST_PROJECT")
+    return Path(env) if env else Path.cwd()
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}", markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn a DigestError into its one-line message and exit code."""
+    try:
+        yield
+    except DigestError as exc:
+        raise fail(str(exc), exc.exit_code) from None
+
+
+def command(app: typer.Typer, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+    """`app.command`, with DigestError turned into a clean exit."""
+    import functools
+
+    def decorate(fn: Callable[..., Any]) -> Any:
+        @functools.wraps(fn)
+        def wrapper(*a: Any, **kw: Any) -> Any:
+            with user_errors():
+                return fn(*a, **kw)
+
+        return app.command(*args, **kwargs)(wrapper)
+
+    return decorate

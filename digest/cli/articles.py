@@ -1,0 +1,122 @@
+"""`digest parse` and `digest ingest`: articles in (a thin layer over digest.sources and
+digest.ingest)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from digest.cli import app
+from digest.cli._common import command, console, emit_json, project_dir
+from digest.errors import EXIT_OK, EXIT_PARTIAL, DigestError
+from digest.models import Article
+from digest.sources import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, ParseFailure, read_source
+
+MaxBytes = Annotated[
+    int | None,
+    typer.Option("--max-bytes", min=1, help="Refuse inputs larger than this many bytes."),
+]
+Timeout = Annotated[
+    float | None,
+    typer.Option("--timeout", min=0.1, help="Seconds to wait for each URL."),
+]
+
+
+def article_json(article: Article) -> dict[str, object]:
+    return {
+        "path": article.origin,
+        "title": article.title,
+        "authors": article.authors,
+        "source_url": article.source_url,
+        "published": article.published.isoformat() if article.published else None,
+        "body": article.body,
+        "truncated": article.truncated,
+        "warnings": article.warnings,
+    }
+
+
+def report_failure(failure: ParseFailure) -> None:
+    console.print(f"{failure.origin}: {failure.reason}", markup=False, soft_wrap=True)
+
+
+@command(app, "parse")
+def parse_command(
+    inputs: Annotated[
+        list[str], typer.Argument(metavar="INPUT...", help="Files, folders, feed or page URLs.")
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per article on stdout.")
+    ] = False,
+    max_bytes: MaxBytes = None,
+    timeout: Timeout = None,
+) -> None:
+    """Parse articles and show what was understood; nothing is stored."""
+    limit = max_bytes or DEFAULT_MAX_BYTES
+    wait = timeout or DEFAULT_TIMEOUT
+    table = Table(box=None, show_edge=False)
+    for name in ("path", "title", "published", "words", "notes"):
+        table.add_column(name, no_wrap=True, overflow="ellipsis")
+    failed = 0
+    for source in inputs:
+        for item in read_source(source, max_bytes=limit, timeout=wait):
+            if isinstance(item, ParseFailure):
+                failed += 1
+                report_failure(item)
+            elif as_json:
+                emit_json(article_json(item))
+            else:
+                notes = ["truncated"] if item.truncated else []
+                notes += [f"{len(item.warnings)} warnings"] if item.warnings else []
+                table.add_row(
+                    escape(item.origin or ""),
+                    escape(item.title),
+                    item.published.strftime("%Y-%m-%d %H:%M") if item.published else "-",
+                    str(len(item.body.split())),
+                    ", ".join(notes),
+                )
+    if not as_json and table.row_count:
+        console.print(table)
+    raise typer.Exit(EXIT_PARTIAL if failed else EXIT_OK)
+
+
+@command(app, "ingest")
+def ingest_command(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[SOURCE]...",
+            help="Folders, files, feed or page URLs (default: the sources in digest.toml).",
+        ),
+    ] = None,
+    max_bytes: MaxBytes = None,
+    timeout: Timeout = None,
+) -> None:
+    """Store articles from the given sources, or from the project's; each article once."""
+    from digest.ingest import ingest
+    from digest.project import open_project
+
+    project = open_project(project_dir())
+    try:
+        wanted = list(sources or project.config.sources)
+        if not wanted:
+            raise DigestError(
+                f"{project.config.path}: no sources: pass SOURCE... or set [sources] in digest.toml"
+            )
+        report = ingest(
+            project.store,
+            wanted,
+            max_bytes=max_bytes or project.config.max_bytes,
+            timeout=timeout or DEFAULT_TIMEOUT,
+        )
+    finally:
+        project.close()
+    for failure in report.failures:
+        report_failure(failure)
+    console.print(
+        f"added {report.added}, already known {report.known}, failed {report.failed}",
+        markup=False,
+    )
+    raise typer.Exit(EXIT_PARTIAL if report.failed else EXIT_OK)

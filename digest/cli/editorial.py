@@ -1,0 +1,142 @@
+"""`digest summarize`, `digest classify`, `digest build`: the editorial stages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from digest.cli import app
+from digest.cli._common import command, console, emit_json, project_dir
+from digest.errors import EXIT_PARTIAL, DigestError
+
+Files = Annotated[list[Path], typer.Argument(help="Article files (any supported format).")]
+Json = Annotated[bool, typer.Option("--json", help="One JSON object per line on stdout.")]
+
+
+def _parsed(files: list[Path]):  # type: ignore[no-untyped-def]
+    """Yield (path, Article) for each parseable file; name each bad one on stderr."""
+    from digest.sources import parse_file
+
+    for path in files:
+        try:
+            yield path, parse_file(path)
+        except DigestError as exc:
+            console.print(f"{path}: {exc}", markup=False, highlight=False)
+
+
+@command(app, "summarize")
+def summarize_command(
+    files: Files,
+    sentences: Annotated[int, typer.Option("--sentences", "-k", min=1)] = 3,
+    words: Annotated[int, typer.Option("--words", "-w", min=1, help="Word budget.")] = 90,
+    algorithm: Annotated[str, typer.Option("--algorithm", "-a")] = "digest",
+    json_out: Json = False,
+) -> None:
+    """Summarise articles extractively: K sentences, verbatim, in document order."""
+    from digest.summarize import ALGORITHMS, summarize
+
+    if algorithm not in ALGORITHMS:
+        raise DigestError(f"--algorithm {algorithm!r}: choose one of {', '.join(ALGORITHMS)}")
+    done = 0
+    for path, article in _parsed(files):
+        chosen = summarize(
+            article.body,
+            sentences=sentences,
+            words=words,
+            algorithm=algorithm,
+            truncated=article.truncated,
+            title=article.title,
+        )
+        done += 1
+        if json_out:
+            emit_json({"path": str(path), "title": article.title, "sentences": chosen})
+        else:
+            console.print(f"[bold]{article.title}[/bold]", highlight=False)
+            for sentence in chosen:
+                console.print(f"  • {sentence}", markup=False, highlight=False)
+    if done < len(files):
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+@command(app, "classify")
+def classify_command(files: Files, json_out: Json = False) -> None:
+    """Score articles as political or not (0 to 1)."""
+    from digest.classify import is_political, political_score
+
+    done = 0
+    for path, article in _parsed(files):
+        score = political_score(article.title, article.body)
+        done += 1
+        if json_out:
+            emit_json({"path": str(path), "political": is_political(score), "score": score})
+        else:
+            label = "political" if is_political(score) else "not political"
+            console.print(f"{path}: {label} ({score:.3f})", markup=False)
+    if done < len(files):
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def parse_as_of(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise DigestError(f"--as-of {value!r}: not an ISO 8601 date or time") from None
+    # a bare date or naive time means UTC: a scheduler's clock rarely knows better
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@command(app, "build")
+def build_command(
+    articles: Annotated[
+        list[str] | None,
+        typer.Option("--articles", help="Ingest this folder, file or URL first (repeatable)."),
+    ] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO date/time; default now.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Window, e.g. 7d, 36h, 2w.")] = None,
+    since_last: Annotated[
+        bool, typer.Option("--since-last", help="Take everything since the last sent issue.")
+    ] = False,
+    limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write issue.json/.html/.txt here.")
+    ] = None,
+    json_out: Json = False,
+) -> None:
+    """Select, summarise and render an issue, and store it (frozen) for preview and send."""
+    from digest.build import build_issue, write_issue_files
+    from digest.project import open_project
+    from digest.select import parse_since
+    from digest.store import now_utc
+
+    project = open_project(project_dir())
+    when = parse_as_of(as_of) or now_utc()
+    window = parse_since(since) if since else None
+    if since_last:
+        last = project.store.last_sent_at()
+        if last is None:
+            raise DigestError("--since-last: no issue has been sent yet; use --since")
+        window = when - last
+    report = build_issue(project, articles=articles, as_of=when, since=window, limit=limit)
+    for failure in report.ingest.failures:
+        console.print(f"{failure.origin}: {failure.reason}", markup=False, highlight=False)
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    if report.issue is None:
+        console.print(f"No political stories among {report.candidates} articles in the window.")
+        raise typer.Exit(EXIT_PARTIAL if report.ingest.failures else 0)
+    issue = report.issue
+    console.print(f"Built issue {issue.id} ({len(issue.entries)} stories): {issue.subject}")
+    if out:
+        for path in write_issue_files(issue, out):
+            console.print(f"  wrote {path}")
+    if json_out:
+        emit_json({"id": issue.id, "key": issue.key, "stories": len(issue.entries)})
+    else:
+        print(issue.id)
+    if report.ingest.failures:
+        raise typer.Exit(EXIT_PARTIAL)

@@ -1,0 +1,214 @@
+"""`digest.toml`: the project's settings, validated once, with environment overrides.
+
+Every problem is reported as one line naming the key and the file (a `ConfigError`, exit code 2),
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from digest.errors import ConfigError
+
+CONFIG_NAME = "digest.toml"
+TRANSPORTS = ("outbox", "smtp", "memory")
+
+
+@dataclass
+class Config:
+    path: Path
+    name: str = "The Political Digest"
+    from_address: str = "The Political Digest <digest@example.org>"
+    reply_to: str = ""
+    base_url: str = "http://127.0.0.1:8080"
+    language: str = "en"
+    # sources: folders are relative to the project
+    source_folders: list[str] = field(default_factory=list)
+    source_feeds: list[str] = field(default_factory=list)
+    source_pages: list[str] = field(default_factory=list)
+    max_bytes: int = 5_000_000
+    # selection
+    since: str = "7d"
+    limit: int = 10
+    min_stories: int = 1
+    min_score: float = 0.5
+    # summaries
+    sentences: int = 3
+    words: int = 90
+    algorithm: str = "digest"
+    # transport
+    transport: str = "outbox"
+    smtp_url: str = ""
+    concurrency: int = 8
+    rate: float = 0.0  # messages per second, 0 = unlimited
+    hourly_cap: int = 0  # messages per hour, 0 = unlimited
+    timeout: float = 30.0
+    dkim_selector: str = ""
+    dkim_key_file: str = ""
+    # subscribers
+    bounce_limit: int = 3
+    # secrets: only ever from the environment, never written back
+    smtp_password: str | None = field(default=None, repr=False)
+    secret: str | None = field(default=None, repr=False)
+
+    @property
+    def sources(self) -> list[str]:
+        base = self.path.parent
+        folders = [str((base / f).resolve()) for f in self.source_folders]
+        return folders + self.source_feeds + self.source_pages
+
+
+# (section, key) -> (attribute, type)
+_SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
+    ("newsletter", "name"): ("name", str),
+    ("newsletter", "from"): ("from_address", str),
+    ("newsletter", "reply_to"): ("reply_to", str),
+    ("newsletter", "base_url"): ("base_url", str),
+    ("newsletter", "language"): ("language", str),
+    ("sources", "folders"): ("source_folders", list),
+    ("sources", "feeds"): ("source_feeds", list),
+    ("sources", "pages"): ("source_pages", list),
+    ("sources", "max_bytes"): ("max_bytes", int),
+    ("selection", "since"): ("since", str),
+    ("selection", "limit"): ("limit", int),
+    ("selection", "min_stories"): ("min_stories", int),
+    ("selection", "min_score"): ("min_score", (int, float)),
+    ("summary", "sentences"): ("sentences", int),
+    ("summary", "words"): ("words", int),
+    ("summary", "algorithm"): ("algorithm", str),
+    ("transport", "backend"): ("transport", str),
+    ("transport", "smtp_url"): ("smtp_url", str),
+    ("transport", "concurrency"): ("concurrency", int),
+    ("transport", "rate"): ("rate", (int, float)),
+    ("transport", "hourly_cap"): ("hourly_cap", int),
+    ("transport", "timeout"): ("timeout", (int, float)),
+    ("transport", "dkim_selector"): ("dkim_selector", str),
+    ("transport", "dkim_key_file"): ("dkim_key_file", str),
+    ("subscribers", "bounce_limit"): ("bounce_limit", int),
+}
+
+_POSITIVE = {"limit", "sentences", "words", "concurrency", "max_bytes", "timeout", "bounce_limit"}
+_NON_NEGATIVE = {"min_stories", "rate", "hourly_cap"}
+
+
+def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
+    """Read and validate `path`, then apply the DIGEST_* environment overrides."""
+    env = dict(os.environ) if env is None else env
+    if not path.is_file():
+        raise ConfigError(f"{path}: not found (run `digest init` to create a project)")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    config = Config(path=path)
+    for section, table in raw.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: `{section}` must be a [section]")
+        for key, value in table.items():
+            _set(config, path, section, key, value)
+    _apply_env(config, env)
+    _validate(config, path)
+    return config
+
+
+def _set(config: Config, path: Path, section: str, key: str, value: Any) -> None:
+    spec = _SCHEMA.get((section, key))
+    if spec is None:
+        raise ConfigError(f"{path}: unknown setting `{section}.{key}`")
+    attr, kind = spec
+    # bool is an int in Python; a `true` where a number belongs is still a mistake
+    if isinstance(value, bool) or not isinstance(value, kind):
+        want = kind.__name__ if isinstance(kind, type) else "number"
+        raise ConfigError(f"{path}: `{section}.{key}` must be a {want}, not {value!r}")
+    if kind is list and not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{path}: `{section}.{key}` must be a list of strings")
+    setattr(config, attr, value)
+
+
+def _apply_env(config: Config, env: dict[str, str]) -> None:
+    if env.get("DIGEST_SMTP_URL"):
+        config.smtp_url = env["DIGEST_SMTP_URL"]
+        config.transport = "smtp"
+    if env.get("DIGEST_BASE_URL"):
+        config.base_url = env["DIGEST_BASE_URL"]
+    config.smtp_password = env.get("DIGEST_SMTP_PASSWORD") or None
+    config.secret = env.get("DIGEST_SECRET") or None
+
+
+def _validate(config: Config, path: Path) -> None:
+    keys = {attr: f"{s}.{k}" for (s, k), (attr, _) in _SCHEMA.items()}
+    for attr in _POSITIVE:
+        if getattr(config, attr) <= 0:
+            raise ConfigError(f"{path}: `{keys[attr]}` must be greater than 0")
+    for attr in _NON_NEGATIVE:
+        if getattr(config, attr) < 0:
+            raise ConfigError(f"{path}: `{keys[attr]}` must not be negative")
+    if not 0 <= config.min_score <= 1:
+        raise ConfigError(f"{path}: `selection.min_score` must be between 0 and 1")
+    if config.transport not in TRANSPORTS:
+        raise ConfigError(
+            f"{path}: `transport.backend` must be one of {', '.join(TRANSPORTS)}, "
+            f"not {config.transport!r}"
+        )
+    if config.transport == "smtp" and not config.smtp_url:
+        raise ConfigError(f"{path}: `transport.smtp_url` is required when the backend is smtp")
+    base = urlsplit(config.base_url)
+    if base.scheme not in ("http", "https") or not base.netloc:
+        raise ConfigError(
+            f"{path}: `newsletter.base_url` must be an http(s) URL, not {config.base_url!r}"
+        )
+    from email.utils import parseaddr
+
+    if "@" not in parseaddr(config.from_address)[1] or any(c in config.from_address for c in "\r\n"):
+        raise ConfigError(f"{path}: `newsletter.from` must be an email address")
+    if config.reply_to and "@" not in parseaddr(config.reply_to)[1]:
+        raise ConfigError(f"{path}: `newsletter.reply_to` must be an email address")
+
+
+DEFAULT_CONFIG = """\
+# digest project settings. Secrets never go here: use the environment
+# (DIGEST_SMTP_PASSWORD, DIGEST_SECRET). DIGEST_SMTP_URL and DIGEST_BASE_URL override.
+
+[newsletter]
+name = "The Political Digest"
+from = "The Political Digest <digest@example.org>"
+reply_to = "editors@example.org"
+# where `digest serve` is reachable: unsubscribe and web-version links point here
+base_url = "http://127.0.0.1:8080"
+language = "en"
+
+[sources]
+# folders of articles (relative to this file), RSS/Atom feed URLs, article page URLs
+folders = ["articles"]
+feeds = []
+pages = []
+
+[selection]
+since = "7d"
+limit = 10
+min_stories = 1
+min_score = 0.5
+
+[summary]
+sentences = 3
+words = 90
+algorithm = "digest"
+
+[transport]
+# outbox: a Maildir in ./outbox; smtp: needs smtp_url (password from DIGEST_SMTP_PASSWORD)
+backend = "outbox"
+smtp_url = ""
+concurrency = 8
+rate = 0
+hourly_cap = 0
+timeout = 30
+
+[subscribers]
+# permanent failures before an address is suppressed as bounced
+bounce_limit = 3
+"""

@@ -1,0 +1,38 @@
+"""sources → store: read every source, store each article once, name every input that failed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from digest.sources import ParseFailure, read_source
+from digest.store import Store
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    known: int = 0
+    failures: list[ParseFailure] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+
+def ingest(
+    store: Store, sources: Iterable[str], *, max_bytes: int = 5_000_000, timeout: float = 20.0
+) -> IngestReport:
+    """Store the articles of every source. A bad input is recorded and the rest goes on."""
+    report = IngestReport()
+    for source in sources:
+        for item in read_source(source, max_bytes=max_bytes, timeout=timeout):
+            if isinstance(item, ParseFailure):
+                report.failures.append(item)
+                continue
+            _, added = store.add_article(item)
+            if added:
+                report.added += 1
+            else:
+                report.known += 1
+    return report

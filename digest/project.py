@@ -1,0 +1,91 @@
+"""A newsletter project: a folder like a static-site generator's site.
+
+    digest.toml      settings
+    templates/       editable copies of the default templates (looked up first)
+    subscribers/     one CSV file per list
+    articles/        a default source folder
+    outbox/          the outbox transport's Maildir
+    .digest/         state: the SQLite store and the signing secret
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from digest.config import CONFIG_NAME, DEFAULT_CONFIG, Config, load_config
+from digest.errors import DigestError
+from digest.store import Store
+
+STATE_DIR = ".digest"
+DB_NAME = "digest.sqlite3"
+
+
+def data_path(name: str) -> Path:
+    """A packaged data folder: inside the wheel (`digest/_data/`), or the repository's top level
+    when running from a checkout."""
+    here = Path(__file__).resolve().parent
+    installed = here / "_data" / name
+    return installed if installed.exists() else here.parent / name
+
+
+@dataclass
+class Project:
+    root: Path
+    config: Config
+    _stores: list[Store] = field(default_factory=list, repr=False)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.root / "outbox"
+
+    @property
+    def subscribers_dir(self) -> Path:
+        return self.root / "subscribers"
+
+    @property
+    def template_dirs(self) -> list[Path]:
+        """Project templates first, then the packaged defaults."""
+        return [self.root / "templates", data_path("templates")]
+
+    @cached_property
+    def store(self) -> Store:
+        self.state_dir.mkdir(exist_ok=True)
+        store = Store(self.state_dir / DB_NAME)
+        self._stores.append(store)
+        return store
+
+    def close(self) -> None:
+        for store in self._stores:
+            store.close()
+
+
+def open_project(root: Path) -> Project:
+    root = root.resolve()
+    if not root.is_dir():
+        raise DigestError(f"{root}: no such project folder")
+    return Project(root=root, config=load_config(root / CONFIG_NAME))
+
+
+def init_project(root: Path, *, with_examples: bool = False) -> Project:
+    """Create a project at `root`. Refuses to overwrite an existing digest.toml."""
+    root = root.resolve()
+    if (root / CONFIG_NAME).exists():
+        raise DigestError(f"{root / CONFIG_NAME}: a project already exists here")
+    root.mkdir(parents=True, exist_ok=True)
+    (root / CONFIG_NAME).write_text(DEFAULT_CONFIG, encoding="utf-8")
+    shutil.copytree(data_path("templates"), root / "templates", dirs_exist_ok=True)
+    (root / "subscribers").mkdir(exist_ok=True)
+    shutil.copy(data_path("subscribers") / "example.csv", root / "subscribers" / "example.csv")
+    (root / "articles").mkdir(exist_ok=True)
+    if with_examples:
+        shutil.copytree(data_path("examples/articles"), root / "articles", dirs_exist_ok=True)
+    project = open_project(root)
+    project.store  # noqa: B018 - creates .digest/ and the database now, not on first use
+    return project

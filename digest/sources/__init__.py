@@ -1,0 +1,166 @@
+"""Sources: articles in from the scraper's format, plain text, RSS/Atom feeds and HTML pages.
+
+    parse_file(path) -> Article                       one article file, or ParseError
+    read_source(source) -> Iterator[Article | ParseFailure]
+                                                      a folder (recursive), a file, a feed or page
+                                                      URL; one bad input never stops the rest
+
+The format is sniffed from the content, not the file name: a feed (`<rss`, `<feed`, `<rdf:RDF`),
+an HTML page, the scraper's format (a `Title:` footer), else plain text.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from digest.models import Article
+from digest.sources.errors import ParseError, ParseFailure
+from digest.sources.feed import looks_like_feed, parse_feed
+from digest.sources.fetch import fetch, is_url
+from digest.sources.page import looks_like_html, parse_page
+from digest.sources.plaintext import parse_plaintext
+from digest.sources.scraped import looks_scraped, parse_scraped
+from digest.sources.text import decode_bytes
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_TIMEOUT",
+    "ParseError",
+    "ParseFailure",
+    "parse_bytes",
+    "parse_file",
+    "read_source",
+]
+
+DEFAULT_MAX_BYTES = 5_000_000
+DEFAULT_TIMEOUT = 10.0
+_HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def parse_bytes(
+    data: bytes, origin: str | None = None, *, hint: str = "", url: str | None = None
+) -> list[Article]:
+    """Every article in `data` (one, or a feed's entries). `hint` is a file suffix or a media
+    type; `url` the address it was fetched from. Raises ParseError only."""
+    try:
+        return _parse_bytes(data, origin, hint=hint.lower(), url=url)
+    except ParseError as exc:
+        raise (exc.at(origin) if origin else exc) from None
+
+
+def _parse_bytes(data: bytes, origin: str | None, *, hint: str, url: str | None) -> list[Article]:
+    if not data.strip():
+        raise ParseError("empty")
+    if looks_like_feed(data[:4096]):
+        return parse_feed(data, origin)
+    text = decode_bytes(data)
+    if not text.strip():
+        raise ParseError("empty: only whitespace")
+    if looks_like_html(text) or hint in _HTML_SUFFIXES or hint in _HTML_TYPES:
+        return [parse_page(text, origin, url=url)]
+    if looks_scraped(text):
+        return [parse_scraped(text, origin)]
+    return [parse_plaintext(text, origin)]
+
+
+def _read_capped(path: Path, max_bytes: int) -> bytes:
+    try:
+        if not path.is_file():
+            raise ParseError("no such file" if not path.exists() else "not a regular file")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ParseError(f"too large: {size} bytes, limit {max_bytes}")
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except PermissionError:
+        raise ParseError("cannot read: permission denied") from None
+    except OSError as exc:
+        raise ParseError(f"cannot read: {exc.strerror or exc.__class__.__name__}") from None
+    if len(data) > max_bytes:  # grew while we looked
+        raise ParseError(f"too large: more than {max_bytes} bytes")
+    return data
+
+
+def parse_path(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Article]:
+    """Every article in one file (several when it is a feed)."""
+    origin = str(path)
+    try:
+        data = _read_capped(path, max_bytes)
+    except ParseError as exc:
+        raise exc.at(origin) from None
+    return parse_bytes(data, origin, hint=path.suffix)
+
+
+def parse_file(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> Article:
+    """The article in one file; ParseError (naming the file) when there is none, or when the file
+    is a feed of several entries (read those with `read_source`)."""
+    path = Path(path)
+    articles = parse_path(path, max_bytes=max_bytes)
+    if len(articles) != 1:
+        raise ParseError(f"a feed of {len(articles)} entries, not one article", str(path))
+    return articles[0]
+
+
+def parse_url(
+    url: str, *, max_bytes: int = DEFAULT_MAX_BYTES, timeout: float = DEFAULT_TIMEOUT
+) -> list[Article]:
+    """The articles at a feed or page URL."""
+    fetched = fetch(url, timeout=timeout, max_bytes=max_bytes)
+    return parse_bytes(fetched.data, url, hint=fetched.content_type, url=fetched.url)
+
+
+def read_source(
+    source: str,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Iterator[Article | ParseFailure]:
+    """Articles from a folder (recursively, every format, hidden files skipped), a file, or a feed
+    or page URL, with a ParseFailure for each input that gave none. Never raises for bad input."""
+    if is_url(source):
+        yield from _guarded(source, lambda: parse_url(source, max_bytes=max_bytes, timeout=timeout))
+        return
+    root = Path(source)
+    if root.is_dir():
+        for path in _walk(root):
+            if isinstance(path, ParseFailure):
+                yield path
+            else:
+                yield from _guarded(str(path), lambda p=path: parse_path(p, max_bytes=max_bytes))
+    elif root.exists() or root.is_symlink():
+        yield from _guarded(source, lambda: parse_path(root, max_bytes=max_bytes))
+    else:
+        yield ParseFailure(source, "no such file, folder or http(s) URL")
+
+
+def _guarded(
+    origin: str, parse: Callable[[], list[Article]]
+) -> Iterator[Article | ParseFailure]:
+    try:
+        articles = parse()
+    except ParseError as exc:
+        yield ParseFailure(origin, exc.reason)
+        return
+    except Exception as exc:  # a bug must cost one input, not the run; the reason says so
+        yield ParseFailure(origin, f"unexpected error: {exc.__class__.__name__}: {exc}"[:200])
+        return
+    yield from articles
+
+
+def _walk(root: Path) -> Iterator[Path | ParseFailure]:
+    """Files under `root` in a stable order; hidden files and folders skipped, links to folders
+    not followed (no loops); an unreadable folder is a failure, not a silent gap."""
+    unreadable: list[OSError] = []
+    for folder, dirnames, filenames in os.walk(root, onerror=unreadable.append):
+        while unreadable:
+            error = unreadable.pop()
+            yield ParseFailure(str(error.filename or folder), f"cannot read folder: {error.strerror}")
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield Path(folder) / name
+    for error in unreadable:
+        yield ParseFailure(str(error.filename or root), f"cannot read folder: {error.strerror}")

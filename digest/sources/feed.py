@@ -1,0 +1,119 @@
+"""RSS 2.0 and Atom feeds, read with feedparser from bytes we fetched or read ourselves
+(feedparser is never handed a URL or a path, so it never fetches or opens anything)."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from digest.models import Article
+from digest.sources.errors import ParseError
+from digest.sources.fields import (
+    ends_mid_sentence,
+    html_to_text,
+    normalise_url,
+    parse_published,
+    split_authors,
+)
+
+_FEED_START = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*)*<(?:rss|feed|rdf:RDF)\b", re.DOTALL)
+_ELLIPSIS_END = re.compile(r"(?:\[?\s*(?:…|\.\.\.)\s*\]?|\[\s*…\s*\])\s*$")
+
+
+def looks_like_feed(head: bytes) -> bool:
+    """True when the first bytes open an RSS, Atom or RSS 1.0 document."""
+    return bool(_FEED_START.match(head.lstrip(b"\xef\xbb\xbf")[:4096]))
+
+
+def parse_feed(data: bytes, origin: str | None = None) -> list[Article]:
+    """Every entry of the feed; ParseError when it is not a readable feed or has no entries."""
+    import feedparser  # slow to import: only when a feed turns up
+
+    try:
+        parsed = feedparser.parse(io.BytesIO(data), sanitize_html=True, resolve_relative_uris=True)
+    except Exception as exc:  # a third-party parser on hostile input: any failure is this input's
+        raise ParseError(f"malformed feed: {exc.__class__.__name__}") from None
+    entries = parsed.get("entries") or []
+    if not entries:
+        if parsed.get("bozo"):
+            raise ParseError(f"malformed feed: {_short(parsed.get('bozo_exception'))}")
+        raise ParseError("feed has no entries")
+    feed_warnings = []
+    if parsed.get("bozo"):
+        feed_warnings.append(f"feed is not well-formed ({_short(parsed.get('bozo_exception'))}); read leniently")
+    feed_author = parsed.get("feed", {}).get("author")
+    articles = []
+    for entry in entries:
+        article = _entry_article(entry, origin, feed_author)
+        if article is not None:
+            article.warnings[:0] = feed_warnings
+            articles.append(article)
+    if not articles:
+        raise ParseError("no entry in the feed has a title and text")
+    return articles
+
+
+def _entry_article(entry: Any, origin: str | None, feed_author: str | None) -> Article | None:
+    title = " ".join(html_to_text(entry.get("title") or "").split())
+    body = _entry_text(entry)
+    if not body:
+        return None
+    warnings: list[str] = []
+    if not title:
+        title = body.split("\n", 1)[0][:120]
+        warnings.append("entry has no title; its first line is used")
+
+    link = entry.get("link") or ""
+    source_url = normalise_url(link)
+    if not source_url:
+        warnings.append(f"source URL not understood: {link[:80]!r}" if link else "no source URL")
+
+    names = [a.get("name", "") for a in entry.get("authors") or [] if isinstance(a, dict)]
+    authors = split_authors([n for n in names if n] or entry.get("author") or feed_author)
+
+    published, date_warnings = _entry_date(entry)
+    warnings.extend(date_warnings)
+
+    truncated = ends_mid_sentence(body) or bool(_ELLIPSIS_END.search(body))
+    if truncated:
+        warnings.append("body stops mid-sentence: marked truncated")
+    return Article(
+        title=title,
+        body=body,
+        authors=authors,
+        source_url=source_url,
+        published=published,
+        truncated=truncated,
+        warnings=warnings,
+        origin=origin,
+    )
+
+
+def _entry_text(entry: Any) -> str:
+    """The fullest text the entry carries: its content, else its summary."""
+    candidates = [c.get("value", "") for c in entry.get("content") or [] if isinstance(c, dict)]
+    candidates.append(entry.get("summary") or "")
+    texts = [html_to_text(c) for c in candidates if c]
+    return max(texts, key=len, default="")
+
+
+def _entry_date(entry: Any) -> tuple[datetime | None, list[str]]:
+    for key in ("published", "updated", "created"):
+        raw = entry.get(key)
+        if not raw:
+            continue
+        found, warnings = parse_published(raw)
+        if found is not None:
+            return found, warnings
+        # feedparser knows more date dialects; its result is UTC
+        parsed = entry.get(f"{key}_parsed")
+        if parsed:
+            return datetime(*parsed[:6], tzinfo=UTC), []
+        return None, warnings
+    return None, ["no published date"]
+
+
+def _short(exc: object) -> str:
+    return " ".join(str(exc).split())[:120] or "unreadable"

@@ -1,0 +1,508 @@
+"""The state store: one SQLite file (WAL) per project, schema versioned with forward migrations.
+
+Tables: articles (+ every source that carried each), issues (frozen once built: entries and
+rendered parts), sends (one row per issue × subscriber), suppressions (keyed by a hash of the
+address so that a forgotten person leaves nothing readable behind).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from digest.errors import DigestError
+from digest.models import Article, Issue, IssueEntry, Subscriber
+
+# Append only: a released migration is never edited; user_version counts the applied ones.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY,
+        url TEXT UNIQUE,
+        body_hash TEXT NOT NULL UNIQUE,
+        title TEXT NOT NULL,
+        headline TEXT,
+        authors TEXT NOT NULL DEFAULT '[]',
+        published TEXT,
+        published_ts REAL,
+        body TEXT NOT NULL,
+        truncated INTEGER NOT NULL DEFAULT 0,
+        warnings TEXT NOT NULL DEFAULT '[]',
+        political_score REAL,
+        added TEXT NOT NULL
+    );
+    CREATE INDEX articles_published ON articles (published_ts);
+    CREATE TABLE article_sources (
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        PRIMARY KEY (article_id, source)
+    );
+    CREATE TABLE issues (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        subject TEXT NOT NULL,
+        created TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'built',
+        entries TEXT NOT NULL,
+        html TEXT NOT NULL,
+        text TEXT NOT NULL,
+        sent_at TEXT
+    );
+    CREATE TABLE issue_articles (
+        issue_id INTEGER NOT NULL REFERENCES issues (id) ON DELETE CASCADE,
+        article_id INTEGER NOT NULL REFERENCES articles (id),
+        position INTEGER NOT NULL,
+        PRIMARY KEY (issue_id, article_id)
+    );
+    CREATE TABLE sends (
+        issue_id INTEGER NOT NULL REFERENCES issues (id) ON DELETE CASCADE,
+        email TEXT NOT NULL,
+        list TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        attributes TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try REAL,
+        last_reply TEXT,
+        updated TEXT,
+        PRIMARY KEY (issue_id, email)
+    );
+    CREATE INDEX sends_status ON sends (issue_id, status);
+    CREATE INDEX sends_email ON sends (email, status);
+    CREATE TABLE suppressions (
+        email_hash TEXT PRIMARY KEY,
+        email TEXT,
+        reason TEXT NOT NULL,
+        list TEXT,
+        created TEXT NOT NULL
+    );
+    """,
+]
+
+SEND_STATUSES = ("pending", "sent", "failed", "deferred", "skipped")
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def email_hash(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+_TRACKING = re.compile(r"^(utm_|fbclid$|gclid$|mc_cid$|mc_eid$)")
+
+
+def normalise_url(url: str | None) -> str | None:
+    """One spelling per page: https when no scheme, lower-case host, no fragment, no tracking
+    parameters, no trailing slash."""
+    if not url or not url.strip():
+        return None
+    url = url.strip()
+    if "://" not in url:
+        url = "https://" + url.lstrip("/")
+    parts = urlsplit(url)
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if not _TRACKING.match(k)])
+    path = parts.path.rstrip("/") or ""
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, query, ""))
+
+
+def body_fingerprint(body: str) -> str:
+    """Bodies that differ only in case, whitespace or punctuation are the same article."""
+    words = re.findall(r"\w+", body.casefold())
+    return hashlib.sha256(" ".join(words).encode()).hexdigest()
+
+
+@dataclass
+class SendCounts:
+    pending: int = 0
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    skipped: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "sent": self.sent,
+            "failed": self.failed,
+            "deferred": self.deferred,
+            "skipped": self.skipped,
+            "pending": self.pending,
+        }
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise DigestError(f"{path}: cannot open the state store: {exc}") from None
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode = WAL")
+        # NORMAL is durable across process crashes in WAL mode; only power loss can roll back
+        # the last commits, which the send bookkeeping tolerates (a resend keeps its Message-ID).
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- schema ---------------------------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > len(MIGRATIONS):
+            raise DigestError(
+                f"{self.path}: written by a newer digest (schema {version}); upgrade digest"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            # executescript commits on its own; the version bump rides in the same script
+            self.db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+
+    # -- articles -------------------------------------------------------------------------------
+
+    def add_article(self, article: Article) -> tuple[int, bool]:
+        """Store `article` unless it is already known by URL or body; return (id, added).
+
+        Either way the origin is remembered as one more source that carried the article."""
+        url = normalise_url(article.source_url)
+        fingerprint = body_fingerprint(article.body)
+        with self.db:
+            row = self.db.execute(
+                "SELECT id FROM articles WHERE body_hash = ? OR (url IS NOT NULL AND url = ?)",
+                (fingerprint, url),
+            ).fetchone()
+            added = row is None
+            if added:
+                published = article.published.astimezone(UTC) if article.published else None
+                cursor = self.db.execute(
+                    """INSERT INTO articles (url, body_hash, title, headline, authors, published,
+                       published_ts, body, truncated, warnings, political_score, added)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        url,
+                        fingerprint,
+                        article.title,
+                        article.headline,
+                        json.dumps(article.authors),
+                        published.isoformat() if published else None,
+                        published.timestamp() if published else None,
+                        article.body,
+                        int(article.truncated),
+                        json.dumps(article.warnings),
+                        article.political_score,
+                        now_utc().isoformat(),
+                    ),
+                )
+                article_id = int(cursor.lastrowid or 0)
+            else:
+                article_id = int(row["id"])
+            for source in {s for s in (article.origin, url) if s}:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO article_sources (article_id, source) VALUES (?, ?)",
+                    (article_id, source),
+                )
+        return article_id, added
+
+    def _article(self, row: sqlite3.Row, sources: list[str]) -> Article:
+        published = datetime.fromisoformat(row["published"]) if row["published"] else None
+        return Article(
+            id=row["id"],
+            title=row["title"],
+            headline=row["headline"],
+            body=row["body"],
+            authors=json.loads(row["authors"]),
+            source_url=row["url"],
+            published=published,
+            truncated=bool(row["truncated"]),
+            warnings=json.loads(row["warnings"]),
+            political_score=row["political_score"],
+            sources=sources,
+        )
+
+    def articles_published_between(self, start: datetime, end: datetime) -> list[Article]:
+        """Articles with start < published <= end. Undated articles are never in a window."""
+        rows = self.db.execute(
+            """SELECT * FROM articles WHERE published_ts > ? AND published_ts <= ?
+               ORDER BY published_ts DESC, id""",
+            (start.timestamp(), end.timestamp()),
+        ).fetchall()
+        sources = self._sources([r["id"] for r in rows])
+        return [self._article(r, sources.get(r["id"], [])) for r in rows]
+
+    def article(self, article_id: int) -> Article:
+        row = self.db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+        if row is None:
+            raise DigestError(f"article {article_id}: not in the store")
+        return self._article(row, self._sources([article_id]).get(article_id, []))
+
+    def _sources(self, ids: list[int]) -> dict[int, list[str]]:
+        found: dict[int, list[str]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                f"SELECT article_id, source FROM article_sources WHERE article_id IN ({marks})"
+                " ORDER BY source",
+                chunk,
+            ):
+                found.setdefault(row[0], []).append(row[1])
+        return found
+
+    def set_political_scores(self, scores: Iterable[tuple[int, float]]) -> None:
+        with self.db:
+            self.db.executemany(
+                "UPDATE articles SET political_score = ? WHERE id = ?",
+                [(score, article_id) for article_id, score in scores],
+            )
+
+    def count_articles(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+    # -- issues ---------------------------------------------------------------------------------
+
+    def create_issue(
+        self,
+        *,
+        key: str,
+        subject: str,
+        entries: list[IssueEntry],
+        html: str,
+        text: str,
+        status: str = "built",
+    ) -> Issue:
+        created = now_utc()
+        with self.db:
+            try:
+                cursor = self.db.execute(
+                    """INSERT INTO issues (key, subject, created, status, entries, html, text)
+                       VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        key,
+                        subject,
+                        created.isoformat(),
+                        status,
+                        json.dumps([e.to_json() | {"article_id": e.article_id} for e in entries]),
+                        html,
+                        text,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise DigestError(f"issue {key!r} already exists") from None
+            issue_id = int(cursor.lastrowid or 0)
+            self.db.executemany(
+                "INSERT INTO issue_articles (issue_id, article_id, position) VALUES (?, ?, ?)",
+                [(issue_id, e.article_id, i) for i, e in enumerate(entries)],
+            )
+        return self.issue(issue_id)
+
+    def _issue(self, row: sqlite3.Row) -> Issue:
+        entries = []
+        for item in json.loads(row["entries"]):
+            published = item.get("published")
+            entries.append(
+                IssueEntry(
+                    article_id=item["article_id"],
+                    title=item["title"],
+                    source_url=item["source_url"],
+                    source_name=item.get("source_name")
+                    or Article(title="", body="", source_url=item["source_url"]).source_name,
+                    published=datetime.fromisoformat(published) if published else None,
+                    authors=item["authors"],
+                    summary=item["summary"],
+                    political_score=item["political_score"],
+                    other_sources=item["other_sources"],
+                )
+            )
+        return Issue(
+            id=row["id"],
+            key=row["key"],
+            subject=row["subject"],
+            created=datetime.fromisoformat(row["created"]),
+            entries=entries,
+            html=row["html"],
+            text=row["text"],
+            status=row["status"],
+        )
+
+    def issue(self, issue_id: int) -> Issue:
+        row = self.db.execute("SELECT * FROM issues WHERE id = ?", (issue_id,)).fetchone()
+        if row is None:
+            raise DigestError(f"issue {issue_id}: no such issue (see `digest build`)")
+        return self._issue(row)
+
+    def issue_by_key(self, key: str) -> Issue | None:
+        row = self.db.execute("SELECT * FROM issues WHERE key = ?", (key,)).fetchone()
+        return self._issue(row) if row else None
+
+    def latest_issue(self) -> Issue:
+        row = self.db.execute("SELECT * FROM issues ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None:
+            raise DigestError("no issue has been built yet (run `digest build`)")
+        return self._issue(row)
+
+    def issues(self, status: str | None = None) -> list[Issue]:
+        if status:
+            rows = self.db.execute(
+                "SELECT * FROM issues WHERE status = ? ORDER BY id DESC", (status,)
+            )
+        else:
+            rows = self.db.execute("SELECT * FROM issues ORDER BY id DESC")
+        return [self._issue(r) for r in rows]
+
+    def set_issue_status(self, issue_id: int, status: str) -> None:
+        with self.db:
+            self.db.execute(
+                "UPDATE issues SET status = ?, sent_at = CASE WHEN ? = 'sent' THEN ? END"
+                " WHERE id = ?",
+                (status, status, now_utc().isoformat(), issue_id),
+            )
+
+    def last_sent_at(self) -> datetime | None:
+        row = self.db.execute(
+            "SELECT max(sent_at) FROM issues WHERE status = 'sent' AND sent_at IS NOT NULL"
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    # -- sends ----------------------------------------------------------------------------------
+
+    def add_recipients(self, issue_id: int, subscribers: Iterable[Subscriber]) -> int:
+        """Snapshot the recipients of an issue: one pending row each, unless already there (so a
+        resumed send never re-queues someone already sent). Returns how many were added."""
+        with self.db:
+            before = self.db.total_changes
+            self.db.executemany(
+                """INSERT OR IGNORE INTO sends (issue_id, email, list, name, attributes)
+                   VALUES (?, ?, ?, ?, ?)""",
+                (
+                    (issue_id, s.email, s.list, s.name, json.dumps(s.attributes))
+                    for s in subscribers
+                ),
+            )
+            return self.db.total_changes - before
+
+    def recipients(self, issue_id: int, statuses: tuple[str, ...]) -> Iterator[Subscriber]:
+        """Stream the recipients of an issue in the given states, without holding them all."""
+        marks = ",".join("?" * len(statuses))
+        cursor = self.db.execute(
+            f"SELECT email, list, name, attributes, status FROM sends"
+            f" WHERE issue_id = ? AND status IN ({marks}) ORDER BY rowid",
+            (issue_id, *statuses),
+        )
+        for row in cursor:
+            yield Subscriber(
+                email=row["email"],
+                list=row["list"],
+                name=row["name"],
+                attributes=json.loads(row["attributes"]),
+            )
+
+    def mark_send(
+        self,
+        issue_id: int,
+        email: str,
+        status: str,
+        *,
+        reply: str | None = None,
+        next_try: float | None = None,
+        count_attempt: bool = True,
+    ) -> None:
+        if status not in SEND_STATUSES:
+            raise ValueError(status)
+        with self.db:
+            self.db.execute(
+                """UPDATE sends SET status = ?, last_reply = coalesce(?, last_reply),
+                   next_try = ?, attempts = attempts + ?, updated = ?
+                   WHERE issue_id = ? AND email = ?""",
+                (
+                    status,
+                    reply,
+                    next_try,
+                    int(count_attempt),
+                    now_utc().isoformat(),
+                    issue_id,
+                    email,
+                ),
+            )
+
+    def recipient_batch(
+        self, issue_id: int, statuses: tuple[str, ...], *, after: int = 0, limit: int = 500
+    ) -> list[tuple[int, Subscriber]]:
+        """Up to `limit` (rowid, recipient) in the given states with rowid > `after`, in rowid
+        order: a caller that updates rows between batches never sees one twice or skips one."""
+        marks = ",".join("?" * len(statuses))
+        rows = self.db.execute(
+            f"SELECT rowid, email, list, name, attributes FROM sends"
+            f" WHERE issue_id = ? AND status IN ({marks}) AND rowid > ? ORDER BY rowid LIMIT ?",
+            (issue_id, *statuses, after, limit),
+        ).fetchall()
+        return [
+            (
+                int(row["rowid"]),
+                Subscriber(
+                    email=row["email"],
+                    list=row["list"],
+                    name=row["name"],
+                    attributes=json.loads(row["attributes"]),
+                ),
+            )
+            for row in rows
+        ]
+
+    def has_recipients(self, issue_id: int) -> bool:
+        row = self.db.execute("SELECT 1 FROM sends WHERE issue_id = ? LIMIT 1", (issue_id,))
+        return row.fetchone() is not None
+
+    def consecutive_failures(self, email: str) -> int:
+        """Issues whose send to `email` failed permanently since the last one delivered to it:
+        the bounce count that decides suppression."""
+        row = self.db.execute(
+            """SELECT count(*) FROM sends WHERE email = ? AND status = 'failed' AND issue_id >
+               coalesce((SELECT max(issue_id) FROM sends WHERE email = ? AND status = 'sent'), 0)""",
+            (email, email),
+        ).fetchone()
+        return int(row[0])
+
+    def send_counts(self, issue_id: int) -> SendCounts:
+        counts = SendCounts()
+        for row in self.db.execute(
+            "SELECT status, count(*) FROM sends WHERE issue_id = ? GROUP BY status", (issue_id,)
+        ):
+            setattr(counts, row[0], row[1])
+        return counts
+
+    # -- suppressions ---------------------------------------------------------------------------
+
+    def suppress(self, email: str, reason: str, *, list_name: str | None = None) -> None:
+        with self.db:
+            self.db.execute(
+                """INSERT INTO suppressions (email_hash, email, reason, list, created)
+                   VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (email_hash) DO UPDATE SET reason = excluded.reason""",
+                (email_hash(email), email.strip().lower(), reason, list_name, now_utc().isoformat()),
+            )
+
+    def is_suppressed(self, email: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM suppressions WHERE email_hash = ?", (email_hash(email),)
+        ).fetchone()
+        return row is not None
+
+    def suppression_reason(self, email: str) -> str | None:
+        row = self.db.execute(
+            "SELECT reason FROM suppressions WHERE email_hash = ?", (email_hash(email),)
+        ).fetchone()
+        return row[0] if row else None

@@ -1,0 +1,38 @@
+"""Sentences a newsletter summary must never show: calls to action, credits, bylines, bare links."""
+
+from __future__ import annotations
+
+import re
+
+from digest.summarize.sentences import words
+
+_CALL_TO_ACTION = re.compile(
+    r"""\b(?:
+        subscribe | sign\s+up | newsletter | read\s+more | click\s+here | follow\s+us
+      | share\s+(?:this|on) | all\s+rights\s+reserved | cookies? | advertisement
+      | (?:photo|image|picture|video)\s*(?:credit|copyright|caption)?\s*: | getty\s+images
+      | (?:associated\s+press|reuters|afp|pa\s+media)\s*/ | image\s+copyright
+      | related\s*: | see\s+also | more\s+on\s+this\s+story | download\s+(?:our|the)\s+app
+      | continue\s+reading | watch\s*: | listen\s*:
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_URL_ONLY = re.compile(r"^[(<\[]?(?:https?://|www\.)\S+[)>\]]?$", re.IGNORECASE)
+_BYLINE = re.compile(r"^(?:by|written\s+by|reporting\s+by)\s+[A-Z]", re.IGNORECASE)
+_COPYRIGHT = re.compile(r"[©®]")
+MIN_WORDS = 4  # shorter sentences are datelines, captions or fragments, never a useful summary line
+_MAX_BYLINE_WORDS = 12
+
+
+def is_boilerplate(sentence: str) -> bool:
+    """True when `sentence` is page furniture rather than reporting."""
+    text = sentence.strip()
+    tokens = words(text)
+    if len(tokens) < MIN_WORDS or _URL_ONLY.match(text) or _COPYRIGHT.search(text):
+        return True
+    letters = [c for c in text if c.isalpha()]
+    if letters and all(c.isupper() for c in letters):
+        return True
+    if _BYLINE.match(text) and len(tokens) <= _MAX_BYLINE_WORDS:
+        return True
+    return bool(_CALL_TO_ACTION.search(text))

@@ -1,0 +1,236 @@
+"""The project model, settings, state store and transports, through real files and servers."""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox
+import socket
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from digest.cli import app
+from digest.config import load_config
+from digest.errors import ConfigError, DigestError
+from digest.models import Article
+from digest.project import init_project, open_project
+from digest.store import MIGRATIONS, Store
+from digest.transports import Envelope, MemoryTransport, OutboxTransport, SMTPTransport
+
+runner = CliRunner()
+
+
+def envelope(n: int = 1) -> Envelope:
+    data = (
+        f"From: a@example.org\r\nTo: b{n}@example.org\r\nSubject: test {n}\r\n"
+        f"Message-ID: <m{n}@example.org>\r\n\r\nbody {n}\r\n"
+    ).encode()
+    return Envelope("a@example.org", f"b{n}@example.org", f"<m{n}@example.org>", data)
+
+
+# -- project and settings -----------------------------------------------------------------------
+
+
+def test_init_creates_a_project(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["init", str(tmp_path / "news")])
+    assert result.exit_code == 0, result.output
+    root = tmp_path / "news"
+    for name in ("digest.toml", "templates", "subscribers/example.csv", ".digest/digest.sqlite3"):
+        assert (root / name).exists(), name
+    assert sorted(p.name for p in (root / "templates").iterdir())
+    # a second init refuses to overwrite, in one line, exit 2
+    again = runner.invoke(app, ["init", str(root)])
+    assert again.exit_code == 2
+    assert "already exists" in again.output and "Traceback" not in again.output
+
+
+@pytest.mark.parametrize(
+    ("toml", "names"),
+    [
+        ("[newsletter]\nname = 3\n", "newsletter.name"),
+        ("[selection]\nlimit = 0\n", "selection.limit"),
+        ("[transport]\nbackend = 'pigeon'\n", "transport.backend"),
+        ("[transport]\nbackend = 'smtp'\n", "transport.smtp_url"),
+        ("[newsletter]\nbase_url = 'ftp://x'\n", "newsletter.base_url"),
+        ("[newsletter]\nfrom = 'nobody'\n", "newsletter.from"),
+        ("[sumary]\nwords = 9\n", "sumary.words"),
+        ("[summary\n", "not valid TOML"),
+    ],
+)
+def test_bad_settings_name_key_and_file(tmp_path: Path, toml: str, names: str) -> None:
+    path = tmp_path / "digest.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert names in str(info.value) and str(path) in str(info.value)
+
+
+def test_bad_setting_through_the_cli_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    (tmp_path / "digest.toml").write_text("[selection]\nlimit = 'ten'\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "digest", "--project", str(tmp_path), "build"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "selection.limit" in result.stderr and "digest.toml" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_missing_project_is_a_usage_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--project", str(tmp_path), "build"])
+    assert result.exit_code == 2
+    assert "digest.toml" in result.output
+
+
+def test_environment_overrides(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    config = load_config(
+        tmp_path / "digest.toml",
+        env={
+            "DIGEST_SMTP_URL": "smtp://mailer@relay.example.org:2525",
+            "DIGEST_BASE_URL": "https://news.example.org",
+            "DIGEST_SMTP_PASSWORD": "hunter2",
+            "DIGEST_SECRET": "s3cret",
+        },
+    )
+    assert config.transport == "smtp"
+    assert config.smtp_url == "smtp://mailer@relay.example.org:2525"
+    assert config.base_url == "https://news.example.org"
+    assert config.smtp_password == "hunter2" and config.secret == "s3cret"
+    assert "hunter2" not in repr(config) and "s3cret" not in repr(config)
+
+
+def test_project_from_environment_variable(tmp_path: Path, monkeypatch) -> None:
+    init_project(tmp_path / "p")
+    (tmp_path / "p" / "digest.toml").write_text("[selection]\nlimit = -1\n")
+    monkeypatch.setenv("DIGEST_PROJECT", str(tmp_path / "p"))
+    result = runner.invoke(app, ["build"])
+    assert result.exit_code == 2 and "selection.limit" in result.output
+
+
+def test_project_templates_override_the_defaults(tmp_path: Path) -> None:
+    project = init_project(tmp_path)
+    assert project.template_dirs[0] == tmp_path.resolve() / "templates"
+    assert project.template_dirs[1].is_dir()
+
+
+# -- state store --------------------------------------------------------------------------------
+
+
+def test_store_is_wal_and_versioned(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    assert store.schema_version == len(MIGRATIONS)
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+    # reopening applies nothing twice
+    assert Store(tmp_path / "s.db").schema_version == len(MIGRATIONS)
+
+
+def test_store_refuses_a_newer_schema(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "s.db")
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.close()
+    with pytest.raises(DigestError, match="newer digest"):
+        Store(tmp_path / "s.db")
+
+
+def test_same_url_or_same_body_is_one_article(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    when = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    first = Article(
+        title="A", body="Ministers met today.", source_url="www.example.org/a/", published=when
+    )
+    first.origin = "one.txt"
+    assert store.add_article(first) == (1, True)
+    same_url = Article(title="A2", body="Other text.", source_url="https://WWW.example.org/a")
+    same_url.origin = "two.txt"
+    assert store.add_article(same_url) == (1, False)
+    same_body = Article(title="B", body="ministers  met today", source_url="https://other.org/b")
+    assert store.add_article(same_body) == (1, False)
+    stored = store.article(1)
+    assert stored.source_url == "https://www.example.org/a"
+    assert {"one.txt", "two.txt", "https://other.org/b"} <= set(stored.sources)
+    assert store.count_articles() == 1
+
+
+# -- transports ---------------------------------------------------------------------------------
+
+
+def test_outbox_is_a_maildir(tmp_path: Path) -> None:
+    async def go() -> None:
+        async with OutboxTransport(tmp_path / "outbox") as transport:
+            results = await transport.send_messages([envelope(1), envelope(2)])
+        assert all(r.ok for r in results)
+
+    asyncio.run(go())
+    box = mailbox.Maildir(tmp_path / "outbox", create=False)
+    assert sorted(m["Subject"] for m in box) == ["test 1", "test 2"]
+
+
+def test_memory_transport_keeps_messages() -> None:
+    transport = MemoryTransport()
+    asyncio.run(transport.send_messages([envelope(1)]))
+    assert transport.outbox[0].recipient == "b1@example.org"
+
+
+def test_smtp_transport_delivers_to_a_real_server(smtp_server) -> None:
+    handler, port = smtp_server
+
+    async def go() -> list[bool]:
+        async with SMTPTransport(f"smtp://127.0.0.1:{port}?starttls=false") as transport:
+            return [(await transport.send(envelope(n))).ok for n in range(3)]
+
+    assert asyncio.run(go()) == [True, True, True]
+    assert [m["Subject"] for m in handler.messages] == ["test 0", "test 1", "test 2"]
+
+
+def test_smtp_url_never_carries_a_password() -> None:
+    with pytest.raises(ConfigError, match="DIGEST_SMTP_PASSWORD"):
+        SMTPTransport("smtp://user:pw@127.0.0.1:25")
+
+
+@pytest.fixture
+def smtp_server():
+    from aiosmtpd.controller import Controller
+
+    class Handler:
+        def __init__(self) -> None:
+            self.messages: list = []
+
+        async def handle_DATA(self, server, session, env):  # noqa: N802 - aiosmtpd's name
+            self.messages.append(message_from_bytes(env.content))
+            return "250 OK"
+
+    handler = Handler()
+    with socket.socket() as probe:  # aiosmtpd's readiness check cannot use port 0
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+def test_python_dash_m_works() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "digest", "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    for name in ("init", "ingest", "build", "preview", "send", "subscribers", "run", "serve"):
+        assert name in result.stdout
+
+
+def test_open_project_on_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(DigestError, match="no such project"):
+        open_project(tmp_path / "nope")
