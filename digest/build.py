@@ -20,7 +20,6 @@ from digest.store import now_utc
 from digest.summarize import summarize
 
 
-
 @dataclass
 class BuildReport:
     issue: Issue | None
@@ -54,13 +53,19 @@ def build_issue(
     candidates = store.articles_published_between(as_of - since, as_of)
     report.candidates = len(candidates)
     # scores are cached with the article: a 5,000-article window scores only what is new
-    fresh = [a for a in candidates if a.political_score is None]
-    for article in fresh:
-        article.political_score = political_score(article.title, article.body)
-    store.set_political_scores((a.id, a.political_score) for a in fresh if a.id is not None)
+    scored: list[tuple[int, float]] = []
+    for article in candidates:
+        if article.political_score is None and article.id is not None:
+            article.political_score = political_score(article.title, article.body)
+            scored.append((article.id, article.political_score))
+    store.set_political_scores(scored)
 
     stories = select_stories(
-        candidates, as_of=as_of, since=since, limit=limit or config.limit, min_score=config.min_score
+        candidates,
+        as_of=as_of,
+        since=since,
+        limit=limit or config.limit,
+        min_score=config.min_score,
     )
     if len(stories) < max(min_stories, 1):
         return report

@@ -125,7 +125,7 @@ def _set(config: Config, path: Path, section: str, key: str, value: Any) -> None
     if isinstance(value, bool) or not isinstance(value, kind):
         want = kind.__name__ if isinstance(kind, type) else "number"
         raise ConfigError(f"{path}: `{section}.{key}` must be a {want}, not {value!r}")
-    if kind is list and not all(isinstance(v, str) for v in value):
+    if isinstance(value, list) and not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{path}: `{section}.{key}` must be a list of strings")
     setattr(config, attr, value)
 
@@ -164,7 +164,9 @@ def _validate(config: Config, path: Path) -> None:
         )
     from email.utils import parseaddr
 
-    if "@" not in parseaddr(config.from_address)[1] or any(c in config.from_address for c in "\r\n"):
+    if "@" not in parseaddr(config.from_address)[1] or any(
+        c in config.from_address for c in "\r\n"
+    ):
         raise ConfigError(f"{path}: `newsletter.from` must be an email address")
     if config.reply_to and "@" not in parseaddr(config.reply_to)[1]:
         raise ConfigError(f"{path}: `newsletter.reply_to` must be an email address")

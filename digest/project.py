@@ -1,11 +1,11 @@
 """A newsletter project: a folder like a static-site generator's site.
 
-    digest.toml      settings
-    templates/       editable copies of the default templates (looked up first)
-    subscribers/     one CSV file per list
-    articles/        a default source folder
-    outbox/          the outbox transport's Maildir
-    .digest/         state: the SQLite store and the signing secret
+digest.toml      settings
+templates/       editable copies of the default templates (looked up first)
+subscribers/     one CSV file per list
+articles/        a default source folder
+outbox/          the outbox transport's Maildir
+.digest/         state: the SQLite store and the signing secret
 """
 
 from __future__ import annotations

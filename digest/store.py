@@ -15,10 +15,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from digest.errors import DigestError
 from digest.models import Article, Issue, IssueEntry, Subscriber
+from digest.sources.fields import normalise_url
 
 # Append only: a released migration is never edited; user_version counts the applied ones.
 MIGRATIONS: list[str] = [
@@ -95,23 +95,6 @@ def now_utc() -> datetime:
 
 def email_hash(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
-
-
-_TRACKING = re.compile(r"^(utm_|fbclid$|gclid$|mc_cid$|mc_eid$)")
-
-
-def normalise_url(url: str | None) -> str | None:
-    """One spelling per page: https when no scheme, lower-case host, no fragment, no tracking
-    parameters, no trailing slash."""
-    if not url or not url.strip():
-        return None
-    url = url.strip()
-    if "://" not in url:
-        url = "https://" + url.lstrip("/")
-    parts = urlsplit(url)
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if not _TRACKING.match(k)])
-    path = parts.path.rstrip("/") or ""
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, query, ""))
 
 
 def body_fingerprint(body: str) -> str:
@@ -471,7 +454,8 @@ class Store:
         the bounce count that decides suppression."""
         row = self.db.execute(
             """SELECT count(*) FROM sends WHERE email = ? AND status = 'failed' AND issue_id >
-               coalesce((SELECT max(issue_id) FROM sends WHERE email = ? AND status = 'sent'), 0)""",
+               coalesce((SELECT max(issue_id) FROM sends
+                         WHERE email = ? AND status = 'sent'), 0)""",
             (email, email),
         ).fetchone()
         return int(row[0])
@@ -492,7 +476,13 @@ class Store:
                 """INSERT INTO suppressions (email_hash, email, reason, list, created)
                    VALUES (?, ?, ?, ?, ?)
                    ON CONFLICT (email_hash) DO UPDATE SET reason = excluded.reason""",
-                (email_hash(email), email.strip().lower(), reason, list_name, now_utc().isoformat()),
+                (
+                    email_hash(email),
+                    email.strip().lower(),
+                    reason,
+                    list_name,
+                    now_utc().isoformat(),
+                ),
             )
 
     def is_suppressed(self, email: str) -> bool:
@@ -506,3 +496,24 @@ class Store:
             "SELECT reason FROM suppressions WHERE email_hash = ?", (email_hash(email),)
         ).fetchone()
         return row[0] if row else None
+
+    def suppression_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM suppressions").fetchone()[0])
+
+    def forget(self, email: str) -> tuple[int, str]:
+        """Erase what the store knows of a person: their send rows and the plain address of their
+        suppression, keeping (or adding) the hashed entry so nothing can bring them back.
+        Returns (send rows deleted, suppression reason)."""
+        key = email.strip().lower()
+        with self.db:
+            deleted = self.db.execute("DELETE FROM sends WHERE lower(email) = ?", (key,)).rowcount
+            self.db.execute(
+                """INSERT INTO suppressions (email_hash, email, reason, list, created)
+                   VALUES (?, NULL, 'unsubscribed', NULL, ?)
+                   ON CONFLICT (email_hash) DO UPDATE SET email = NULL, list = NULL""",
+                (email_hash(email), now_utc().isoformat()),
+            )
+            reason = self.db.execute(
+                "SELECT reason FROM suppressions WHERE email_hash = ?", (email_hash(email),)
+            ).fetchone()[0]
+        return int(deleted), str(reason)

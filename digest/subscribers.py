@@ -1,15 +1,236 @@
 """Subscriber lists: `subscribers/*.csv`, one file per list, header `email,name` plus any columns.
 
-Minimal reader for the foundation; the subscribers issue adds import, validation and editing.
+Editors edit these files by hand, so reading is forgiving about the dialect (a BOM, `;` or tab
+delimiters, quoted fields) and strict about the data: every bad row is reported with its line
+number and the reason, and skipped; nothing else is lost. Rewriting a list (import, add, remove,
+forget) keeps every row it does not mean to change, bad rows included, so an editor can still fix
+them. Suppressions (unsubscribed, bounced, complained) live in the store and always win over the
+files.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import io
+import mailbox
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from email.utils import getaddresses
 from pathlib import Path
 
+from email_validator import EmailNotValidError, validate_email
+
+from digest.errors import DigestError
 from digest.models import Subscriber
+from digest.store import Store
+
+LIST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+DEFAULT_LIST = "default"
+_DELIMITERS = ",;\t|"
+_LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x85]")
+
+
+class ListError(DigestError):
+    """A list file that cannot be read at all, or an unknown list or address."""
+
+
+class NotOnList(DigestError):
+    """The address is on no list: nothing was done, but the command was well formed."""
+
+    exit_code = 1
+
+
+@dataclass
+class RowProblem:
+    source: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: {self.reason}"
+
+
+@dataclass
+class _Record:
+    """One data row of a list file as written, and what it parses to (None if it is bad)."""
+
+    line: int
+    cells: list[str]  # as written, aligned with the header; a bad row may have more
+    subscriber: Subscriber | None
+
+
+@dataclass
+class ListFile:
+    """A parsed list: the header, every row (good or bad) in order, and the problems found."""
+
+    name: str
+    fields: list[str]
+    delimiter: str = ","
+    records: list[_Record] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+    duplicates: int = 0
+
+    @property
+    def subscribers(self) -> list[Subscriber]:
+        return [r.subscriber for r in self.records if r.subscriber is not None]
+
+    def cell(self, record: _Record, column: str) -> str:
+        index = self.fields.index(column) if column in self.fields else len(record.cells)
+        return record.cells[index] if index < len(record.cells) else ""
+
+    def set_cell(self, record: _Record, column: str, value: str) -> None:
+        if column not in self.fields:
+            width = len(self.fields)
+            self.fields.append(column)
+            for other in self.records:
+                if len(other.cells) > width:  # a bad, over-long row keeps its extra cells last
+                    other.cells.insert(width, "")
+        index = self.fields.index(column)
+        record.cells.extend([""] * (index + 1 - len(record.cells)))
+        record.cells[index] = value
+
+
+def email_key(email: str) -> str:
+    """The spelling two addresses are compared by (and suppressions are hashed from)."""
+    return email.strip().lower()
+
+
+def normalise_email(raw: str) -> str:
+    """The address in email-validator's normal form; ListError with the reason if it is bad.
+
+    Syntax only: no DNS lookups, so imports work offline and do not stall on slow resolvers."""
+    raw = raw.strip()
+    if not raw:
+        raise ListError("no email address")
+    try:
+        return validate_email(raw, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ListError(f"{raw!r} is not a valid email address: {exc}") from None
+
+
+def check_list_name(name: str) -> str:
+    if not LIST_NAME.match(name):
+        raise ListError(
+            f"{name!r}: a list name is letters, digits, '.', '_' or '-' (it names a CSV file)"
+        )
+    return name
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def _sniff_delimiter(text: str) -> str:
+    header = text.split("\n", 1)[0]
+    try:
+        delimiter = csv.Sniffer().sniff(text[:8192], delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        delimiter = ","
+    # The sniffer guesses from the whole sample; the header must name `email` with it, else fall
+    # back to the delimiter the header itself uses most.
+    if "email" not in [h.strip().lower() for h in header.split(delimiter)]:
+        delimiter = max(_DELIMITERS, key=header.count)
+    return delimiter
+
+
+def _check_field(name: str, value: str) -> str | None:
+    if _LINE_BREAKS.search(value):
+        return f"{name} holds a line break (refused: it could reach an email header)"
+    return None
+
+
+def parse_list(text: str, *, list_name: str, source: str) -> ListFile:
+    """Parse the text of a list file. A missing `email` column is a ListError; a bad row is a
+    RowProblem and the row is kept aside, unparsed."""
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        return ListFile(name=list_name, fields=["email", "name"])
+    delimiter = _sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        raw_header = next(reader)
+    except csv.Error as exc:
+        raise ListError(f"{source}:1: unreadable header: {exc}") from None
+    fields = [h.strip() for h in raw_header]
+    lowered = [f.lower() for f in fields]
+    if "email" not in lowered:
+        raise ListError(f"{source}:1: no `email` column in the header ({delimiter!r} delimited)")
+    # `Email` and `NAME` are the same columns; the rest keep the editor's spelling.
+    fields = [f.lower() if f.lower() in ("email", "name") else f for f in fields]
+    dupes = {f for f in fields if f and fields.count(f) > 1}
+    if dupes:
+        raise ListError(f"{source}:1: repeated column(s) {', '.join(sorted(dupes))}")
+    parsed = ListFile(name=list_name, fields=fields, delimiter=delimiter)
+    seen: dict[str, Subscriber] = {}
+    line = reader.line_num + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            parsed.problems.append(RowProblem(source, line, f"unreadable row: {exc}"))
+            break
+        start, line = line, reader.line_num + 1
+        if not any(cell.strip() for cell in row):
+            continue
+        subscriber, reason = _row_subscriber(fields, row, list_name)
+        if reason:
+            parsed.problems.append(RowProblem(source, start, reason))
+        elif subscriber is not None:
+            key = email_key(subscriber.email)
+            first = seen.get(key)
+            if first is not None:
+                _merge(first, subscriber)
+                parsed.duplicates += 1
+                subscriber = None  # the row stays in the file; its data lives in the first
+            else:
+                seen[key] = subscriber
+        parsed.records.append(_Record(start, list(row), subscriber))
+    return parsed
+
+
+def _row_subscriber(
+    fields: list[str], row: list[str], list_name: str
+) -> tuple[Subscriber | None, str | None]:
+    extra = [cell for cell in row[len(fields) :] if cell.strip()]
+    if extra:
+        return None, (
+            f"{len(row)} fields but the header has {len(fields)} "
+            "(a name with the delimiter in it must be quoted)"
+        )
+    values = {f: v for f, v in zip(fields, row, strict=False) if f}
+    try:
+        email = normalise_email(values.pop("email", ""))
+    except ListError as exc:
+        return None, str(exc)
+    name = values.pop("name", "").strip()
+    for key, value in [("name", name), *values.items()]:
+        problem = _check_field(key, value)
+        if problem:
+            return None, problem
+    attributes = {k: v.strip() for k, v in values.items() if v.strip()}
+    return Subscriber(email=email, name=name, list=list_name, attributes=attributes), None
+
+
+def _merge(into: Subscriber, other: Subscriber) -> None:
+    """A duplicate fills in what the first row left empty; it never overrides it."""
+    if not into.name:
+        into.name = other.name
+    for key, value in other.attributes.items():
+        into.attributes.setdefault(key, value)
+
+
+def read_list_file(path: Path) -> ListFile:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ListError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise ListError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_list(text, list_name=path.stem, source=str(path))
 
 
 def list_files(folder: Path) -> dict[str, Path]:
@@ -17,17 +238,243 @@ def list_files(folder: Path) -> dict[str, Path]:
 
 
 def read_list(path: Path) -> Iterator[Subscriber]:
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        for row in csv.DictReader(f):
-            email = (row.pop("email", "") or "").strip()
-            if not email or "@" not in email:
-                continue
-            name = (row.pop("name", "") or "").strip()
-            extra = {k: v for k, v in row.items() if k and v is not None}
-            yield Subscriber(email=email, name=name, list=path.stem, attributes=extra)
+    """The good, de-duplicated subscribers of one list file (bad rows are skipped)."""
+    yield from read_list_file(path).subscribers
 
 
-def iter_subscribers(folder: Path, list_name: str | None = None) -> Iterator[Subscriber]:
+def iter_subscribers(
+    folder: Path,
+    list_name: str | None = None,
+    *,
+    store: Store | None = None,
+    on_problem: Callable[[RowProblem], None] | None = None,
+) -> Iterator[Subscriber]:
+    """Everyone to send to: each address once, even if it is on several lists (the first list
+    in name order wins). With a store, suppressed addresses are left out."""
+    seen: set[str] = set()
     for name, path in list_files(folder).items():
+        if list_name is not None and name != list_name:
+            continue
+        parsed = read_list_file(path)
+        if on_problem:
+            for problem in parsed.problems:
+                on_problem(problem)
+        for subscriber in parsed.subscribers:
+            key = email_key(subscriber.email)
+            if key in seen or (store is not None and store.is_suppressed(subscriber.email)):
+                continue
+            seen.add(key)
+            yield subscriber
+
+
+def with_status(subscribers: Iterable[Subscriber], store: Store) -> Iterator[Subscriber]:
+    """Each subscriber with its status from the store: a suppression always wins."""
+    for subscriber in subscribers:
+        subscriber.status = store.suppression_reason(subscriber.email) or "active"
+        yield subscriber
+
+
+def all_subscribers(folder: Path, store: Store, list_name: str | None = None) -> list[Subscriber]:
+    """Every subscriber of every list (or one list) with its status, per list, for listing and
+    export. Unlike `iter_subscribers`, an address on two lists appears on both."""
+    lists = list_files(folder)
+    if list_name is not None and list_name not in lists:
+        raise ListError(f"no list named {list_name!r} in {folder}")
+    found: list[Subscriber] = []
+    for name, path in lists.items():
         if list_name is None or name == list_name:
-            yield from read_list(path)
+            found.extend(with_status(read_list_file(path).subscribers, store))
+    return found
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def _write_list(path: Path, parsed: ListFile) -> None:
+    """Write the header and every record back, atomically: a crash leaves the old file or the
+    new one, never half of one."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=parsed.delimiter, lineterminator="\n")
+    writer.writerow(parsed.fields)
+    for record in parsed.records:
+        writer.writerow(record.cells + [""] * (len(parsed.fields) - len(record.cells)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(buffer.getvalue())
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _open_or_new(folder: Path, list_name: str) -> tuple[Path, ListFile]:
+    path = folder / f"{check_list_name(list_name)}.csv"
+    if path.exists():
+        return path, read_list_file(path)
+    return path, ListFile(name=list_name, fields=["email", "name"])
+
+
+@dataclass
+class ImportReport:
+    list_name: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    suppressed: list[str] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "list": self.list_name,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "duplicates": self.duplicates,
+            "suppressed": len(self.suppressed),
+            "bad_rows": len(self.problems),
+        }
+
+
+def merge_into_list(
+    folder: Path, list_name: str, incoming: Iterable[Subscriber], store: Store
+) -> ImportReport:
+    """Add `incoming` to a list file: new addresses are appended, known ones take the incoming
+    name and attributes. Suppressed addresses are not added: a suppression always wins."""
+    path, parsed = _open_or_new(folder, list_name)
+    report = ImportReport(list_name=list_name)
+    by_key = {email_key(r.subscriber.email): r for r in parsed.records if r.subscriber}
+    for subscriber in incoming:
+        subscriber.list = list_name
+        if store.is_suppressed(subscriber.email):
+            report.suppressed.append(subscriber.email)
+            continue
+        for key, value in [("name", subscriber.name), *subscriber.attributes.items()]:
+            problem = _check_field(key, value)
+            if problem:
+                raise ListError(f"{subscriber.email}: {problem}")
+        record = by_key.get(email_key(subscriber.email))
+        if record is None:
+            record = _Record(0, [], subscriber)
+            parsed.records.append(record)
+            by_key[email_key(subscriber.email)] = record
+            parsed.set_cell(record, "email", subscriber.email)
+            report.added += 1
+        changes = dict(subscriber.attributes)
+        if subscriber.name:  # a row without a name does not blank the name already there
+            changes["name"] = subscriber.name
+        changed = False
+        for column, value in changes.items():
+            if parsed.cell(record, column) != value:
+                parsed.set_cell(record, column, value)
+                changed = True
+        if record.subscriber is not subscriber:
+            if changed:
+                report.updated += 1
+            else:
+                report.unchanged += 1
+    if report.added or report.updated or not path.exists():
+        _write_list(path, parsed)
+    return report
+
+
+def import_file(
+    source: Path, folder: Path, store: Store, list_name: str | None = None
+) -> ImportReport:
+    """Import a CSV file into a list (by default the list named after the file)."""
+    name = check_list_name(list_name or source.stem)
+    incoming = read_list_file(source)
+    report = merge_into_list(folder, name, incoming.subscribers, store)
+    report.duplicates = incoming.duplicates
+    report.problems = incoming.problems
+    return report
+
+
+def add_subscriber(
+    folder: Path,
+    store: Store,
+    email: str,
+    *,
+    name: str = "",
+    list_name: str = DEFAULT_LIST,
+    attributes: dict[str, str] | None = None,
+) -> ImportReport:
+    subscriber = Subscriber(
+        email=normalise_email(email),
+        name=name.strip(),
+        list=list_name,
+        attributes=dict(attributes or {}),
+    )
+    return merge_into_list(folder, list_name, [subscriber], store)
+
+
+def _drop_address(folder: Path, email: str, list_name: str | None = None) -> dict[str, int]:
+    """Remove every row of `email` (good or bad spelling-alike) from the lists; rows per list."""
+    key = email_key(email)
+    removed: dict[str, int] = {}
+    for name, path in list_files(folder).items():
+        if list_name is not None and name != list_name:
+            continue
+        parsed = read_list_file(path)
+        kept = [r for r in parsed.records if email_key(parsed.cell(r, "email")) != key]
+        # a duplicate row of the address merged into its first row; match the parsed rows too
+        kept = [r for r in kept if not (r.subscriber and email_key(r.subscriber.email) == key)]
+        if len(kept) != len(parsed.records):
+            removed[name] = len(parsed.records) - len(kept)
+            parsed.records = kept
+            _write_list(path, parsed)
+    return removed
+
+
+def _lookup_spelling(email: str) -> str:
+    """The normal form of a good address; a bad one as typed, so its row can still be found."""
+    try:
+        return normalise_email(email)
+    except ListError:
+        return email.strip()
+
+
+def remove_subscriber(folder: Path, email: str, list_name: str | None = None) -> dict[str, int]:
+    """Take an address off the lists (not a suppression: adding it back is allowed)."""
+    email = _lookup_spelling(email)
+    removed = _drop_address(folder, email, list_name)
+    if not removed:
+        where = f"list {list_name!r}" if list_name else "any list"
+        raise NotOnList(f"{email}: not on {where}")
+    return removed
+
+
+@dataclass
+class ForgetReport:
+    list_rows: int = 0
+    send_rows: int = 0
+    outbox_messages: int = 0
+    reason: str = "unsubscribed"
+
+
+def forget(folder: Path, store: Store, email: str, *, outbox: Path | None = None) -> ForgetReport:
+    """Erase a person: list rows, send rows, outbox copies and the plain address of their
+    suppression. What remains is a hash of the address, so that no import brings them back."""
+    email = _lookup_spelling(email)
+    report = ForgetReport()
+    report.list_rows = sum(_drop_address(folder, email).values())
+    report.send_rows, report.reason = store.forget(email)
+    if outbox is not None and outbox.is_dir():
+        report.outbox_messages = _drop_outbox_copies(outbox, email)
+    return report
+
+
+def _drop_outbox_copies(outbox: Path, email: str) -> int:
+    key = email_key(email)
+    box = mailbox.Maildir(outbox, create=False)
+    doomed = []
+    for message_key, message in box.iteritems():
+        recipients = getaddresses(message.get_all("To", []) + message.get_all("Cc", []))
+        if any(email_key(address) == key for _, address in recipients):
+            doomed.append(message_key)
+    for message_key in doomed:
+        box.discard(message_key)
+    return len(doomed)

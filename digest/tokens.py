@@ -1,7 +1,8 @@
 """Signed unsubscribe tokens: HMAC-SHA256 over the subscriber's address and list.
 
 The secret comes from DIGEST_SECRET, or is generated on first use and kept in `.digest/secret`
-(mode 0600). A token cannot be altered into another subscriber's without the secret.
+(mode 0600). A token cannot be altered into another subscriber's without the secret. A token may
+carry an expiry time (signed with the rest); the tokens in messages carry none.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hmac
 import json
 import os
 import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 
 from digest.errors import DigestError
@@ -50,13 +52,20 @@ def _mac(secret: bytes, payload: bytes) -> bytes:
     return hmac.new(secret, b"unsubscribe\x00" + payload, hashlib.sha256).digest()
 
 
-def make_token(secret: bytes, email: str, list_name: str) -> str:
-    payload = json.dumps([email.lower(), list_name], separators=(",", ":")).encode()
+def make_token(
+    secret: bytes, email: str, list_name: str, *, expires: datetime | None = None
+) -> str:
+    """A token naming `email` on `list_name`. Without `expires` it never expires: an unsubscribe
+    link must keep working in an old message."""
+    fields: list[str | int] = [email.lower(), list_name]
+    if expires is not None:
+        fields.append(int(expires.timestamp()))
+    payload = json.dumps(fields, separators=(",", ":")).encode()
     return f"{_b64(payload)}.{_b64(_mac(secret, payload))}"
 
 
-def read_token(secret: bytes, token: str) -> tuple[str, str]:
-    """(email, list) named by a genuine token; BadToken otherwise."""
+def read_token(secret: bytes, token: str, *, now: datetime | None = None) -> tuple[str, str]:
+    """(email, list) named by a genuine, unexpired token; BadToken otherwise."""
     try:
         payload_part, mac_part = token.split(".")
         payload, mac = _unb64(payload_part), _unb64(mac_part)
@@ -65,7 +74,13 @@ def read_token(secret: bytes, token: str) -> tuple[str, str]:
     if not hmac.compare_digest(mac, _mac(secret, payload)):
         raise BadToken("unsubscribe token does not verify")
     try:
-        email, list_name = json.loads(payload)
+        fields = json.loads(payload)
+        email, list_name, *rest = fields
+        expires = int(rest[0]) if rest else None
     except (ValueError, TypeError) as exc:
         raise BadToken("malformed unsubscribe token") from exc
-    return str(email), str(list_name)
+    if not isinstance(email, str) or not isinstance(list_name, str) or len(rest) > 1:
+        raise BadToken("malformed unsubscribe token")
+    if expires is not None and (now or datetime.now(UTC)).timestamp() >= expires:
+        raise BadToken("unsubscribe token has expired")
+    return email, list_name

@@ -147,7 +147,7 @@ def test_same_url_or_same_body_is_one_article(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
     when = datetime(2026, 11, 20, 9, tzinfo=UTC)
     first = Article(
-        title="A", body="Ministers met today.", source_url="www.example.org/a/", published=when
+        title="A", body="Ministers met today.", source_url="www.example.org/a", published=when
     )
     first.origin = "one.txt"
     assert store.add_article(first) == (1, True)

@@ -6,8 +6,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from digest.cli import app
 from digest.cli._common import command, console, emit_json, project_dir
@@ -38,6 +36,17 @@ def article_json(article: Article) -> dict[str, object]:
     }
 
 
+def summary_line(article: Article) -> str:
+    """One aligned line per article: date, size, flags, title, where it came from."""
+    date = article.published.strftime("%Y-%m-%d") if article.published else "undated   "
+    flags = "truncated" if article.truncated else ""
+    notes = f"{len(article.warnings)} warning(s)" if article.warnings else ""
+    return (
+        f"{date}  {len(article.body.split()):>5} words  {flags:<9}  {notes:<12}  "
+        f"{article.title}  ({article.origin})"
+    )
+
+
 def report_failure(failure: ParseFailure) -> None:
     console.print(f"{failure.origin}: {failure.reason}", markup=False, soft_wrap=True)
 
@@ -56,9 +65,6 @@ def parse_command(
     """Parse articles and show what was understood; nothing is stored."""
     limit = max_bytes or DEFAULT_MAX_BYTES
     wait = timeout or DEFAULT_TIMEOUT
-    table = Table(box=None, show_edge=False)
-    for name in ("path", "title", "published", "words", "notes"):
-        table.add_column(name, no_wrap=True, overflow="ellipsis")
     failed = 0
     for source in inputs:
         for item in read_source(source, max_bytes=limit, timeout=wait):
@@ -68,17 +74,7 @@ def parse_command(
             elif as_json:
                 emit_json(article_json(item))
             else:
-                notes = ["truncated"] if item.truncated else []
-                notes += [f"{len(item.warnings)} warnings"] if item.warnings else []
-                table.add_row(
-                    escape(item.origin or ""),
-                    escape(item.title),
-                    item.published.strftime("%Y-%m-%d %H:%M") if item.published else "-",
-                    str(len(item.body.split())),
-                    ", ".join(notes),
-                )
-    if not as_json and table.row_count:
-        console.print(table)
+                console.print(summary_line(item), markup=False, soft_wrap=True)
     raise typer.Exit(EXIT_PARTIAL if failed else EXIT_OK)
 
 

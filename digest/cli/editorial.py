@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -11,12 +12,13 @@ import typer
 from digest.cli import app
 from digest.cli._common import command, console, emit_json, project_dir
 from digest.errors import EXIT_PARTIAL, DigestError
+from digest.models import Article
 
 Files = Annotated[list[Path], typer.Argument(help="Article files (any supported format).")]
 Json = Annotated[bool, typer.Option("--json", help="One JSON object per line on stdout.")]
 
 
-def _parsed(files: list[Path]):  # type: ignore[no-untyped-def]
+def _parsed(files: list[Path]) -> Iterator[tuple[Path, Article]]:
     """Yield (path, Article) for each parseable file; name each bad one on stderr."""
     from digest.sources import parse_file
 
@@ -96,7 +98,9 @@ def build_command(
         list[str] | None,
         typer.Option("--articles", help="Ingest this folder, file or URL first (repeatable)."),
     ] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO date/time; default now.")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="ISO date/time; default now.")
+    ] = None,
     since: Annotated[str | None, typer.Option("--since", help="Window, e.g. 7d, 36h, 2w.")] = None,
     since_last: Annotated[
         bool, typer.Option("--since-last", help="Take everything since the last sent issue.")
@@ -108,12 +112,13 @@ def build_command(
     json_out: Json = False,
 ) -> None:
     """Select, summarise and render an issue, and store it (frozen) for preview and send."""
-    from digest.build import build_issue, write_issue_files
     from digest.project import open_project
+
+    project = open_project(project_dir())  # settings are checked before anything is done
+    from digest.build import build_issue, write_issue_files
     from digest.select import parse_since
     from digest.store import now_utc
 
-    project = open_project(project_dir())
     when = parse_as_of(as_of) or now_utc()
     window = parse_since(since) if since else None
     if since_last:

@@ -1,13 +1,65 @@
-"""Commands of this group (stub until its stage is built)."""
+"""`digest preview`: look at an issue before it goes."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
 from digest.cli import app
-from digest.cli._common import command
-from digest.errors import NotBuiltYet
+from digest.cli._common import command, console, project_dir
+from digest.errors import DigestError
 
 
-@command(app, "preview", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def preview_command() -> None:
-    """Not built yet (issue 5)."""
-    raise NotBuiltYet("digest preview is not built yet (issue 5)")
+@command(app, "preview")
+def preview_command(
+    issue_id: Annotated[
+        int | None, typer.Argument(metavar="[ISSUE]", help="Issue id (default: the latest).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the HTML to FILE instead of serving it.")
+    ] = None,
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free).")] = 8025,
+    no_open: Annotated[bool, typer.Option("--no-open", help="Do not open a browser.")] = False,
+) -> None:
+    """Show an issue as HTML and text on 127.0.0.1, re-rendered with the current templates."""
+    from digest.preview import Preview, PreviewServer
+    from digest.project import open_project
+
+    if not 0 <= port <= 65535:
+        raise DigestError(f"--port {port}: must be between 0 and 65535")
+    project = open_project(project_dir())
+    try:
+        store = project.store
+        issue = store.issue(issue_id) if issue_id is not None else store.latest_issue()
+    finally:
+        project.close()
+    preview = Preview(issue=issue, config=project.config, template_dirs=project.template_dirs)
+
+    if out is not None:
+        try:
+            out.write_text(preview.html(), encoding="utf-8")
+        except OSError as exc:
+            raise DigestError(f"{out}: cannot write: {exc.strerror}") from None
+        console.print(f"wrote issue {issue.id} to {out}")
+        return
+
+    try:
+        server = PreviewServer(preview, port=port)
+    except OSError as exc:
+        raise DigestError(f"--port {port}: cannot listen on 127.0.0.1: {exc.strerror}") from None
+    console.print(
+        f"previewing issue {issue.id} ({issue.subject}) at {server.url}  "
+        f"text: {server.url}text  — reloads when a template changes; Ctrl-C stops"
+    )
+    if not no_open:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -58,4 +58,6 @@ def demo_command(
     console.print(f"Built issue {report.issue.id} with {len(report.issue.entries)} stories.")
     console.print(f"HTML: {files[1]}")
     console.print(f"Text: {files[2]}")
-    console.print(f"Delivered {sent.counts.sent} messages to the outbox: {project.outbox_dir / 'new'}")
+    console.print(
+        f"Delivered {sent.counts.sent} messages to the outbox: {project.outbox_dir / 'new'}"
+    )

@@ -1,13 +1,76 @@
-"""Commands of this group (stub until its stage is built)."""
+"""`digest run`: the one idempotent command for cron, systemd timers or any scheduler."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from digest.cli import app
-from digest.cli._common import command
-from digest.errors import NotBuiltYet
+from digest.cli._common import command, console, emit_json, project_dir
+from digest.errors import EXIT_PARTIAL, DigestError
 
 
-@command(app, "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def run_command() -> None:
-    """Not built yet (issue 8)."""
-    raise NotBuiltYet("digest run is not built yet (issue 8)")
+@command(app, "run")
+def run_command(
+    articles: Annotated[
+        list[str] | None,
+        typer.Option("--articles", help="Also ingest this folder, file or URL (repeatable)."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="ISO date/time inside the period; default now.")
+    ] = None,
+    period: Annotated[str, typer.Option("--period", help="week (ISO), day or month.")] = "week",
+    hold: Annotated[
+        bool, typer.Option("--hold", help="Build (and keep) the issue but do not send it.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
+) -> None:
+    """Ingest, build this period's issue once, and send it; safe to run again and again."""
+    from digest.cli.editorial import parse_as_of
+    from digest.project import open_project
+    from digest.schedule import PERIODS, run_period
+
+    if period not in PERIODS:
+        raise DigestError(f"--period {period!r}: choose one of {', '.join(PERIODS)}")
+    project = open_project(project_dir())
+    report = run_period(
+        project,
+        as_of=parse_as_of(as_of),
+        period=period,
+        articles=articles,
+        hold=hold,
+    )
+    for failure in report.ingest.failures:
+        console.print(f"{failure.origin}: {failure.reason}", markup=False, highlight=False)
+    ingested = f"ingested {report.ingest.added} new, {report.ingest.failed} failed"
+    issue = report.issue
+    if issue is None:
+        line = f"{report.key}: no political stories in the window; nothing sent ({ingested})"
+    else:
+        state = {
+            "held": f"held: preview with `digest preview {issue.id}`, release with `digest send`",
+            "already-sent": "already sent",
+            "sent": "sent",
+            "partial": "partly sent, some deferred: run again to retry",
+        }[report.outcome]
+        counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
+        made = "built" if report.built else "existing"
+        line = (
+            f"{report.key}: issue {issue.id} ({made}, {len(issue.entries)} stories) {state}"
+            f"{'; ' + counts if counts else ''} ({ingested})"
+        )
+    if json_out:
+        emit_json(
+            {
+                "period": report.key,
+                "issue": issue.id if issue else None,
+                "outcome": report.outcome,
+                **report.counts,
+            }
+        )
+    else:
+        print(line)
+    # exit codes as for `digest send`: bad inputs are named on stderr but do not fail the run
+    if report.outcome == "partial":
+        raise typer.Exit(EXIT_PARTIAL)

@@ -1,13 +1,167 @@
-"""Commands of this group (stub until its stage is built)."""
+"""`digest send`: a thin layer over `digest.send.send_issue`."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
 from digest.cli import app
-from digest.cli._common import command
-from digest.errors import NotBuiltYet
+from digest.cli._common import command, console, emit_json, project_dir
+from digest.errors import EXIT_PARTIAL, DigestError
+from digest.project import Project, open_project
+from digest.send import SendProgress, SendReport, send_issue, send_test_copy
 
 
-@command(app, "send", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def send_command() -> None:
-    """Not built yet (issue 2)."""
-    raise NotBuiltYet("digest send is not built yet (issue 2)")
+@command(app, "send")
+def send_command(
+    issue_id: Annotated[
+        int | None, typer.Argument(help="Issue to send (default: the latest built).")
+    ] = None,
+    list_name: Annotated[
+        str | None, typer.Option("--list", help="Send to this list only (subscribers/NAME.csv).")
+    ] = None,
+    smtp_url: Annotated[
+        str | None,
+        typer.Option(
+            "--smtp-url",
+            help="smtp://[user@]host[:port][?starttls=yes|no] or smtps://...; the password"
+            " comes from DIGEST_SMTP_PASSWORD.",
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", help="SMTP connections (default 8).")
+    ] = None,
+    rate: Annotated[
+        float | None, typer.Option("--rate", help="At most this many messages per second.")
+    ] = None,
+    retry_base: Annotated[
+        float, typer.Option("--retry-base", help="Seconds before the first retry.")
+    ] = 2.0,
+    max_attempts: Annotated[
+        int, typer.Option("--max-attempts", help="Tries per address in this run.")
+    ] = 4,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Build every message, send nothing.")
+    ] = False,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Send one test copy to this address; no bookkeeping."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="End with a JSON line of the issue's counts.")
+    ] = False,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Do not verify the relay's TLS certificate.")
+    ] = False,
+) -> None:
+    """Send an issue to its subscribers; an interrupted send resumes where it stopped."""
+    project = open_project(project_dir())
+    try:
+        if to is not None:
+            _test_copy(project, issue_id, to, smtp_url, insecure, as_json)
+            return
+        report = _send_with_progress(
+            project,
+            issue_id,
+            list_name=list_name,
+            smtp_url=smtp_url,
+            insecure=insecure,
+            concurrency=concurrency,
+            rate=rate,
+            retry_base=retry_base,
+            max_attempts=max_attempts,
+            dry_run=dry_run,
+        )
+    finally:
+        project.close()
+    _summarise(report)
+    if as_json:
+        emit_json(report.summary() | ({"would_send": report.would_send} if dry_run else {}))
+    raise typer.Exit(report.exit_code)
+
+
+def _send_with_progress(project: Project, issue_id: int | None, **options: Any) -> SendReport:
+    show = console.is_terminal and not options.get("dry_run")
+    columns = (
+        TextColumn("[bold]sending[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("sent {task.fields[sent]} · failed {task.fields[failed]}"),
+        TextColumn("· retrying {task.fields[retrying]} · {task.fields[rate]:.0f}/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, disable=not show, transient=False) as bar:
+        task = bar.add_task("send", total=None, sent=0, failed=0, retrying=0, rate=0.0)
+
+        def progress(state: SendProgress) -> None:
+            elapsed = bar.tasks[task].elapsed or 0.0
+            bar.update(
+                task,
+                total=state.total,
+                completed=state.done,
+                sent=state.sent,
+                failed=state.failed,
+                retrying=state.retrying,
+                rate=state.done / elapsed if elapsed > 0.5 else 0.0,
+            )
+
+        try:
+            return send_issue(project, issue_id, progress=progress, **options)
+        except KeyboardInterrupt:
+            raise DigestError(
+                "interrupted: messages in flight may go out twice (same Message-ID);"
+                " run `digest send` again to finish",
+            ) from None
+
+
+def _summarise(report: SendReport) -> None:
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", markup=True, soft_wrap=True)
+    counts = report.summary()
+    if report.dry_run:
+        console.print(
+            f"issue {report.issue_id} ({report.issue_key}): dry run, {report.would_send} messages"
+            f" built, {report.run.skipped} would be skipped; nothing sent"
+        )
+        return
+    run = report.run
+    console.print(
+        f"issue {report.issue_id} ({report.issue_key}) via {report.transport}: this run sent"
+        f" {run.sent}, failed {run.failed}, skipped {run.skipped}, deferred {run.deferred}."
+        f" Issue total: sent {counts['sent']}, failed {counts['failed']},"
+        f" skipped {counts['skipped']}, deferred {counts['deferred']}",
+        soft_wrap=True,
+    )
+    if report.bounced:
+        console.print(f"{report.bounced} addresses suppressed as bounced")
+    if report.remaining:
+        console.print(
+            f"{report.remaining} still deferred: run `digest send {report.issue_id}` later"
+        )
+
+
+def _test_copy(
+    project: Project,
+    issue_id: int | None,
+    address: str,
+    smtp_url: str | None,
+    insecure: bool,
+    as_json: bool,
+) -> None:
+    delivery = send_test_copy(project, issue_id, address, smtp_url=smtp_url, insecure=insecure)
+    if delivery.ok:
+        console.print(f"test copy sent to {delivery.envelope.recipient}: {delivery.reply}")
+    else:
+        console.print(f"[red]test copy to {address} not sent:[/red] {delivery.reply}", markup=True)
+    if as_json:
+        emit_json({"to": delivery.envelope.recipient, "ok": delivery.ok, "reply": delivery.reply})
+    if not delivery.ok:
+        raise typer.Exit(EXIT_PARTIAL)

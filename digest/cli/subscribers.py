@@ -1,18 +1,205 @@
-"""`digest subscribers ...` (stub until the subscribers issue)."""
+"""`digest subscribers ...`: import, add, remove, list, export, count and forget."""
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, TextIO
+
 import typer
+from rich.markup import escape
 
 from digest.cli import app
-from digest.cli._common import command
-from digest.errors import NotBuiltYet
+from digest.cli._common import command, console, emit_json, project_dir
+from digest.errors import EXIT_PARTIAL
+from digest.models import Subscriber
+from digest.project import Project, open_project
+from digest.subscribers import (
+    DEFAULT_LIST,
+    ImportReport,
+    add_subscriber,
+    all_subscribers,
+    forget,
+    import_file,
+    remove_subscriber,
+)
 
 subscribers_app = typer.Typer(help="Manage subscriber lists.", no_args_is_help=True)
 app.add_typer(subscribers_app, name="subscribers")
 
+ListOption = Annotated[str | None, typer.Option("--list", "-l", help="Only this list.")]
+
+
+def _project() -> Project:
+    return open_project(project_dir())
+
+
+def _as_json(subscriber: Subscriber) -> dict[str, object]:
+    return {
+        "email": subscriber.email,
+        "name": subscriber.name,
+        "list": subscriber.list,
+        "status": subscriber.status,
+        "attributes": subscriber.attributes,
+    }
+
+
+def _say_import(report: ImportReport) -> None:
+    for problem in report.problems:
+        console.print(f"skipped {escape(str(problem))}", soft_wrap=True)
+    for email in report.suppressed:
+        console.print(f"not added {escape(email)}: suppressed, and a suppression always wins")
+    console.print(
+        f"list {escape(report.list_name)}: {report.added} added, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.duplicates} duplicates merged, "
+        f"{len(report.suppressed)} suppressed, {len(report.problems)} bad rows skipped",
+        soft_wrap=True,
+    )
+
+
+@command(subscribers_app, "import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="A CSV file with an `email` column.")],
+    list_name: Annotated[
+        str | None, typer.Option("--list", "-l", help="Target list (default: the file's name).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Merge a CSV file into a list: bad rows are reported by line and skipped."""
+    project = _project()
+    report = import_file(file, project.subscribers_dir, project.store, list_name)
+    _say_import(report)
+    if as_json:
+        emit_json(report.as_dict())
+    if report.problems:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+@command(subscribers_app, "add")
+def add_command(
+    email: Annotated[str, typer.Argument(help="The address to add.")],
+    name: Annotated[str, typer.Option("--name", "-n", help="The subscriber's name.")] = "",
+    list_name: Annotated[str, typer.Option("--list", "-l", help="Target list.")] = DEFAULT_LIST,
+) -> None:
+    """Add one subscriber to a list (or update their name)."""
+    project = _project()
+    report = add_subscriber(
+        project.subscribers_dir, project.store, email, name=name, list_name=list_name
+    )
+    if report.suppressed:
+        console.print(
+            f"not added {escape(report.suppressed[0])}: suppressed "
+            f"({project.store.suppression_reason(report.suppressed[0])}); a suppression always wins"
+        )
+        raise typer.Exit(EXIT_PARTIAL)
+    verb = "added to" if report.added else "updated on" if report.updated else "already on"
+    console.print(f"{escape(email.strip())} {verb} list {escape(list_name)}")
+
+
+@command(subscribers_app, "remove")
+def remove_command(
+    email: Annotated[str, typer.Argument(help="The address to take off.")],
+    list_name: ListOption = None,
+) -> None:
+    """Take an address off the lists (it can be added again; see `forget` to erase it)."""
+    project = _project()
+    removed = remove_subscriber(project.subscribers_dir, email, list_name)
+    for name, rows in removed.items():
+        console.print(f"removed {escape(email.strip())} from list {escape(name)} ({rows} row(s))")
+
 
 @command(subscribers_app, "list")
-def list_command() -> None:
-    """Not built yet (issue 7)."""
-    raise NotBuiltYet("digest subscribers is not built yet (issue 7)")
+def list_command(
+    list_name: ListOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per subscriber on stdout.")
+    ] = False,
+) -> None:
+    """Show the subscribers with their status (a suppression always wins over the list)."""
+    project = _project()
+    subscribers = all_subscribers(project.subscribers_dir, project.store, list_name)
+    if as_json:
+        for subscriber in subscribers:
+            emit_json(_as_json(subscriber))
+        return
+    for subscriber in subscribers:
+        name = f" ({escape(subscriber.name)})" if subscriber.name else ""
+        console.print(
+            f"{escape(subscriber.list)}\t{escape(subscriber.email)}{name}\t{subscriber.status}",
+            soft_wrap=True,
+        )
+    console.print(f"{len(subscribers)} subscriber(s)")
+
+
+@command(subscribers_app, "export")
+def export_command(
+    list_name: ListOption = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Write every subscriber as CSV: email, name, list, status, then the attributes."""
+    project = _project()
+    subscribers = all_subscribers(project.subscribers_dir, project.store, list_name)
+    extra: list[str] = []
+    for subscriber in subscribers:
+        extra.extend(k for k in subscriber.attributes if k not in extra)
+    columns = [
+        "email",
+        "name",
+        "list",
+        "status",
+        *[k for k in extra if k not in ("list", "status")],
+    ]
+    target: contextlib.AbstractContextManager[TextIO] = (
+        output.open("w", encoding="utf-8", newline="")
+        if output
+        else contextlib.nullcontext(sys.stdout)
+    )
+    with target as f:
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for subscriber in subscribers:
+            writer.writerow({**subscriber.attributes, **_as_json(subscriber)})
+    if output:
+        console.print(f"exported {len(subscribers)} subscriber(s) to {escape(str(output))}")
+
+
+@command(subscribers_app, "count")
+def count_command(
+    list_name: ListOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The counts as JSON on stdout.")] = False,
+) -> None:
+    """How many subscribers each list has, by status."""
+    project = _project()
+    subscribers = all_subscribers(project.subscribers_dir, project.store, list_name)
+    counts: dict[str, Counter[str]] = {}
+    for subscriber in subscribers:
+        counts.setdefault(subscriber.list, Counter())[subscriber.status] += 1
+    if as_json:
+        for name, by_status in counts.items():
+            emit_json({"list": name, "total": sum(by_status.values()), **by_status})
+        return
+    for name, by_status in counts.items():
+        detail = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
+        console.print(f"{escape(name)}: {sum(by_status.values())} ({detail})")
+    active = sum(c["active"] for c in counts.values())
+    console.print(f"{active} active of {len(subscribers)}")
+
+
+@command(subscribers_app, "forget")
+def forget_command(
+    email: Annotated[str, typer.Argument(help="The address to erase.")],
+) -> None:
+    """Erase a person: their list rows, send records and outbox copies. Only a hash of the
+    address stays, as a suppression, so no import brings them back."""
+    project = _project()
+    report = forget(project.subscribers_dir, project.store, email, outbox=project.outbox_dir)
+    console.print(
+        f"forgot {escape(email.strip())}: {report.list_rows} list row(s), "
+        f"{report.send_rows} send record(s), {report.outbox_messages} outbox message(s) erased; "
+        f"a hashed suppression ({report.reason}) remains"
+    )

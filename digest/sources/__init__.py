@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 from digest.models import Article
@@ -129,16 +130,14 @@ def read_source(
             if isinstance(path, ParseFailure):
                 yield path
             else:
-                yield from _guarded(str(path), lambda p=path: parse_path(p, max_bytes=max_bytes))
+                yield from _guarded(str(path), partial(parse_path, path, max_bytes=max_bytes))
     elif root.exists() or root.is_symlink():
-        yield from _guarded(source, lambda: parse_path(root, max_bytes=max_bytes))
+        yield from _guarded(source, partial(parse_path, root, max_bytes=max_bytes))
     else:
         yield ParseFailure(source, "no such file, folder or http(s) URL")
 
 
-def _guarded(
-    origin: str, parse: Callable[[], list[Article]]
-) -> Iterator[Article | ParseFailure]:
+def _guarded(origin: str, parse: Callable[[], list[Article]]) -> Iterator[Article | ParseFailure]:
     try:
         articles = parse()
     except ParseError as exc:
@@ -157,7 +156,9 @@ def _walk(root: Path) -> Iterator[Path | ParseFailure]:
     for folder, dirnames, filenames in os.walk(root, onerror=unreadable.append):
         while unreadable:
             error = unreadable.pop()
-            yield ParseFailure(str(error.filename or folder), f"cannot read folder: {error.strerror}")
+            yield ParseFailure(
+                str(error.filename or folder), f"cannot read folder: {error.strerror}"
+            )
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if not name.startswith("."):

@@ -18,7 +18,10 @@ from digest.sources.fields import (
     split_authors,
 )
 
-_FEED_START = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*)*<(?:rss|feed|rdf:RDF)\b", re.DOTALL)
+_FEED_START = re.compile(
+    rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*)*<(?:rss|feed|rdf:RDF)\b",
+    re.DOTALL,
+)
 _ELLIPSIS_END = re.compile(r"(?:\[?\s*(?:…|\.\.\.)\s*\]?|\[\s*…\s*\])\s*$")
 
 
@@ -42,7 +45,9 @@ def parse_feed(data: bytes, origin: str | None = None) -> list[Article]:
         raise ParseError("feed has no entries")
     feed_warnings = []
     if parsed.get("bozo"):
-        feed_warnings.append(f"feed is not well-formed ({_short(parsed.get('bozo_exception'))}); read leniently")
+        feed_warnings.append(
+            f"feed is not well-formed ({_short(parsed.get('bozo_exception'))}); read leniently"
+        )
     feed_author = parsed.get("feed", {}).get("author")
     articles = []
     for entry in entries:
@@ -110,7 +115,8 @@ def _entry_date(entry: Any) -> tuple[datetime | None, list[str]]:
         # feedparser knows more date dialects; its result is UTC
         parsed = entry.get(f"{key}_parsed")
         if parsed:
-            return datetime(*parsed[:6], tzinfo=UTC), []
+            year, month, day, hour, minute, second = parsed[:6]
+            return datetime(year, month, day, hour, minute, second, tzinfo=UTC), []
         return None, warnings
     return None, ["no published date"]
 

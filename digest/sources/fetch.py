@@ -7,12 +7,10 @@ says what went wrong with that URL.
 from __future__ import annotations
 
 import http.client
-import socket
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from email.message import Message
 from typing import IO
 
 from digest import __version__ as _digest_version
@@ -31,7 +29,13 @@ class Fetched:
 
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(
-        self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: Message, newurl: str
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
     ) -> urllib.request.Request | None:
         if not newurl.lower().startswith(("http://", "https://")):
             raise ParseError(f"redirected to a non-HTTP address: {newurl[:80]}")
@@ -72,11 +76,10 @@ def fetch(url: str, *, timeout: float, max_bytes: int) -> Fetched:
     except urllib.error.HTTPError as exc:
         raise ParseError(f"HTTP {exc.code} {exc.reason}", url) from None
     except urllib.error.URLError as exc:
-        if isinstance(exc.reason, TimeoutError | socket.timeout):
+        if isinstance(exc.reason, TimeoutError):
             raise ParseError(f"timed out after {timeout:g} s", url) from None
         raise ParseError(f"cannot fetch: {exc.reason}", url) from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise ParseError(f"timed out after {timeout:g} s", url) from None
     except (OSError, ValueError, http.client.HTTPException) as exc:
         raise ParseError(f"cannot fetch: {exc.__class__.__name__}: {exc}"[:200], url) from None
-

@@ -42,7 +42,11 @@ def normalise_url(raw: str | None) -> str | None:
         return None
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith("utm_")]
+        [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not k.startswith("utm_")
+        ]
     )
     return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
@@ -85,7 +89,9 @@ def parse_published(raw: str | None) -> tuple[datetime | None, list[str]]:
     if found is None or not _EARLIEST_YEAR <= found.year <= _LATEST_YEAR:
         return None, [f"published date not understood: {text[:80]!r}"]
     if found.tzinfo is None or found.utcoffset() is None:
-        return found.replace(tzinfo=UTC), [f"published date has no time zone, UTC assumed: {text[:80]!r}"]
+        return found.replace(tzinfo=UTC), [
+            f"published date has no time zone, UTC assumed: {text[:80]!r}"
+        ]
     return found, []
 
 
@@ -183,9 +189,12 @@ def join_paragraphs(lines: list[str]) -> str:
 
 
 _BLOCK_TAGS = frozenset(
-    "p div br li ul ol h1 h2 h3 h4 h5 h6 blockquote section article tr table pre hr figure".split()
+    {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"}
+    | {"section", "article", "tr", "table", "pre", "hr", "figure"}
 )
-_SKIPPED_TAGS = frozenset("script style noscript template head iframe object svg".split())
+_SKIPPED_TAGS = frozenset(
+    {"script", "style", "noscript", "template", "head", "iframe", "object", "svg"}
+)
 
 
 class _TextCollector(HTMLParser):

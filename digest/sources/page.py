@@ -9,7 +9,10 @@ from digest.models import Article
 from digest.sources.errors import ParseError
 from digest.sources.fields import ends_mid_sentence, normalise_url, parse_published, split_authors
 
-_HTML_START = re.compile(r"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|meta|title)\b", re.IGNORECASE | re.DOTALL)
+_HTML_START = re.compile(
+    r"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|meta|title)\b",
+    re.IGNORECASE | re.DOTALL,
+)
 _DATE_PARAMS = {
     "extensive_search": False,  # the page's own metadata, not dates guessed from its text
     "original_date": True,  # published, not last modified

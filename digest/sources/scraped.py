@@ -66,7 +66,11 @@ def find_footer(lines: list[str]) -> tuple[int, int] | None:
         start = last
         while start > 0 and _FOOTER_LINE.match(lines[start - 1]):
             start -= 1
-        keys = {_FOOTER_KEYS[m.group(1).lower()] for m in map(_FOOTER_LINE.match, lines[start : last + 1]) if m}
+        keys = {
+            _FOOTER_KEYS[m.group(1).lower()]
+            for m in map(_FOOTER_LINE.match, lines[start : last + 1])
+            if m
+        }
         if "title" in keys and len(keys) >= 2:
             return start, last + 1
         end = start
@@ -140,7 +144,11 @@ def _split_headline(lines: list[str]) -> tuple[str | None, list[str]]:
     following = lines[first + 1] if first + 1 < len(lines) else ""
     candidate = lines[first].strip()
     rest = lines[first + 1 :]
-    if not following.strip() and len(candidate) <= _MAX_HEADLINE_CHARS and any(l.strip() for l in rest):
+    if (
+        not following.strip()
+        and len(candidate) <= _MAX_HEADLINE_CHARS
+        and any(line.strip() for line in rest)
+    ):
         return " ".join(candidate.split()), rest
     return None, lines[first:]
 

@@ -54,4 +54,3 @@ def decode_bytes(data: bytes) -> str:
     if text and controls / len(text) > _MAX_CONTROL_SHARE:
         raise ParseError("binary content (control characters), not text")
     return text
-

@@ -70,4 +70,10 @@ class Summarizer(ABC):
         if not spans:
             return []
         scores = self.score(spans, title)
-        return [span.text for span in pick(spans, scores, sentences=sentences, words=words)]
+        return [span.text for span in self.choose(spans, scores, sentences=sentences, words=words)]
+
+    def choose(
+        self, spans: Sequence[Span], scores: Sequence[float], *, sentences: int, words: int | None
+    ) -> list[Span]:
+        """The summary's spans in document order; by default the greedy `pick`."""
+        return pick(spans, scores, sentences=sentences, words=words)

@@ -65,7 +65,14 @@ def _blocks(body: str) -> list[tuple[int, int, int]]:
 _QUOTES = "\"“”"
 # Sentence boundaries pysbd misses: a full stop followed by a quotation that opens a new sentence
 # (`... weeks. "We are ...`), or a closing quote followed by a capital (`... said." The ...`).
-_MISSED_BOUNDARY = re.compile(r"""(?<=[.!?])\s+(?=["“][A-Z])|(?<=[.!?]["”])\s+(?=["“]?[A-Z])""")
+# Also a full stop after an all-lowercase word or a number, then a capital (`children. The`):
+# abbreviations that pysbd guards (`Mr.`, `U.S.`, `p.m.`) are capitalised or single letters.
+_MISSED_BOUNDARY = re.compile(
+    r"""(?<=[.!?])\s+(?=["“][A-Z])"""
+    r"""|(?<=[.!?]["”])\s+(?=["“]?[A-Z])"""
+    r"""|(?<=\b[a-z]{2}[.!?])\s+(?=[A-Z])|(?<=[a-z]{3}[.!?])\s+(?=[A-Z])"""
+    r"""|(?<=\d\d[.!?])\s+(?=[A-Z])|(?<=%[.!?])\s+(?=[A-Z])"""
+)
 
 
 def _segment(block: str) -> list[tuple[int, int]]:

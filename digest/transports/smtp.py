@@ -140,7 +140,7 @@ class SMTPTransport(Transport):
         for client in idle:
             try:
                 await asyncio.wait_for(client.quit(), self.timeout)
-            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+            except (TimeoutError, aiosmtplib.SMTPException, OSError):
                 client.close()
 
     async def send(self, envelope: Envelope) -> Delivery:
@@ -157,7 +157,7 @@ class SMTPTransport(Transport):
                 return self._answer(client, envelope, exc.code, exc.message, permanent=False)
             except aiosmtplib.SMTPResponseException as exc:
                 return self._answer(client, envelope, exc.code, exc.message)
-            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
                 if client is not None:
                     client.close()
                 reason = str(exc) or type(exc).__name__
@@ -178,7 +178,7 @@ class SMTPTransport(Transport):
                 continue
             try:
                 await client.rset()
-            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+            except (TimeoutError, aiosmtplib.SMTPException, OSError):
                 client.close()
                 continue
             return client

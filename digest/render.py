@@ -1,0 +1,252 @@
+"""Issue entries → the HTML and plain-text parts of the email, rendered and CSS-inlined once.
+
+Personal parts (the greeting's name, the unsubscribe and web-version links) are rendered as
+placeholders such as `@@digest:unsubscribe_url@@`; `digest.message` swaps in each subscriber's
+values, escaped for the part they land in, so premailer runs once per issue and not once per
+subscriber. Text from articles is untrusted: HTML templates autoescape, only http(s) URLs become
+links, and a placeholder spelled out in article text is defused before rendering.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import jinja2
+
+from digest.config import Config
+from digest.errors import DigestError
+from digest.models import Issue, IssueEntry
+from digest.project import data_path
+
+HTML_TEMPLATE = "digest.html"
+TEXT_TEMPLATE = "digest.txt"
+# Gmail hides everything past ~102 KB of HTML behind "[Message clipped]", unsubscribe link included
+GMAIL_CLIP_BYTES = 102 * 1024
+
+# The personal values a template can use, through `recipient.<name>`.
+PERSONAL_FIELDS = ("name", "space_name", "unsubscribe_url", "web_url")
+_PLACEHOLDER_PREFIX = "@@digest:"
+PLACEHOLDER_RE = re.compile(r"@@digest:(" + "|".join(PERSONAL_FIELDS) + r")@@")
+
+# What a subscriber-free copy (web archive, preview) shows in place of the personal values.
+_EMAIL_ONLY_RE = re.compile(r"<!--\s*email-only\s*-->.*?<!--\s*/email-only\s*-->", re.S)
+
+
+@dataclass
+class RenderedParts:
+    html: str  # inlined once, with placeholders
+    text: str  # with placeholders
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Link:
+    url: str
+    label: str
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """An issue entry as the templates see it: URLs vetted, date formatted, text defused."""
+
+    title: str
+    url: str | None
+    source_name: str
+    authors: list[str]
+    published: datetime | None
+    date: str
+    summary: list[str]
+    other_sources: list[Link]
+
+
+def placeholder(name: str) -> str:
+    return f"{_PLACEHOLDER_PREFIX}{name}@@"
+
+
+def defuse(text: str) -> str:
+    """Text from data can never be mistaken for a placeholder (a zero-width joiner breaks it)."""
+    return text.replace("@@digest:", "@@\u200ddigest:") if "@@" in text else text
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL when it is an absolute http(s) URL without whitespace; None otherwise (no
+    `javascript:` or file paths in a link)."""
+    if not url:
+        return None
+    url = url.strip()
+    if any(c.isspace() for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or url).removeprefix("www.")
+
+
+def format_date(when: datetime | None) -> str:
+    return f"{when.day} {when:%B %Y}" if when else ""
+
+
+def entry_view(entry: IssueEntry) -> EntryView:
+    url = safe_url(entry.source_url)
+    others: list[Link] = []
+    seen = {url} if url else set()
+    for source in entry.other_sources:
+        link = safe_url(source)
+        if link and link not in seen:
+            seen.add(link)
+            others.append(Link(url=link, label=defuse(_host(link))))
+    return EntryView(
+        title=defuse(entry.title.strip()) or "(untitled)",
+        url=url,
+        source_name=defuse(entry.source_name or (_host(url) if url else "")),
+        authors=[defuse(a) for a in entry.authors if a.strip()],
+        published=entry.published,
+        date=format_date(entry.published),
+        summary=[defuse(p) for p in entry.summary if p.strip()],
+        other_sources=others,
+    )
+
+
+def environment(template_dirs: Iterable[Path]) -> jinja2.Environment:
+    """Templates looked up in order: the project's own first, then the packaged defaults."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(d) for d in template_dirs]),
+        autoescape=jinja2.select_autoescape(["html", "htm", "xml"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["date"] = format_date
+    return env
+
+
+def _context(
+    entries: list[IssueEntry], *, config: Config, subject: str, recipient: Mapping[str, str]
+) -> dict[str, object]:
+    views = [entry_view(e) for e in entries]
+    preheader = " · ".join(v.title for v in views[:3])
+    return {
+        "newsletter": {
+            "name": defuse(config.name),
+            "base_url": config.base_url.rstrip("/"),
+            "language": config.language or "en",
+        },
+        "subject": defuse(subject),
+        "preheader": preheader,
+        "entries": views,
+        "recipient": recipient,
+    }
+
+
+def inline_css(html: str) -> str:
+    """Inline the `<style>` rules into `style=` attributes; rules that cannot be inlined (media
+    queries for phones and dark mode) stay in a `<style>` block."""
+    from premailer import Premailer
+
+    inlined = Premailer(
+        html,
+        cssutils_logging_level=logging.CRITICAL,
+        disable_validation=True,
+        strip_important=False,  # dark-mode rules need !important to beat the inlined colours
+        remove_classes=False,
+        allow_network=False,
+    ).transform()
+    # lxml drops the doctype; without it some clients render in quirks mode
+    if not inlined.lstrip().lower().startswith("<!doctype"):
+        inlined = "<!DOCTYPE html>\n" + inlined
+    return inlined
+
+
+def render_templates(
+    entries: list[IssueEntry],
+    *,
+    config: Config,
+    template_dirs: list[Path],
+    subject: str,
+    recipient: Mapping[str, str] | None = None,
+) -> tuple[str, str]:
+    """The (un-inlined HTML, text) from the templates; placeholders unless `recipient` given."""
+    env = environment(template_dirs)
+    context = _context(
+        entries,
+        config=config,
+        subject=subject,
+        recipient=recipient or {name: placeholder(name) for name in PERSONAL_FIELDS},
+    )
+    try:
+        html = env.get_template(HTML_TEMPLATE).render(context)
+        text = env.get_template(TEXT_TEMPLATE).render(context)
+    except jinja2.TemplateNotFound as exc:
+        dirs = ", ".join(str(d) for d in template_dirs)
+        raise DigestError(f"template {exc.name!r} not found in {dirs}") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise DigestError(f"{exc.filename or exc.name}:{exc.lineno}: {exc.message}") from None
+    except jinja2.UndefinedError as exc:
+        raise DigestError(f"template error: {exc.message}") from None
+    return html, text
+
+
+def render_issue(
+    entries: list[IssueEntry], *, config: Config, template_dirs: list[Path], subject: str
+) -> RenderedParts:
+    """Render and inline the issue once; the parts carry placeholders for `digest.message`."""
+    raw_html, text = render_templates(
+        entries, config=config, template_dirs=template_dirs, subject=subject
+    )
+    html = inline_css(raw_html)
+    warnings = []
+    size = len(html.encode("utf-8"))
+    if size > GMAIL_CLIP_BYTES:
+        warnings.append(
+            f"the HTML part is {size / 1024:.0f} KB; Gmail clips messages over "
+            f"{GMAIL_CLIP_BYTES // 1024} KB (fewer stories or shorter summaries keep it whole)"
+        )
+    return RenderedParts(html=html, text=text, warnings=warnings)
+
+
+def fill_placeholders(template: str, values: Mapping[str, str], *, escape_html: bool) -> str:
+    """Substitute the personal values; HTML-escaped (quotes too: they may sit in attributes)
+    when `escape_html`."""
+
+    def value(match: re.Match[str]) -> str:
+        raw = values.get(match.group(1), "")
+        return html_lib.escape(raw, quote=True) if escape_html else raw
+
+    return PLACEHOLDER_RE.sub(value, template)
+
+
+def generic_values(issue: Issue) -> dict[str, str]:
+    """The values for a copy seen by nobody in particular: no name, no token."""
+    return {
+        "name": "",
+        "space_name": "",
+        "unsubscribe_url": "/unsubscribe",
+        "web_url": f"/issues/{issue.id}",
+    }
+
+
+def web_version(issue: Issue) -> str:
+    """The issue's HTML for the web archive and the preview: generic greeting, no unsubscribe
+    token, and the parts marked `<!-- email-only -->` (links that only make sense in a mailbox)
+    left out."""
+    html = _EMAIL_ONLY_RE.sub("", issue.html)
+    return fill_placeholders(html, generic_values(issue), escape_html=True)
+
+
+def default_template_dirs() -> list[Path]:
+    return [data_path("templates")]

@@ -1,0 +1,91 @@
+"""The scheduled job: ingest → build the period's issue (once) → send it (resumably).
+
+The period containing `as_of` is the issue's key, so a scheduler that fires twice, or a run
+interrupted half way, converges on one issue sent once to everyone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from digest.build import build_issue
+from digest.ingest import IngestReport, ingest
+from digest.models import Issue
+from digest.project import Project
+from digest.store import now_utc
+
+Period = Literal["day", "week", "month"]
+PERIODS: tuple[Period, ...] = ("day", "week", "month")
+
+
+def period_key(as_of: datetime, period: Period) -> str:
+    """The name of the period containing `as_of` (UTC): 2026-11-27, 2026-W48 (ISO week), 2026-11."""
+    when = as_of.astimezone(UTC)
+    if period == "day":
+        return f"{when:%Y-%m-%d}"
+    if period == "month":
+        return f"{when:%Y-%m}"
+    year, week, _ = when.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def period_window(period: Period) -> timedelta:
+    """How far back a run looks: one period's length, ending at `as_of`."""
+    return {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=31)}[
+        period
+    ]
+
+
+@dataclass
+class RunReport:
+    key: str
+    ingest: IngestReport
+    issue: Issue | None
+    built: bool  # False when this period's issue already existed
+    outcome: str  # "empty" | "held" | "sent" | "already-sent" | "partial"
+    counts: dict[str, int]
+
+
+def run_period(
+    project: Project,
+    *,
+    as_of: datetime | None = None,
+    period: Period = "week",
+    articles: list[str] | None = None,
+    hold: bool = False,
+    send_options: dict[str, object] | None = None,
+) -> RunReport:
+    from digest.send import send_issue
+
+    as_of = (as_of or now_utc()).astimezone(UTC)
+    key = period_key(as_of, period)
+    store = project.store
+    report = ingest(
+        store, [*project.config.sources, *(articles or [])], max_bytes=project.config.max_bytes
+    )
+    issue = store.issue_by_key(key)
+    built = False
+    if issue is None:
+        build = build_issue(
+            project,
+            as_of=as_of,
+            since=period_window(period),
+            key=key,
+            status="held" if hold else "built",
+            min_stories=project.config.min_stories,
+        )
+        issue, built = build.issue, True
+        if issue is None:
+            return RunReport(key, report, None, built, "empty", {})
+    if issue.status == "sent":
+        counts = store.send_counts(issue.id).as_dict()
+        return RunReport(key, report, issue, built, "already-sent", counts)
+    if hold or issue.status == "held":
+        # a held issue waits for an editor's `digest send`; the scheduler never releases it
+        return RunReport(key, report, issue, built, "held", {})
+    sent = send_issue(project, issue, **(send_options or {}))
+    counts = sent.counts.as_dict()
+    outcome = "partial" if counts.get("deferred") or counts.get("pending") else "sent"
+    return RunReport(key, report, issue, built, outcome, counts)

@@ -1,0 +1,227 @@
+"""Which articles make the issue: the window, political or not, one entry per story, ranking.
+
+Pure functions over `digest.models.Article`; the formula is explained in docs/selection.md.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from digest.classify import POLITICAL_THRESHOLD, political_score
+from digest.errors import DigestError
+from digest.models import Article
+
+__all__ = [
+    "Story",
+    "group_near_duplicates",
+    "in_window",
+    "parse_since",
+    "rank",
+    "select_stories",
+]
+
+# Near-duplicate detection: 5-word shingles, of which a fixed quarter (by hash) is kept. Keeping
+# by hash value, not by position, means two copies keep the same shingles, so the overlap of the
+# samples estimates the overlap of the whole texts.
+SHINGLE_WORDS = 5
+SAMPLE_MODULUS = 4
+MIN_SAMPLED_SHINGLES = 3  # fewer than this and the text is too short to call a duplicate
+# Share of the shorter text's shingles found in the other: containment, not Jaccard, so a copy
+# cut short by the re-publisher still matches its full original.
+DUPLICATE_CONTAINMENT = 0.5
+# A shingle in more articles than this is boilerplate (a footer, a wire credit), not content.
+BOILERPLATE_DOCUMENT_COUNT = 50
+
+# Ranking (see docs/selection.md).
+RECENCY_FLOOR = 0.5  # the oldest article in the window keeps half its political score
+COVERAGE_BONUS = 0.1  # per other site that ran the story ...
+COVERAGE_BONUS_CAP = 3  # ... up to this many
+SAME_SITE_PENALTY = 0.7  # each story already taken from a site multiplies its next by this
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
+_UNIT = {"h": "hours", "d": "days", "w": "weeks"}
+_WORD = re.compile(r"\w+")
+
+
+@dataclass
+class Story:
+    """One entry of the issue: the representative article and the other sites that ran it."""
+
+    article: Article
+    other_sources: list[str] = field(default_factory=list)
+    score: float = 0.0
+
+
+def parse_since(text: str) -> timedelta:
+    """`"12h"`, `"7d"` or `"2w"` as a timedelta; anything else is a DigestError."""
+    match = _DURATION.match(text or "")
+    if not match or int(match.group(1)) == 0:
+        raise DigestError(
+            f"--since {text!r}: expected a positive whole number of hours, days or weeks, "
+            "like 12h, 7d or 2w"
+        )
+    return timedelta(**{_UNIT[match.group(2).lower()]: int(match.group(1))})
+
+
+def _aware(moment: datetime) -> datetime:
+    # The model promises aware datetimes; a naive one from a careless source is read as UTC
+    # rather than crashing the comparison.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def in_window(articles: Iterable[Article], as_of: datetime, since: timedelta) -> list[Article]:
+    """Articles published in (as_of - since, as_of]; undated and future-dated ones never are."""
+    if as_of.tzinfo is None:
+        raise DigestError(f"--as-of {as_of.isoformat()}: needs a time zone, e.g. +00:00")
+    start = as_of - since
+    return [a for a in articles if a.published and start < _aware(a.published) <= as_of]
+
+
+def _sampled_shingles(body: str) -> set[int]:
+    tokens = _WORD.findall(body.lower())
+    hashes = {
+        zlib.crc32(" ".join(tokens[i : i + SHINGLE_WORDS]).encode())
+        for i in range(max(0, len(tokens) - SHINGLE_WORDS + 1))
+    }
+    return {h for h in hashes if h % SAMPLE_MODULUS == 0}
+
+
+class _Clusters:
+    """Union-find over article positions."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, i: int, j: int) -> None:
+        self.parent[self.find(i)] = self.find(j)
+
+
+def group_near_duplicates(articles: Sequence[Article]) -> list[list[Article]]:
+    """Articles grouped so each group is one story; the representative comes first.
+
+    Candidates are found through an inverted index of sampled shingles, so only articles that
+    share text are ever compared: near-linear for a week of news rather than all pairs.
+    """
+    samples = [_sampled_shingles(a.body) for a in articles]
+    postings: dict[int, list[int]] = defaultdict(list)
+    for i, sample in enumerate(samples):
+        for h in sample:
+            postings[h].append(i)
+    clusters = _Clusters(len(articles))
+    for i, sample in enumerate(samples):
+        if len(sample) < MIN_SAMPLED_SHINGLES:
+            continue
+        shared: dict[int, int] = defaultdict(int)
+        for h in sample:
+            docs = postings[h]
+            if len(docs) > BOILERPLATE_DOCUMENT_COUNT:
+                continue
+            for j in docs:
+                if j > i:
+                    shared[j] += 1
+        for j, n in shared.items():
+            smaller = min(len(sample), len(samples[j]))
+            if smaller >= MIN_SAMPLED_SHINGLES and n / smaller >= DUPLICATE_CONTAINMENT:
+                clusters.union(i, j)
+    groups: dict[int, list[Article]] = defaultdict(list)
+    for i, article in enumerate(articles):
+        groups[clusters.find(i)].append(article)
+    return [sorted(group, key=_representative_order) for group in groups.values()]
+
+
+def _representative_order(article: Article) -> tuple[bool, datetime, int, int]:
+    # A complete body summarises better than a cut-off one; among complete copies the earliest
+    # is most likely the original reporting, which deserves the link; then the fuller text.
+    published = _aware(article.published) if article.published else datetime.max.replace(tzinfo=UTC)
+    return (article.truncated, published, -len(article.body), article.id or 0)
+
+
+def _other_sources(group: Sequence[Article]) -> list[str]:
+    lead = group[0]
+    own = {lead.source_url, lead.origin}
+    seen: set[str] = set()
+    out: list[str] = []
+    candidates = [s for s in lead.sources if "://" in s]
+    for other in group[1:]:
+        candidates.append(other.source_url or other.origin or "")
+        candidates.extend(s for s in other.sources if "://" in s)
+    for url in candidates:
+        if url and url not in own and url not in seen:
+            seen.add(url)
+            out.append(url)
+    return out
+
+
+def _score(article: Article) -> float:
+    if article.political_score is None:
+        article.political_score = political_score(article.title, article.body)
+    return article.political_score
+
+
+def rank(
+    groups: Sequence[Sequence[Article]],
+    *,
+    as_of: datetime,
+    since: timedelta,
+    limit: int | None,
+) -> list[Story]:
+    """Stories in issue order: political score × recency × coverage, then spread across sites."""
+    by_site: dict[str, list[Story]] = defaultdict(list)
+    for group in groups:
+        lead = group[0]
+        others = _other_sources(group)
+        political = max(_score(a) for a in group)
+        newest = max((_aware(a.published) for a in group if a.published), default=as_of - since)
+        freshness = min(1.0, max(0.0, 1.0 - (as_of - newest) / since))
+        recency = RECENCY_FLOOR + (1.0 - RECENCY_FLOOR) * freshness
+        coverage = 1.0 + COVERAGE_BONUS * min(len(others), COVERAGE_BONUS_CAP)
+        by_site[lead.source_name].append(Story(lead, others, political * recency * coverage))
+    for stories in by_site.values():
+        # Worst first, so the best is popped off the end.
+        stories.sort(key=lambda s: (s.score, -(s.article.id or 0), s.article.title), reverse=False)
+    # Greedy: take the best story after each site's penalty for what it already placed. Only
+    # each site's head can win, so a step costs the number of sites, not the number of stories.
+    taken: dict[str, int] = defaultdict(int)
+    chosen: list[Story] = []
+    wanted = limit if limit is not None else sum(len(s) for s in by_site.values())
+    while len(chosen) < wanted:
+        best_site, best_score = None, -1.0
+        for site, stories in by_site.items():
+            if stories:
+                effective = stories[-1].score * SAME_SITE_PENALTY ** taken[site]
+                if effective > best_score:
+                    best_site, best_score = site, effective
+        if best_site is None:
+            break
+        story = by_site[best_site].pop()
+        story.score = best_score
+        taken[best_site] += 1
+        chosen.append(story)
+    return chosen
+
+
+def select_stories(
+    articles: Iterable[Article],
+    *,
+    as_of: datetime,
+    since: timedelta,
+    limit: int | None = None,
+    min_score: float = POLITICAL_THRESHOLD,
+) -> list[Story]:
+    """In-window political stories, one entry per story, best first, at most `limit`."""
+    if limit is not None and limit < 1:
+        raise DigestError(f"--limit {limit}: must be at least 1")
+    window = in_window(articles, as_of, since)
+    political = [a for a in window if _score(a) >= min_score]
+    return rank(group_near_duplicates(political), as_of=as_of, since=since, limit=limit)

@@ -1,0 +1,576 @@
+"""The send engine: one issue to its subscribers, exactly once across crashes and SMTP faults.
+
+    subscribers/*.csv ──snapshot──▶ sends rows (pending) ──stream──▶ N workers ──▶ Transport
+                                         ▲                                │
+                                         └──── sent | failed | deferred ◀─┘ (recorded one by one)
+
+A row is recorded as soon as its outcome is known, before the worker takes the next one, so a
+crash at any moment leaves at most `concurrency` rows whose message may have gone out but are
+still pending; the resume sends them again with the same Message-ID. Rows are read from the store
+in small batches and messages are built one at a time: memory does not grow with the list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import heapq
+import itertools
+import os
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from email.utils import parseaddr
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from digest.errors import EXIT_OK, EXIT_PARTIAL, DigestError
+from digest.models import Issue, Subscriber
+from digest.store import SendCounts
+from digest.subscribers import iter_subscribers, list_files
+from digest.transports import (
+    Delivery,
+    Envelope,
+    MemoryTransport,
+    OutboxTransport,
+    SMTPTransport,
+    Transport,
+)
+
+if TYPE_CHECKING:
+    from digest.dkim import DKIMSigner
+    from digest.project import Project
+
+DEFAULT_RETRY_BASE = 2.0  # seconds before the first retry; doubled for each one after
+DEFAULT_MAX_ATTEMPTS = 4  # per address and run; what is still deferred waits for the next run
+MAX_RETRY_DELAY = 900.0
+BATCH = 500  # rows read from the store at a time
+
+
+class SendLocked(DigestError):
+    """Another process is sending this issue right now."""
+
+
+@dataclass
+class SendProgress:
+    """What this run has done so far; `total` is what it set out to send."""
+
+    total: int = 0
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0  # still deferred after the last attempt of this run
+    skipped: int = 0
+    retrying: int = 0  # waiting for another attempt in this run
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.failed + self.deferred + self.skipped
+
+
+@dataclass
+class SendReport:
+    issue_id: int
+    issue_key: str
+    counts: SendCounts  # the issue as a whole, after this run
+    run: SendProgress = field(default_factory=SendProgress)
+    bounced: int = 0  # addresses suppressed as bounced by this run
+    transport: str = ""
+    dry_run: bool = False
+    would_send: int = 0  # dry run: messages built
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def remaining(self) -> int:
+        return self.counts.pending + self.counts.deferred
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_PARTIAL if self.remaining and not self.dry_run else EXIT_OK
+
+    def summary(self) -> dict[str, int]:
+        """The `--json` line: the issue as a whole; anything not yet delivered counts as
+        deferred."""
+        return {
+            "sent": self.counts.sent,
+            "failed": self.counts.failed,
+            "deferred": self.remaining,
+            "skipped": self.counts.skipped,
+        }
+
+
+# -- the lock -------------------------------------------------------------------------------------
+
+
+class IssueLock:
+    """An flock on `.digest/send-ISSUE.lock`: the OS drops it when the holder dies, even by
+    SIGKILL, so a crashed send never blocks its resume."""
+
+    def __init__(self, state_dir: Path, issue_id: int) -> None:
+        self.path = state_dir / f"send-{issue_id}.lock"
+        self.issue_id = issue_id
+        self._fd: int | None = None
+
+    def __enter__(self) -> IssueLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise SendLocked(
+                f"issue {self.issue_id}: another `digest send` is sending it (pid {holder});"
+                " wait for it to finish"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            # the file stays: unlinking a lock file lets two processes lock different inodes
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+# -- transport and messages -----------------------------------------------------------------------
+
+
+def choose_transport(
+    project: Project,
+    *,
+    smtp_url: str | None = None,
+    insecure: bool = False,
+    concurrency: int | None = None,
+) -> Transport:
+    """`--smtp-url` > DIGEST_SMTP_URL > digest.toml's smtp backend > the outbox."""
+    config = project.config
+    url = smtp_url or (config.smtp_url if config.transport == "smtp" else "")
+    if url:
+        return SMTPTransport(
+            url,
+            password=config.smtp_password,
+            timeout=config.timeout,
+            verify=not insecure,
+            pool_size=concurrency or config.concurrency,
+        )
+    if config.transport == "memory":
+        return MemoryTransport()
+    return OutboxTransport(project.outbox_dir)
+
+
+def describe_transport(transport: Transport) -> str:
+    if isinstance(transport, SMTPTransport):
+        return str(transport.settings)
+    if isinstance(transport, OutboxTransport):
+        return f"outbox {transport.path}"
+    return type(transport).__name__
+
+
+class Messages:
+    """Builds the envelope for one recipient: the message factory, then DKIM when configured."""
+
+    def __init__(self, project: Project, issue: Issue) -> None:
+        from digest.dkim import signer_from_config
+        from digest.message import MessageFactory
+        from digest.tokens import load_secret
+
+        secret = load_secret(project.state_dir, project.config.secret)
+        self.factory = MessageFactory(issue, project.config, secret)
+        self.signer: DKIMSigner | None = signer_from_config(project.config)
+
+    def envelope(self, subscriber: Subscriber) -> Envelope:
+        envelope: Envelope = self.factory.envelope(subscriber)
+        if self.signer is not None:
+            envelope = replace(envelope, data=self.signer.sign(envelope.data))
+        return envelope
+
+
+def resolve_issue(project: Project, issue: Issue | int | None) -> Issue:
+    if isinstance(issue, Issue):
+        return issue
+    return project.store.latest_issue() if issue is None else project.store.issue(issue)
+
+
+# -- pacing ---------------------------------------------------------------------------------------
+
+
+class Pace:
+    """`rate` messages per second and at most `hourly_cap` in any hour (0: no limit)."""
+
+    def __init__(self, rate: float = 0.0, hourly_cap: int = 0) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.hourly_cap = hourly_cap
+        self._next = 0.0
+        self._window: deque[float] = deque()
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self.interval and not self.hourly_cap:
+            return
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            if self.interval:
+                now = loop.time()
+                slot = max(now, self._next)
+                self._next = slot + self.interval
+                if slot > now:
+                    await asyncio.sleep(slot - now)
+            if self.hourly_cap:
+                while len(self._window) >= self.hourly_cap:
+                    wait = self._window[0] + 3600.0 - loop.time()
+                    if wait <= 0:
+                        self._window.popleft()
+                    else:
+                        await asyncio.sleep(wait)
+                self._window.append(loop.time())
+
+
+def backoff(retry_base: float, attempt: int) -> float:
+    """Exponential with "equal jitter": half the delay fixed, half random, so that many
+    addresses deferred together by one outage do not all come back at the same instant."""
+    delay = min(retry_base * 2 ** (attempt - 1), MAX_RETRY_DELAY)
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+# -- the engine -----------------------------------------------------------------------------------
+
+
+@dataclass(order=True)
+class _Retry:
+    due: float
+    order: int
+    subscriber: Subscriber = field(compare=False)
+    attempts: int = field(compare=False)
+
+
+class _Run:
+    def __init__(
+        self,
+        project: Project,
+        issue: Issue,
+        transport: Transport,
+        messages: Messages,
+        *,
+        concurrency: int,
+        pace: Pace,
+        retry_base: float,
+        max_attempts: int,
+        progress: Callable[[SendProgress], None] | None,
+    ) -> None:
+        self.store = project.store
+        self.bounce_limit = project.config.bounce_limit
+        self.issue = issue
+        self.transport = transport
+        self.messages = messages
+        self.concurrency = concurrency
+        self.pace = pace
+        self.retry_base = retry_base
+        self.max_attempts = max_attempts
+        self.progress = progress
+        self.state = SendProgress()
+        self.bounced = 0
+        self.warnings: list[str] = []
+        self.fatal: BaseException | None = None
+        self._retries: list[_Retry] = []
+        self._order = itertools.count()
+        self._outstanding = 0  # taken from the store or the retry heap, outcome not final yet
+        self._changed = asyncio.Event()
+
+    def _report(self) -> None:
+        if self.progress is not None:
+            self.progress(self.state)
+
+    async def run(self) -> None:
+        counts = self.store.send_counts(self.issue.id)
+        self.state.total = counts.pending + counts.deferred
+        self._report()
+        queue: asyncio.Queue[_Retry | None] = asyncio.Queue(maxsize=self.concurrency)
+        workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.concurrency)]
+        try:
+            await self._feed(queue)
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        if self.fatal is not None:
+            raise self.fatal
+
+    async def _feed(self, queue: asyncio.Queue[_Retry | None]) -> None:
+        loop = asyncio.get_running_loop()
+        buffered: deque[Subscriber] = deque()
+        after, exhausted = 0, False
+        while self.fatal is None:
+            if self._retries and self._retries[0].due <= loop.time():
+                item = heapq.heappop(self._retries)  # already counted as outstanding
+            elif not exhausted:
+                if not buffered:
+                    batch = self.store.recipient_batch(
+                        self.issue.id, ("pending", "deferred"), after=after, limit=BATCH
+                    )
+                    if not batch:
+                        exhausted = True
+                        continue
+                    after = batch[-1][0]
+                    buffered.extend(subscriber for _, subscriber in batch)
+                item = _Retry(0.0, next(self._order), buffered.popleft(), 0)
+                self._outstanding += 1
+            elif self._retries or self._outstanding:
+                timeout = self._retries[0].due - loop.time() if self._retries else None
+                self._changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), timeout)
+                continue
+            else:
+                break
+            await queue.put(item)
+        for _ in range(self.concurrency):
+            await queue.put(None)
+
+    async def _worker(self, queue: asyncio.Queue[_Retry | None]) -> None:
+        while (item := await queue.get()) is not None:
+            if self.fatal is not None:
+                continue  # stopping: the row stays pending for the next run
+            try:
+                await self._deliver(item)
+            except BaseException as exc:
+                # a relay that cannot be used at all, or a bug: stop feeding, finish in-flight
+                self.fatal = exc
+                if not isinstance(exc, Exception):
+                    raise
+            finally:
+                self._outstanding -= 1
+                self._changed.set()
+
+    async def _deliver(self, item: _Retry) -> None:
+        subscriber, store, issue_id = item.subscriber, self.store, self.issue.id
+        if store.is_suppressed(subscriber.email):
+            store.mark_send(issue_id, subscriber.email, "skipped", count_attempt=False)
+            self.state.skipped += 1
+            self._report()
+            return
+        try:
+            envelope = self.messages.envelope(subscriber)
+        except DigestError as exc:
+            # bad data in one row (say a name with a line break): that person is not mailed,
+            # and it is not a bounce
+            store.mark_send(issue_id, subscriber.email, "skipped", reply=str(exc))
+            self.warnings.append(f"{subscriber.email}: skipped: {exc}")
+            self.state.skipped += 1
+            self._report()
+            return
+        await self.pace.wait()
+        delivery = await self.transport.send(envelope)
+        attempts = item.attempts + 1
+        if item.attempts:
+            self.state.retrying -= 1
+        self._record(subscriber, delivery, attempts)
+        self._report()
+
+    def _record(self, subscriber: Subscriber, delivery: Delivery, attempts: int) -> None:
+        store, issue_id, email = self.store, self.issue.id, subscriber.email
+        reply = delivery.reply[:500]
+        if delivery.ok:
+            store.mark_send(issue_id, email, "sent", reply=reply)
+            self.state.sent += 1
+        elif delivery.permanent:
+            store.mark_send(issue_id, email, "failed", reply=reply)
+            self.state.failed += 1
+            if store.consecutive_failures(email) >= self.bounce_limit:
+                store.suppress(email, "bounced", list_name=subscriber.list)
+                self.bounced += 1
+        elif attempts < self.max_attempts:
+            delay = backoff(self.retry_base, attempts)
+            store.mark_send(issue_id, email, "deferred", reply=reply, next_try=time.time() + delay)
+            due = asyncio.get_running_loop().time() + delay
+            heapq.heappush(self._retries, _Retry(due, next(self._order), subscriber, attempts))
+            self._outstanding += 1  # back in the heap; the worker's finally takes one off
+            self.state.retrying += 1
+        else:
+            store.mark_send(issue_id, email, "deferred", reply=reply)
+            self.state.deferred += 1
+
+
+def snapshot_recipients(project: Project, issue: Issue, list_name: str | None) -> int:
+    """Queue the subscribers (of one list, or all) for `issue`; people already queued keep their
+    row, so a resume never re-sends. Returns how many were added."""
+    lists = list_files(project.subscribers_dir)
+    if list_name is not None and list_name not in lists:
+        known = ", ".join(lists) or "none"
+        raise DigestError(f"--list {list_name}: no subscribers/{list_name}.csv (lists: {known})")
+    if issue.status == "sent" and list_name is None:
+        return 0  # done: a repeated `digest send` confirms, it does not pick up newcomers
+    active = (
+        s for s in iter_subscribers(project.subscribers_dir, list_name) if s.status == "active"
+    )
+    added = project.store.add_recipients(issue.id, active)
+    if issue.status != "sending":
+        project.store.set_issue_status(issue.id, "sending")
+        issue.status = "sending"
+    return added
+
+
+async def send_issue_async(
+    project: Project,
+    issue: Issue | int | None = None,
+    *,
+    list_name: str | None = None,
+    transport: Transport | None = None,
+    smtp_url: str | None = None,
+    insecure: bool = False,
+    concurrency: int | None = None,
+    rate: float | None = None,
+    hourly_cap: int | None = None,
+    retry_base: float = DEFAULT_RETRY_BASE,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    dry_run: bool = False,
+    progress: Callable[[SendProgress], None] | None = None,
+) -> SendReport:
+    """Send `issue` (default: the latest) to its subscribers; see the module docstring.
+
+    Releases a held issue. Raises SendLocked when another process is sending it, DigestError
+    for bad settings or a relay that refuses us outright (rows stay pending for a resume)."""
+    config = project.config
+    concurrency = config.concurrency if concurrency is None else concurrency
+    _check_positive(concurrency=concurrency, max_attempts=max_attempts)
+    if retry_base < 0:
+        raise DigestError(f"--retry-base {retry_base}: must not be negative")
+    issue = resolve_issue(project, issue)
+    messages = Messages(project, issue)
+    if dry_run:
+        return _dry_run(project, issue, messages, list_name)
+    transport = transport or choose_transport(
+        project, smtp_url=smtp_url, insecure=insecure, concurrency=concurrency
+    )
+    pace = Pace(
+        config.rate if rate is None else rate,
+        config.hourly_cap if hourly_cap is None else hourly_cap,
+    )
+    with IssueLock(project.state_dir, issue.id):
+        snapshot_recipients(project, issue, list_name)
+        run = _Run(
+            project,
+            issue,
+            transport,
+            messages,
+            concurrency=concurrency,
+            pace=pace,
+            retry_base=retry_base,
+            max_attempts=max_attempts,
+            progress=progress,
+        )
+        async with transport:
+            await run.run()
+        counts = project.store.send_counts(issue.id)
+        if not counts.pending and not counts.deferred:
+            project.store.set_issue_status(issue.id, "sent")
+    return SendReport(
+        issue_id=issue.id,
+        issue_key=issue.key,
+        counts=counts,
+        run=run.state,
+        bounced=run.bounced,
+        transport=describe_transport(transport),
+        warnings=run.warnings,
+    )
+
+
+def send_issue(project: Project, issue: Issue | int | None = None, **options: Any) -> SendReport:
+    """`send_issue_async` for callers without an event loop (the CLI, `digest run`)."""
+    return asyncio.run(send_issue_async(project, issue, **options))
+
+
+def _check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if value < 1:
+            raise DigestError(f"--{name.replace('_', '-')} {value}: must be at least 1")
+
+
+def _dry_run(
+    project: Project, issue: Issue, messages: Messages, list_name: str | None
+) -> SendReport:
+    """Build every message that a send would, without sending or recording anything."""
+    store = project.store
+    progress = SendProgress()
+    warnings: list[str] = []
+    if store.has_recipients(issue.id) and list_name is None:
+        recipients = _stream_rows(project, issue.id)
+    else:
+        recipients = _unique(iter_subscribers(project.subscribers_dir, list_name))
+    for subscriber in recipients:
+        if store.is_suppressed(subscriber.email):
+            progress.skipped += 1
+            continue
+        try:
+            messages.envelope(subscriber)
+        except DigestError as exc:
+            warnings.append(f"{subscriber.email}: would be skipped: {exc}")
+            progress.skipped += 1
+            continue
+        progress.sent += 1
+    progress.total = progress.done
+    return SendReport(
+        issue_id=issue.id,
+        issue_key=issue.key,
+        counts=store.send_counts(issue.id),
+        run=progress,
+        dry_run=True,
+        would_send=progress.sent,
+        warnings=warnings,
+    )
+
+
+def _unique(subscribers: Iterator[Subscriber]) -> Iterator[Subscriber]:
+    seen: set[str] = set()
+    for subscriber in subscribers:
+        if subscriber.email not in seen and subscriber.status == "active":
+            seen.add(subscriber.email)
+            yield subscriber
+
+
+def _stream_rows(project: Project, issue_id: int) -> Iterator[Subscriber]:
+    after = 0
+    while batch := project.store.recipient_batch(
+        issue_id, ("pending", "deferred"), after=after, limit=BATCH
+    ):
+        after = batch[-1][0]
+        for _, subscriber in batch:
+            yield subscriber
+
+
+# -- one test copy --------------------------------------------------------------------------------
+
+
+async def send_test_copy_async(
+    project: Project,
+    issue: Issue | int | None,
+    address: str,
+    *,
+    transport: Transport | None = None,
+    smtp_url: str | None = None,
+    insecure: bool = False,
+) -> Delivery:
+    """One copy of `issue` to `address`, as a subscriber of that name would get it; the
+    bookkeeping is not touched."""
+    address = address.strip()
+    if any(c in address for c in "\r\n\t ") or "@" not in parseaddr(address)[1]:
+        raise DigestError(f"--to {address!r}: not an email address")
+    issue = resolve_issue(project, issue)
+    envelope = Messages(project, issue).envelope(Subscriber(email=address, list="test"))
+    transport = transport or choose_transport(
+        project, smtp_url=smtp_url, insecure=insecure, concurrency=1
+    )
+    async with transport:
+        return await transport.send(envelope)
+
+
+def send_test_copy(
+    project: Project, issue: Issue | int | None, address: str, **options: Any
+) -> Delivery:
+    return asyncio.run(send_test_copy_async(project, issue, address, **options))

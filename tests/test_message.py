@@ -1,0 +1,320 @@
+"""The message each subscriber gets: structure, headers, personalisation with the right escaping,
+deterministic Message-IDs, and no header injection from data."""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox
+import re
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import parseaddr
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from digest.config import Config
+from digest.message import BadRecipient, MessageFactory
+from digest.models import Issue, IssueEntry, Subscriber
+from digest.project import data_path
+from digest.render import render_issue
+from digest.store import Store
+from digest.tokens import read_token
+from digest.transports import OutboxTransport
+
+SECRET = b"test-secret-not-for-production"
+EXPECTED_HEADERS = {
+    "from",
+    "to",
+    "subject",
+    "date",
+    "message-id",
+    "list-id",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+    "reply-to",
+    "mime-version",
+    "content-type",
+}
+
+
+def make_config(tmp_path: Path, **overrides: object) -> Config:
+    settings_ = {
+        "name": "The Political Digest",
+        "from_address": "The Political Digest <digest@news.example.org>",
+        "reply_to": "Editors <editors@news.example.org>",
+        "base_url": "https://news.example.org/",
+    } | overrides
+    return Config(path=tmp_path / "digest.toml", **settings_)  # type: ignore[arg-type]
+
+
+def entries() -> list[IssueEntry]:
+    return [
+        IssueEntry(
+            article_id=n,
+            title=f"Story {n}: vote on the budget <b>today</b>",
+            source_url=f"https://www.example.com/politics/{n}",
+            source_name="example.com",
+            published=datetime(2026, 11, 20, tzinfo=UTC),
+            authors=["Ann Author"],
+            summary=["The chamber voted 300 to 250.", "A second reading follows in May."],
+            political_score=0.9,
+        )
+        for n in (1, 2, 3)
+    ]
+
+
+def stored_issue(
+    tmp_path: Path, config: Config, subject: str = "Digest: the budget", key: str = "2026-W48"
+) -> Issue:
+    items = entries()
+    parts = render_issue(
+        items, config=config, template_dirs=[data_path("templates")], subject=subject
+    )
+    store = Store(tmp_path / f"state-{len(list(tmp_path.iterdir()))}.sqlite3")
+    for entry in items:
+        store.db.execute(
+            "INSERT INTO articles (id, body_hash, title, body, added) VALUES (?, ?, ?, '', '')",
+            (entry.article_id, f"h{entry.article_id}", entry.title),
+        )
+    issue = store.create_issue(
+        key=key, subject=subject, entries=items, html=parts.html, text=parts.text
+    )
+    store.close()
+    return issue
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+def factory(tmp_path: Path, config: Config) -> MessageFactory:
+    return MessageFactory(stored_issue(tmp_path, config), config, SECRET)
+
+
+def header_block(data: bytes) -> bytes:
+    return data.split(b"\r\n\r\n", 1)[0]
+
+
+def header_names(data: bytes) -> list[str]:
+    """The names of the top-level headers, from the raw bytes (continuations start with space)."""
+    names = []
+    for line in header_block(data).split(b"\r\n"):
+        if line[:1] in (b" ", b"\t"):
+            continue
+        names.append(line.split(b":", 1)[0].decode().lower())
+    return names
+
+
+def test_structure_and_headers(factory: MessageFactory) -> None:
+    subscriber = Subscriber(email="ann@example.net", name="Ann Lee", list="weekly")
+    envelope = factory.envelope(subscriber)
+    message = factory.message(subscriber)
+
+    assert envelope.sender == "digest@news.example.org"
+    assert envelope.recipient == "ann@example.net"
+    assert sorted(header_names(envelope.data)) == sorted(EXPECTED_HEADERS)
+    assert message.get_content_type() == "multipart/alternative"
+    kinds = [part.get_content_type() for part in message.iter_parts()]
+    assert kinds == ["text/plain", "text/html"]
+    assert all(part.get_content_charset() == "utf-8" for part in message.iter_parts())
+    assert message["From"] == "The Political Digest <digest@news.example.org>"
+    assert message["To"] == "Ann Lee <ann@example.net>"
+    assert message["Reply-To"] == "Editors <editors@news.example.org>"
+    assert message["Subject"] == "Digest: the budget"
+    assert message["Message-ID"] == envelope.message_id
+    assert message["List-Id"] == "The Political Digest <weekly.news.example.org>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["Date"].datetime.tzinfo is not None
+    # CRLF everywhere, no line an SMTP server would refuse
+    assert b"\n" not in envelope.data.replace(b"\r\n", b"")
+    assert max(len(line) for line in envelope.data.split(b"\r\n")) <= 998
+
+
+def test_list_unsubscribe_carries_a_verifiable_token(factory: MessageFactory) -> None:
+    subscriber = Subscriber(email="Ann@Example.net", name="Ann", list="weekly")
+    message = factory.message(subscriber)
+    links = re.findall(r"<([^>]+)>", str(message["List-Unsubscribe"]))
+    assert len(links) == 2
+    https, mailto = links
+    assert https.startswith("https://news.example.org/unsubscribe?token=")
+    token = parse_qs(urlsplit(https).query)["token"][0]
+    assert read_token(SECRET, token) == ("ann@example.net", "weekly")
+    assert mailto.startswith("mailto:digest@news.example.org?subject=unsubscribe%20")
+    assert mailto.endswith(token)
+    # the footer link in both parts is the same signed URL
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    assert f'href="{https}"' in html
+    assert f"Unsubscribe: {https}" in text
+    assert "https://news.example.org/issues/" in html and "@@digest:" not in html + text
+
+
+def test_personal_values_are_escaped_for_each_part(factory: MessageFactory) -> None:
+    name = 'Bob <b>&</b> "Co"'
+    message = factory.message(Subscriber(email="bob@example.net", name=name))
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    assert "Hello Bob &lt;b&gt;&amp;&lt;/b&gt; &quot;Co&quot;," in html
+    assert "<b>&</b>" not in html
+    assert f"Hello {name}," in text
+    assert parseaddr(str(message["To"])) == (name, "bob@example.net")
+
+
+def test_greeting_without_a_name(factory: MessageFactory) -> None:
+    message = factory.message(Subscriber(email="anon@example.net"))
+    assert message["To"] == "anon@example.net"
+    assert "Hello," in message.get_body(("plain",)).get_content()
+    assert "Hello," in message.get_body(("html",)).get_content()
+
+
+def test_non_ascii_names_and_subjects_are_encoded(tmp_path: Path) -> None:
+    config = make_config(tmp_path, name="Le Récapitulatif", from_address="Récap <r@example.fr>")
+    issue = stored_issue(tmp_path, config, subject="Élysée : la réforme des retraites adoptée")
+    factory = MessageFactory(issue, config, SECRET)
+    envelope = factory.envelope(Subscriber(email="zoe@example.fr", name="Zoë Šťastná"))
+    assert envelope.data.isascii()  # 7-bit: RFC 2047 headers, quoted-printable bodies
+    message = factory.message(Subscriber(email="zoe@example.fr", name="Zoë Šťastná"))
+    assert message["Subject"] == "Élysée : la réforme des retraites adoptée"
+    assert message["To"].addresses[0].display_name == "Zoë Šťastná"
+    assert message["From"].addresses[0].display_name == "Récap"
+    assert "Hello Zoë Šťastná," in message.get_body(("html",)).get_content()
+
+
+def test_message_id_is_deterministic_per_issue_and_subscriber(
+    tmp_path: Path, config: Config
+) -> None:
+    issue = stored_issue(tmp_path, config)
+    ann = Subscriber(email="ann@example.net", name="Ann")
+    first = MessageFactory(issue, config, SECRET).envelope(ann)
+    again = MessageFactory(issue, config, SECRET).envelope(Subscriber(email="ANN@example.net"))
+    other = MessageFactory(issue, config, SECRET).envelope(Subscriber(email="bob@example.net"))
+    assert first.message_id == again.message_id
+    assert first.message_id != other.message_id
+    assert re.fullmatch(r"<[\w.]+@news\.example\.org>", first.message_id)
+    assert "ann" not in first.message_id  # the address is not readable from it
+    next_week = stored_issue(tmp_path, config, key="2026-W49")
+    assert MessageFactory(next_week, config, SECRET).message_id(ann) != first.message_id
+
+
+INJECTIONS = [
+    "Eve\r\nBcc: victim@example.org",
+    "Eve\nBcc: victim@example.org",
+    "Eve\rBcc: victim@example.org",
+    "Eve\r\n\r\n<html>body</html>",
+    "Eve\x00\x0bBcc: x@example.org",
+    "Eve\u2028Bcc: x@example.org",
+]
+
+
+@pytest.mark.parametrize("name", INJECTIONS)
+def test_no_header_injection_through_the_name(factory: MessageFactory, name: str) -> None:
+    envelope = factory.envelope(Subscriber(email="eve@example.net", name=name))
+    assert sorted(header_names(envelope.data)) == sorted(EXPECTED_HEADERS)
+    message = message_from_bytes(envelope.data, policy=policy.default)
+    assert message["Bcc"] is None
+    assert message["To"].addresses[0].addr_spec == "eve@example.net"
+    assert len(message["To"].addresses) == 1
+
+
+def test_no_header_injection_through_subject_or_settings(tmp_path: Path) -> None:
+    config = make_config(tmp_path, name="Digest\r\nBcc: a@example.org")
+    issue = stored_issue(tmp_path, config, subject="Vote\r\nBcc: b@example.org\r\n\r\nhi")
+    envelope = MessageFactory(issue, config, SECRET).envelope(Subscriber(email="c@example.net"))
+    assert sorted(header_names(envelope.data)) == sorted(EXPECTED_HEADERS)
+    message = message_from_bytes(envelope.data, policy=policy.default)
+    assert message["Subject"] == "Vote Bcc: b@example.org hi"
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "eve@example.net\r\nBcc: victim@example.org",
+        "eve@example.net, victim@example.org",
+        "Eve <eve@example.net>",
+        "not-an-address",
+        "eve@exa mple.net",
+    ],
+)
+def test_a_bad_address_is_refused(factory: MessageFactory, email: str) -> None:
+    with pytest.raises(BadRecipient):
+        factory.envelope(Subscriber(email=email))
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.text(max_size=60), list_name=st.text(max_size=20))
+def test_any_name_gives_exactly_the_expected_headers(name: str, list_name: str) -> None:
+    envelope = FACTORY_FOR_PROPERTY.envelope(
+        Subscriber(email="p@example.net", name=name, list=list_name)
+    )
+    assert sorted(header_names(envelope.data)) == sorted(EXPECTED_HEADERS)
+    message = message_from_bytes(envelope.data, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    assert [a.addr_spec for a in message["To"].addresses] == ["p@example.net"]
+
+
+def _factory_for_property() -> MessageFactory:
+    config = Config(
+        path=Path("/nonexistent/digest.toml"),
+        from_address="D <d@example.org>",
+        reply_to="r@example.org",
+        base_url="https://example.org",
+    )
+    items = entries()
+    parts = render_issue(items, config=config, template_dirs=[data_path("templates")], subject="S")
+    issue = Issue(
+        id=7,
+        key="k",
+        subject="S",
+        created=datetime.now(UTC),
+        entries=items,
+        html=parts.html,
+        text=parts.text,
+    )
+    return MessageFactory(issue, config, SECRET)
+
+
+FACTORY_FOR_PROPERTY = _factory_for_property()
+
+
+def test_messages_land_in_a_real_maildir(tmp_path: Path, factory: MessageFactory) -> None:
+    subscribers = [Subscriber(email=f"r{n}@example.net", name=f"Reader {n}") for n in range(5)]
+
+    async def deliver() -> None:
+        async with OutboxTransport(tmp_path / "outbox") as transport:
+            deliveries = await transport.send_messages([factory.envelope(s) for s in subscribers])
+            assert all(d.ok for d in deliveries)
+
+    asyncio.run(deliver())
+    received = {
+        str(m["To"]): m for m in mailbox.Maildir(tmp_path / "outbox", factory=None, create=False)
+    }
+    assert set(received) == {f"Reader {n} <r{n}@example.net>" for n in range(5)}
+    for n in range(5):
+        body = message_from_bytes(
+            received[f"Reader {n} <r{n}@example.net>"].as_bytes(), policy=policy.default
+        )
+        assert f"Hello Reader {n}," in body.get_body(("plain",)).get_content()
+
+
+@settings(max_examples=150, deadline=None)
+@given(name=st.text(max_size=200))
+def test_bodies_decode_to_the_personalised_parts(name: str) -> None:
+    """The per-recipient quoted-printable splicing decodes to exactly the substituted template,
+    and no encoded line exceeds 76 characters (RFC 2045)."""
+    subscriber = Subscriber(email="q@example.net", name=name)
+    envelope = FACTORY_FOR_PROPERTY.envelope(subscriber)
+    body = envelope.data.split(b"\r\n\r\n", 1)[1]
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76
+    message = message_from_bytes(envelope.data, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    assert html.replace("\r\n", "\n") == FACTORY_FOR_PROPERTY.html(subscriber)
+    assert text.replace("\r\n", "\n") == FACTORY_FOR_PROPERTY.text(subscriber)

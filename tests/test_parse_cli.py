@@ -1,0 +1,210 @@
+"""`digest parse` and `digest ingest` through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from digest.cli import app
+from digest.project import init_project, open_project
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sources"
+SEED = FIXTURES / "seed_scraped.txt"
+EXAMPLES = Path(__file__).parent.parent / "examples" / "articles"
+SEED_TITLE = (
+    "Putin Warns Biden of \u2018Complete Rupture\u2019 of U.S.-Russia Relationship Over Ukraine"
+)
+KEYS = ["path", "title", "authors", "source_url", "published", "body", "truncated", "warnings"]
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def json_lines(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_parse_seed_json(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["parse", str(SEED), "--json"])
+    assert result.exit_code == 0, result.output
+    (line,) = json_lines(result.stdout)
+    assert list(line) == KEYS
+    assert line["path"] == str(SEED)
+    assert line["title"] == (
+        "Putin Warns Biden of \u2018Complete Rupture\u2019 of U.S.-Russia Relationship Over Ukraine"
+    )
+    assert line["authors"] == ["David E. Sanger", "Andrew E. Kramer"]
+    assert line["source_url"] == (
+        "https://www.nytimes.com/2021/12/30/us/politics/biden-putin-ukraine-call.html"
+    )
+    assert line["published"] == "2021-12-31T01:07:50+00:00"
+    assert line["truncated"] is True
+    assert line["warnings"] == ["body stops mid-sentence: marked truncated"]
+    body = str(line["body"])
+    assert body.startswith("WASHINGTON \u2014 President Vladimir V. Putin")
+    assert body.endswith("that Mr. Putin had not decided")
+    assert "Subscribe" not in body and "Read More" not in body and "Title:" not in body
+
+
+def test_parse_bad_inputs_named_on_stderr_rest_go_on(runner: CliRunner, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    binary = tmp_path / "blob.bin"
+    binary.write_bytes(bytes(range(256)) * 4)
+    big = tmp_path / "big.txt"
+    big.write_text("Big\n\n" + "word " * 100, encoding="utf-8")
+    no_body = tmp_path / "title-only.txt"
+    no_body.write_text("Just a title\n", encoding="utf-8")
+    result = runner.invoke(
+        app,
+        [
+            "parse",
+            str(empty),
+            str(SEED),
+            str(binary),
+            str(big),
+            str(no_body),
+            str(tmp_path / "missing.txt"),
+            str(FIXTURES / "bbc_politics_001.txt"),
+            "--json",
+            "--max-bytes",
+            "10000",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert [line["title"] for line in json_lines(result.stdout)] == [
+        SEED_TITLE,
+        "Big",
+        "Labour plans maternity pay rise",
+    ]
+    assert result.stderr.splitlines() == [
+        f"{empty}: empty",
+        f"{binary}: binary content (NUL bytes), not text",
+        f"{no_body}: no body: only a title line",
+        f"{tmp_path / 'missing.txt'}: no such file, folder or http(s) URL",
+    ]
+    small = runner.invoke(app, ["parse", str(big), "--json", "--max-bytes", "100"])
+    assert small.exit_code == 1
+    assert small.stderr.strip() == f"{big}: too large: {big.stat().st_size} bytes, limit 100"
+    assert small.stdout == ""
+
+
+def test_parse_human_table(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["parse", str(EXAMPLES)])
+    assert result.exit_code == 0
+    assert result.stdout == ""  # human output goes to stderr
+    assert "truncated" in result.stderr
+
+
+def test_parse_feed_file_one_line_per_entry(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["parse", str(FIXTURES / "feed_rss.xml"), "--json"])
+    assert result.exit_code == 0
+    lines = json_lines(result.stdout)
+    assert [line["published"] for line in lines] == ["2026-11-17T09:00:00+00:00", None]
+
+
+def test_parse_needs_an_input(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["parse", "--json"])
+    assert result.exit_code == 2
+
+
+def test_examples_are_one_week_with_one_truncated(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["parse", str(EXAMPLES), "--json"])
+    assert result.exit_code == 0
+    lines = json_lines(result.stdout)
+    assert 6 <= len(lines) <= 8
+    dates = sorted(datetime.fromisoformat(str(line["published"])) for line in lines)
+    assert (dates[-1] - dates[0]).days < 7
+    assert [Path(str(line["path"])).name for line in lines if line["truncated"]] == [
+        "2026-11-20_gibraltar.txt"
+    ]
+    assert all(line["warnings"] == [] for line in lines if not line["truncated"])
+
+
+# --- ingest ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    init_project(root).close()
+    return root
+
+
+def test_ingest_examples_dedupes_and_is_idempotent(runner: CliRunner, project: Path) -> None:
+    result = runner.invoke(app, ["--project", str(project), "ingest", str(EXAMPLES)])
+    assert result.exit_code == 0, result.output
+    files = len(list(EXAMPLES.glob("*.txt")))
+    assert f"added {files - 1}, already known 1, failed 0" in result.stderr
+
+    again = runner.invoke(app, ["--project", str(project), "ingest", str(EXAMPLES)])
+    assert again.exit_code == 0
+    assert f"added 0, already known {files}, failed 0" in again.stderr
+
+    opened = open_project(project)
+    try:
+        assert opened.store.count_articles() == files - 1
+        week = opened.store.articles_published_between(
+            datetime(2026, 11, 15, tzinfo=UTC), datetime(2026, 11, 22, tzinfo=UTC)
+        )
+        (maternity,) = [a for a in week if a.title == "Labour plans maternity pay rise"]
+        carried_by = {Path(s).name for s in maternity.sources if not s.startswith("http")}
+        assert carried_by == {
+            "2026-11-16_maternity-pay.txt",
+            "2026-11-16_maternity-pay-westminsterwire.txt",
+        }
+    finally:
+        opened.close()
+
+
+def test_ingest_config_sources_and_broken_file(runner: CliRunner, project: Path) -> None:
+    articles = project / "articles"
+    shutil.copy(SEED, articles / "seed.txt")
+    (articles / "broken.txt").write_bytes(b"\x00\x01\x02")
+    result = runner.invoke(app, ["--project", str(project), "ingest"])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert f"{articles.resolve() / 'broken.txt'}: binary content" in result.stderr
+    assert "added 1, already known 0, failed 1" in result.stderr
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    root = tmp_path / "www"
+    root.mkdir()
+    shutil.copy(FIXTURES / "feed_atom.xml", root / "atom.xml")
+    shutil.copy(FIXTURES / "page.html", root / "story.html")
+
+    def handler(*args: object, **kwargs: object) -> _QuietHandler:
+        return _QuietHandler(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_ingest_urls_with_a_dead_feed(runner: CliRunner, project: Path, served: str) -> None:
+    urls = [f"{served}/gone.xml", f"{served}/atom.xml", f"{served}/story.html"]
+    result = runner.invoke(app, ["--project", str(project), "ingest", *urls, "--timeout", "5"])
+    assert result.exit_code == 1
+    assert f"{served}/gone.xml: HTTP 404 File not found" in result.stderr
+    assert "added 2, already known 0, failed 1" in result.stderr

@@ -1,0 +1,161 @@
+"""`digest run` as a scheduler calls it: twice a week, in an empty week, and killed half way."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from typer.testing import CliRunner
+
+from digest.cli import app
+from digest.project import init_project
+from digest.schedule import period_key
+
+REPO = Path(__file__).resolve().parent.parent
+ARTICLES = REPO / "examples" / "articles"
+AS_OF = "2026-11-20T18:00:00+00:00"  # inside ISO week 2026-W47, after the sample articles
+runner = CliRunner()
+
+
+class Recorder:
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.received: list[tuple[str, str]] = []  # (recipient, Message-ID)
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        if self.delay:
+            import asyncio
+
+            await asyncio.sleep(self.delay)
+        message = message_from_bytes(envelope.content)
+        with self.lock:
+            for rcpt in envelope.rcpt_tos:
+                self.received.append((rcpt, message["Message-ID"]))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def smtp():
+    servers = []
+
+    def start(delay: float = 0.0) -> tuple[Recorder, str]:
+        recorder = Recorder(delay)
+        port = free_port()
+        controller = Controller(recorder, hostname="127.0.0.1", port=port)
+        controller.start()
+        servers.append(controller)
+        return recorder, f"smtp://127.0.0.1:{port}?starttls=false"
+
+    yield start
+    for controller in servers:
+        controller.stop()
+
+
+def make_project(root: Path, subscribers: int) -> Path:
+    init_project(root)
+    rows = ["email,name"] + [f"reader{i}@example.org,Reader {i}" for i in range(subscribers)]
+    (root / "subscribers" / "example.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def run(root: Path, url: str, *args: str):
+    return runner.invoke(
+        app,
+        ["--project", str(root), "run", "--articles", str(ARTICLES), *args],
+        env={"DIGEST_SMTP_URL": url},
+    )
+
+
+def test_period_keys() -> None:
+    from datetime import datetime
+
+    when = datetime.fromisoformat(AS_OF)
+    assert period_key(when, "week") == "2026-W47"
+    assert period_key(when, "day") == "2026-11-20"
+    assert period_key(when, "month") == "2026-11"
+    # ISO weeks cross years: 2027-01-01 is a Friday of 2026-W53
+    assert period_key(datetime.fromisoformat("2027-01-01T12:00:00+00:00"), "week") == "2026-W53"
+
+
+def test_two_runs_in_one_week_send_one_copy_each(tmp_path: Path, smtp) -> None:
+    root = make_project(tmp_path / "news", subscribers=5)
+    recorder, url = smtp()
+    first = run(root, url, "--as-of", AS_OF)
+    assert first.exit_code == 0, first.output
+    assert "2026-W47" in first.stdout and "sent" in first.stdout
+    # the scheduler fires again later the same week
+    second = run(root, url, "--as-of", "2026-11-22T09:00:00+00:00")
+    assert second.exit_code == 0, second.output
+    assert "already sent" in second.stdout
+    recipients = Counter(rcpt for rcpt, _ in recorder.received)
+    assert sorted(recipients) == sorted(f"reader{i}@example.org" for i in range(5))
+    assert set(recipients.values()) == {1}
+
+
+def test_an_empty_week_sends_nothing(tmp_path: Path, smtp) -> None:
+    root = make_project(tmp_path / "news", subscribers=3)
+    recorder, url = smtp()
+    result = run(root, url, "--as-of", "2026-06-10T12:00:00+00:00")
+    assert result.exit_code == 0, result.output
+    assert "nothing sent" in result.stdout
+    assert recorder.received == []
+
+
+def test_hold_builds_without_sending_and_send_releases(tmp_path: Path, smtp) -> None:
+    root = make_project(tmp_path / "news", subscribers=2)
+    recorder, url = smtp()
+    held = run(root, url, "--as-of", AS_OF, "--hold")
+    assert held.exit_code == 0, held.output and "held" in held.stdout
+    again = run(root, url, "--as-of", AS_OF)  # the scheduler does not release a held issue
+    assert "held" in again.stdout and recorder.received == []
+    release = runner.invoke(app, ["--project", str(root), "send"], env={"DIGEST_SMTP_URL": url})
+    assert release.exit_code == 0, release.output
+    assert len(recorder.received) == 2
+
+
+@pytest.mark.slow
+def test_a_killed_run_is_completed_by_the_next(tmp_path: Path, smtp) -> None:
+    total, concurrency = 60, 4
+    root = make_project(tmp_path / "news", subscribers=total)
+    config = root / "digest.toml"
+    config.write_text(config.read_text().replace("concurrency = 8", f"concurrency = {concurrency}"))
+    recorder, url = smtp(delay=0.05)
+    env = dict(os.environ, DIGEST_SMTP_URL=url)
+    command = [sys.executable, "-m", "digest", "--project", str(root), "run"]
+    command += ["--articles", str(ARTICLES), "--as-of", AS_OF]
+    # the first run is killed with SIGKILL part way through the list
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(recorder.received) < total // 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    first = len(recorder.received)
+    assert 0 < first < total
+    # the next scheduled run finishes the job
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    counts = Counter(rcpt for rcpt, _ in recorder.received)
+    assert set(counts) == {f"reader{i}@example.org" for i in range(total)}
+    duplicates = [rcpt for rcpt, n in counts.items() if n > 1]
+    assert all(counts[r] == 2 for r in duplicates)
+    assert len(duplicates) <= concurrency  # the in-flight window at the kill
+    for rcpt in duplicates:  # a resent copy is recognisable by its Message-ID
+        assert len({mid for r, mid in recorder.received if r == rcpt}) == 1

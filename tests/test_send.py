@@ -1,0 +1,310 @@
+"""The send engine and `digest send`: bookkeeping, faults from a real SMTP server, locks."""
+
+from __future__ import annotations
+
+import json
+import mailbox
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_send_support import FaultyRelay, Relay, add_issue, make_project, running_relay
+from typer.testing import CliRunner
+
+from digest.cli import app
+from digest.project import Project, open_project
+from digest.send import IssueLock, send_issue
+
+runner = CliRunner()
+
+
+def digest(root: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["--project", str(root), *args], env=env or {})
+    assert "Traceback" not in result.stderr
+    return result.exit_code, result.stdout, result.stderr
+
+
+def last_json(stdout: str) -> dict[str, int]:
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def outbox_recipients(project: Project) -> list[str]:
+    box = mailbox.Maildir(project.outbox_dir, create=False)
+    return sorted(str(message["To"]) for message in box)
+
+
+@pytest.fixture
+def relay() -> Iterator[Relay]:
+    yield from running_relay(FaultyRelay())
+
+
+def row(project: Project, issue_id: int, email: str) -> dict[str, object]:
+    found = project.store.db.execute(
+        "SELECT * FROM sends WHERE issue_id = ? AND email = ?", (issue_id, email)
+    ).fetchone()
+    return dict(found)
+
+
+def test_outbox_send_reaches_everyone_once_and_a_second_send_adds_nothing(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", 7)
+    code, out, _ = digest(project.root, "send", "--json")
+    assert code == 0
+    assert last_json(out) == {"sent": 7, "failed": 0, "deferred": 0, "skipped": 0}
+    assert len(outbox_recipients(project)) == 7
+    assert project.store.latest_issue().status == "sent"
+
+    code, out, _ = digest(project.root, "send", "--json")
+    assert code == 0
+    assert last_json(out)["sent"] == 7
+    assert len(outbox_recipients(project)) == 7
+
+
+def test_faults_are_retried_or_recorded_and_nobody_is_skipped(tmp_path: Path) -> None:
+    addresses = [f"r{n}@example.net" for n in range(24)]
+    handler = FaultyRelay(
+        temp_rcpt={addresses[0]: 2, addresses[1]: 1},
+        perm_rcpt={addresses[2], addresses[3]},
+        drop_data={addresses[4]: 1, addresses[5]: 2},
+        close_421={addresses[6]: 1},
+        slow_data={addresses[7]: 1},
+        slow_seconds=1.5,
+    )
+    project = make_project(tmp_path / "p", addresses, settings="")
+    project.config.timeout = 0.5  # slow_data outlasts it once
+    relay = Relay(handler).start()
+    try:
+        report = send_issue(
+            project, None, smtp_url=relay.url, concurrency=4, retry_base=0.05, max_attempts=5
+        )
+    finally:
+        relay.stop()
+
+    copies = handler.copies()
+    delivered = [a for a in addresses if a not in handler.perm_rcpt]
+    assert all(copies[a] >= 1 for a in delivered), copies
+    assert not any(copies[a] for a in handler.perm_rcpt)
+    # the only possible second copy is the one whose 250 came too late; it keeps its Message-ID
+    for address in delivered:
+        assert len(handler.message_ids(address)) == 1
+    assert report.summary() == {"sent": 22, "failed": 2, "deferred": 0, "skipped": 0}
+    assert report.exit_code == 0
+    failed = row(project, report.issue_id, addresses[2])
+    assert failed["status"] == "failed" and "550" in str(failed["last_reply"])
+    assert row(project, report.issue_id, addresses[0])["attempts"] == 3
+    assert project.store.issue(report.issue_id).status == "sent"
+
+
+def test_still_deferred_after_max_attempts_exits_1_and_the_next_send_finishes(
+    tmp_path: Path,
+) -> None:
+    addresses = [f"r{n}@example.net" for n in range(5)]
+    handler = FaultyRelay(temp_rcpt={addresses[1]: 100})
+    project = make_project(tmp_path / "p", addresses)
+    relay = Relay(handler).start()
+    try:
+        args = ("send", "--smtp-url", relay.url, "--retry-base", "0.01", "--max-attempts", "2")
+        code, out, err = digest(project.root, *args, "--json")
+        assert code == 1
+        assert last_json(out) == {"sent": 4, "failed": 0, "deferred": 1, "skipped": 0}
+        assert "still deferred" in err
+        assert project.store.latest_issue().status == "sending"
+
+        handler.temp_rcpt.clear()
+        code, out, _ = digest(project.root, *args, "--json")
+        assert code == 0
+        assert last_json(out) == {"sent": 5, "failed": 0, "deferred": 0, "skipped": 0}
+    finally:
+        relay.stop()
+    assert handler.copies() == {a: 1 for a in addresses}
+
+
+def test_a_relay_restarting_mid_send_loses_nobody(tmp_path: Path) -> None:
+    addresses = [f"r{n}@example.net" for n in range(60)]
+    handler = FaultyRelay(delay=0.005)
+    project = make_project(tmp_path / "p", addresses)
+    relay = Relay(handler).start()
+    watcher = relay.restart_after(15)
+    try:
+        report = send_issue(
+            project, None, smtp_url=relay.url, concurrency=6, retry_base=0.2, max_attempts=8
+        )
+        watcher.join(timeout=10)
+    finally:
+        relay.stop()
+    copies = handler.copies()
+    assert set(copies) == set(addresses)
+    assert sum(copies.values()) - len(addresses) <= 6
+    assert all(len(handler.message_ids(a)) == 1 for a in addresses)
+    assert report.summary()["sent"] == 60
+
+
+def test_repeated_permanent_failures_suppress_the_address_as_bounced(tmp_path: Path) -> None:
+    addresses = ["ok@example.net", "gone@example.net"]
+    handler = FaultyRelay(perm_rcpt={"gone@example.net"})
+    project = make_project(tmp_path / "p", addresses, settings="")
+    project.config.bounce_limit = 2
+    relay = Relay(handler).start()
+    try:
+        first = send_issue(project, None, smtp_url=relay.url)
+        assert first.summary()["failed"] == 1 and first.bounced == 0
+        assert not project.store.is_suppressed("gone@example.net")
+        second = send_issue(project, add_issue(project, "2026-W11"), smtp_url=relay.url)
+        assert second.bounced == 1
+        assert project.store.suppression_reason("gone@example.net") == "bounced"
+        third = send_issue(project, add_issue(project, "2026-W12"), smtp_url=relay.url)
+    finally:
+        relay.stop()
+    assert third.summary() == {"sent": 1, "failed": 0, "deferred": 0, "skipped": 1}
+    assert handler.copies() == {"ok@example.net": 3}
+
+
+def test_suppressed_subscribers_are_skipped_and_counted(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", 4)
+    project.store.suppress("Reader00002@Example.net", "unsubscribed")
+    code, out, _ = digest(project.root, "send", "--json")
+    assert code == 0
+    assert last_json(out) == {"sent": 3, "failed": 0, "deferred": 0, "skipped": 1}
+    assert "reader00002@example.net" not in " ".join(outbox_recipients(project))
+
+
+def test_a_second_send_of_the_same_issue_is_refused_while_one_runs(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", 3)
+    issue_id = project.store.latest_issue().id
+    with IssueLock(project.state_dir, issue_id):
+        code, _, err = digest(project.root, "send", str(issue_id))
+    assert code == 2
+    assert "another `digest send`" in err
+    assert not project.outbox_dir.exists() or not outbox_recipients(project)
+    code, _, _ = digest(project.root, "send", str(issue_id))
+    assert code == 0
+
+
+def test_dry_run_builds_every_message_and_sends_nothing(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", 6)
+    project.store.suppress("reader00000@example.net", "unsubscribed")
+    code, out, err = digest(project.root, "send", "--dry-run", "--json")
+    assert code == 0
+    assert last_json(out)["would_send"] == 5
+    assert "nothing sent" in err
+    assert not project.outbox_dir.exists() or not outbox_recipients(project)
+    assert project.store.send_counts(project.store.latest_issue().id).as_dict()["pending"] == 0
+    assert project.store.latest_issue().status == "built"
+
+
+def test_to_sends_one_test_copy_without_bookkeeping(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", 3)
+    code, _, err = digest(project.root, "send", "--to", "editor@example.org")
+    assert code == 0, err
+    assert outbox_recipients(project) == ["editor@example.org"]
+    issue = project.store.latest_issue()
+    assert issue.status == "built"
+    assert not project.store.has_recipients(issue.id)
+
+    code, _, err = digest(project.root, "send", "--to", "not an address\r\nBcc: x@y")
+    assert code == 2 and "--to" in err
+
+
+def test_list_option_sends_to_that_list_only(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", 6, lists=2)
+    code, out, _ = digest(project.root, "send", "--list", "list1", "--json")
+    assert code == 0
+    assert last_json(out)["sent"] == 3
+    assert outbox_recipients(project) == [
+        f"Reader reader0000{n} <reader0000{n}@example.net>" for n in (1, 3, 5)
+    ]
+    code, _, err = digest(project.root, "send", "--list", "nosuch")
+    assert code == 2 and "nosuch" in err
+
+
+def test_a_held_issue_is_released_by_send(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", 2)
+    issue_id = project.store.latest_issue().id
+    project.store.set_issue_status(issue_id, "held")
+    code, _, _ = digest(project.root, "send")
+    assert code == 0
+    assert project.store.issue(issue_id).status == "sent"
+
+
+def test_smtp_url_flag_beats_the_environment_which_beats_the_outbox(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", 2)
+    first, second = FaultyRelay(), FaultyRelay()
+    relay_env, relay_flag = Relay(first).start(), Relay(second).start()
+    try:
+        env = {"DIGEST_SMTP_URL": relay_env.url}
+        code, _, _ = digest(project.root, "send", "--smtp-url", relay_flag.url, env=env)
+        assert code == 0
+        assert sum(second.copies().values()) == 2 and not first.received
+        issue = add_issue(open_project(project.root), "2026-W11")
+        code, _, _ = digest(project.root, "send", str(issue), env=env)
+        assert code == 0
+        assert sum(first.copies().values()) == 2
+    finally:
+        relay_env.stop()
+        relay_flag.stop()
+    assert not project.outbox_dir.exists() or not outbox_recipients(project)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://example.org", "SMTP URL must look like"),
+        ("smtp://user:hunter2@127.0.0.1:25", "DIGEST_SMTP_PASSWORD"),
+        ("smtp://127.0.0.1:99999", "invalid port"),
+    ],
+)
+def test_bad_smtp_urls_are_one_clear_line(tmp_path: Path, url: str, message: str) -> None:
+    project = make_project(tmp_path / "p", 1)
+    code, _, err = digest(project.root, "send", "--smtp-url", url)
+    assert code == 2
+    assert message in err
+    assert "hunter2" not in err
+
+
+def test_bad_numbers_are_usage_errors(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", 1)
+    code, _, err = digest(project.root, "send", "--concurrency", "0")
+    assert code == 2 and "--concurrency" in err
+    code, _, err = digest(project.root, "send", "99")
+    assert code == 2 and "issue 99" in err
+
+
+def test_rate_limit_still_sends_everyone(tmp_path: Path, relay: Relay) -> None:
+    project = make_project(tmp_path / "p", 5)
+    code, out, _ = digest(project.root, "send", "--smtp-url", relay.url, "--rate", "50", "--json")
+    assert code == 0
+    assert last_json(out)["sent"] == 5
+    assert relay.handler.copies() == {f"reader0000{n}@example.net": 1 for n in range(5)}
+
+
+def test_dkim_signature_verifies_against_the_public_key(tmp_path: Path) -> None:
+    import base64
+
+    import dkim
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    (tmp_path / "dkim.pem").write_bytes(pem)
+    project = make_project(tmp_path / "p", 1)
+    config = project.config.path
+    settings = f'[transport]\ndkim_selector = "mail"\ndkim_key_file = "{tmp_path}/dkim.pem"\n'
+    config.write_text(config.read_text().replace("[transport]\n", settings))
+    code, _, err = digest(project.root, "send")
+    assert code == 0, err
+    box = mailbox.Maildir(project.outbox_dir, create=False)
+    (data,) = [box.get_bytes(key) for key in box.iterkeys()]
+    assert data.startswith(b"DKIM-Signature:")
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        return record if name == b"mail._domainkey.example.org." else b""
+
+    assert dkim.verify(data, dnsfunc=dns)

@@ -1,0 +1,238 @@
+"""Shared pieces for the send tests: a project with a rendered issue, and an aiosmtpd relay on
+loopback that injects faults (451/550 at RCPT, a dropped connection mid-DATA, 421, slow replies,
+a restart)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from email.parser import BytesHeaderParser
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from digest.models import Article, IssueEntry
+from digest.project import Project, init_project, open_project
+from digest.render import render_issue
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Received:
+    recipient: str
+    message_id: str
+    data: bytes
+
+
+@dataclass
+class FaultyRelay:
+    """An aiosmtpd handler. Each fault map counts down: `{"a@x": 2}` answers the fault twice,
+    then accepts."""
+
+    temp_rcpt: dict[str, int] = field(default_factory=dict)  # 451 at RCPT
+    perm_rcpt: set[str] = field(default_factory=set)  # 550 at RCPT
+    drop_data: dict[str, int] = field(default_factory=dict)  # connection dropped at DATA
+    close_421: dict[str, int] = field(default_factory=dict)  # 421 at DATA
+    slow_data: dict[str, int] = field(default_factory=dict)  # DATA reply after `slow_seconds`
+    slow_seconds: float = 2.0
+    delay: float = 0.0  # before every RCPT and DATA reply
+    received: list[Received] = field(default_factory=list)
+    sessions: set[int] = field(default_factory=set)  # SMTP sessions that sent MAIL
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @staticmethod
+    def _take(faults: dict[str, int], address: str) -> bool:
+        if faults.get(address, 0) > 0:
+            faults[address] -= 1
+            return True
+        return False
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        with self.lock:
+            self.sessions.add(id(session))
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if address in self.perm_rcpt:
+            return "550 5.1.1 no such user here"
+        if self._take(self.temp_rcpt, address):
+            return "451 4.7.1 greylisted, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        recipient = envelope.rcpt_tos[0]
+        if self._take(self.drop_data, recipient):
+            server.transport.abort()
+            return "451 dropped"
+        if self._take(self.close_421, recipient):
+            return "421 4.3.2 shutting down, come back later"
+        if self._take(self.slow_data, recipient):
+            await asyncio.sleep(self.slow_seconds)
+        headers = BytesHeaderParser().parsebytes(envelope.original_content)
+        with self.lock:
+            self.received.append(
+                Received(recipient, str(headers["Message-ID"]), envelope.original_content)
+            )
+        return "250 2.0.0 queued"
+
+    def copies(self) -> Counter[str]:
+        with self.lock:
+            return Counter(r.recipient for r in self.received)
+
+    def message_ids(self, recipient: str) -> set[str]:
+        with self.lock:
+            return {r.message_id for r in self.received if r.recipient == recipient}
+
+
+class Relay:
+    """A running aiosmtpd on 127.0.0.1 that can be restarted on the same port."""
+
+    def __init__(self, handler: FaultyRelay, **controller_options: Any) -> None:
+        self.handler = handler
+        self.port = free_port()
+        self.options = controller_options
+        self.controller: Controller | None = None
+
+    def start(self) -> Relay:
+        self.controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, **self.options
+        )
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def restart_after(self, messages: int, pause: float = 0.3) -> threading.Thread:
+        """Stop the server once it has accepted `messages`, start it again after `pause`."""
+
+        def watch() -> None:
+            deadline = time.monotonic() + 30
+            while len(self.handler.received) < messages and time.monotonic() < deadline:
+                time.sleep(0.005)
+            self.stop()
+            time.sleep(pause)
+            self.start()
+
+        thread = threading.Thread(target=watch, daemon=True)
+        thread.start()
+        return thread
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+
+def running_relay(handler: FaultyRelay, **options: Any) -> Iterator[Relay]:
+    relay = Relay(handler, **options).start()
+    try:
+        yield relay
+    finally:
+        relay.stop()
+
+
+ENTRIES = [
+    IssueEntry(
+        article_id=1,
+        title="Parliament passes the budget after a long night",
+        source_url="https://news.example.org/budget",
+        source_name="news.example.org",
+        published=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+        authors=["A. Writer"],
+        summary=["The budget passed by 310 votes to 290.", "The opposition called it reckless."],
+        political_score=0.97,
+    ),
+    IssueEntry(
+        article_id=2,
+        title="Election commission publishes new boundaries",
+        source_url="https://press.example.com/boundaries",
+        source_name="press.example.com",
+        published=datetime(2026, 3, 3, 12, 30, tzinfo=UTC),
+        authors=[],
+        summary=["Twelve constituencies change shape."],
+        political_score=0.91,
+    ),
+]
+
+
+def make_project(
+    root: Path, subscribers: int | list[str], *, settings: str = "", lists: int = 1
+) -> Project:
+    """A project from `digest init` with `subscribers` addresses (split over `lists` lists) and
+    one issue rendered by the real templates."""
+    project = init_project(root)
+    for path in project.subscribers_dir.glob("*.csv"):
+        path.unlink()
+    addresses = (
+        subscribers
+        if isinstance(subscribers, list)
+        else [f"reader{n:05d}@example.net" for n in range(subscribers)]
+    )
+    for number in range(lists):
+        rows = [f"{a},Reader {a.split('@')[0]}" for a in addresses[number::lists]]
+        (project.subscribers_dir / f"list{number}.csv").write_text(
+            "email,name\n" + "\n".join(rows) + "\n", encoding="utf-8"
+        )
+    if settings:
+        config = project.config.path
+        config.write_text(config.read_text(encoding="utf-8") + settings, encoding="utf-8")
+    project.close()
+    project = open_project(root)
+    add_issue(project, "2026-W10")
+    return project
+
+
+def add_issue(project: Project, key: str) -> int:
+    """Store the entries' articles, then an issue of them rendered by the real templates."""
+    entries = []
+    for entry in ENTRIES:
+        article = Article(
+            title=entry.title,
+            body=" ".join(entry.summary),
+            source_url=entry.source_url,
+            published=entry.published,
+        )
+        article_id, _ = project.store.add_article(article)
+        entries.append(replace(entry, article_id=article_id))
+    subject = f"The Political Digest {key}"
+    parts = render_issue(
+        entries, config=project.config, template_dirs=project.template_dirs, subject=subject
+    )
+    issue = project.store.create_issue(
+        key=key, subject=subject, entries=entries, html=parts.html, text=parts.text
+    )
+    return issue.id
+
+
+def tls_contexts(ca: Any) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server, client) contexts from a trustme CA, for 127.0.0.1."""
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return server, client

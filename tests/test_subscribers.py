@@ -1,0 +1,200 @@
+"""Subscriber lists as a library: parsing hand-edited CSV, importing, suppression, forgetting."""
+
+from __future__ import annotations
+
+import mailbox
+import shutil
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from digest.models import Subscriber
+from digest.project import Project, init_project
+from digest.store import email_hash
+from digest.subscribers import (
+    ListError,
+    NotOnList,
+    add_subscriber,
+    all_subscribers,
+    forget,
+    import_file,
+    iter_subscribers,
+    parse_list,
+    read_list_file,
+    remove_subscriber,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "subscribers"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Project]:
+    project = init_project(tmp_path / "news")
+    (project.subscribers_dir / "example.csv").unlink()
+    yield project
+    project.close()
+
+
+def test_messy_file_reports_each_bad_row_by_line_and_keeps_the_rest() -> None:
+    parsed = read_list_file(FIXTURES / "messy.csv")
+
+    problems = {p.line: p.reason for p in parsed.problems}
+    assert sorted(problems) == [3, 5, 7]
+    assert "not-an-address" in problems[3] and "not a valid email" in problems[3]
+    assert "line break" in problems[5]
+    assert "5 fields but the header has 4" in problems[7]
+    assert all(str(p).startswith(f"{FIXTURES / 'messy.csv'}:") for p in parsed.problems)
+
+    by_email = {s.email: s for s in parsed.subscribers}
+    assert sorted(by_email) == ["ada@example.org", "katherine@example.com"]
+    # the BOM and `;` were understood: the quoted name kept its `;`, the columns their names
+    assert by_email["ada@example.org"].name == "Lovelace; Ada"
+    assert by_email["ada@example.org"].attributes == {"city": "London", "plan": "pro"}
+    assert by_email["katherine@example.com"].name == 'Katherine "Kate" Johnson'
+    assert by_email["katherine@example.com"].attributes == {"city": "Hampton"}
+    assert parsed.duplicates == 1
+
+
+def test_duplicate_fills_in_what_the_first_row_left_empty() -> None:
+    parsed = parse_list(
+        "email,name,city\nada@example.org,,\nAda@EXAMPLE.org,Ada,London\n",
+        list_name="x",
+        source="x.csv",
+    )
+    [ada] = parsed.subscribers
+    assert (ada.email, ada.name, ada.attributes) == ("ada@example.org", "Ada", {"city": "London"})
+
+
+@pytest.mark.parametrize("separator", ["\r", "\n", "\u2028"])
+def test_line_break_in_an_attribute_is_refused(separator: str) -> None:
+    text = f'email,name,note\nada@example.org,Ada,"one{separator}two"\nb@example.org,B,ok\n'
+    parsed = parse_list(text, list_name="x", source="x.csv")
+    assert [p.line for p in parsed.problems] == [2]
+    assert "note holds a line break" in parsed.problems[0].reason
+    assert [s.email for s in parsed.subscribers] == ["b@example.org"]
+
+
+def test_a_file_without_an_email_column_is_an_error() -> None:
+    with pytest.raises(ListError, match=r"x.csv:1: no `email` column"):
+        parse_list("name,city\nAda,London\n", list_name="x", source="x.csv")
+
+
+def test_import_merges_and_skips_suppressed_and_keeps_bad_rows_of_the_target(
+    project: Project,
+) -> None:
+    target = project.subscribers_dir / "news.csv"
+    # an editor's file with a bad row: rewriting the list must not lose it
+    target.write_text("email,name\nada@example.org,Ada\nbroken-row,Someone\n", encoding="utf-8")
+    project.store.suppress("Grace@example.org", "unsubscribed")
+
+    report = import_file(FIXTURES / "plain.csv", project.subscribers_dir, project.store, "news")
+
+    assert (report.added, report.updated, report.unchanged) == (1, 1, 0)
+    assert report.suppressed == ["grace@example.org"]
+    text = target.read_text(encoding="utf-8")
+    assert "broken-row,Someone" in text
+    assert "grace" not in text.lower()
+    rows = {s.email: s for s in read_list_file(target).subscribers}
+    assert rows["ada@example.org"].name == "Ada Lovelace"
+    assert rows["ada@example.org"].attributes == {"team": "engines"}
+    assert rows["linus@example.net"].attributes == {"team": "kernel"}
+
+    again = import_file(FIXTURES / "plain.csv", project.subscribers_dir, project.store, "news")
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 2)
+
+
+def test_suppression_wins_over_a_hand_edited_list(project: Project) -> None:
+    add_subscriber(project.subscribers_dir, project.store, "ada@example.org", list_name="news")
+    add_subscriber(project.subscribers_dir, project.store, "bob@example.org", list_name="news")
+    project.store.suppress("ada@example.org", "bounced")
+    # an editor puts the address back by hand, in another spelling
+    with (project.subscribers_dir / "news.csv").open("a", encoding="utf-8") as f:
+        f.write("ADA@example.org,Ada again\n")
+
+    statuses = {s.email: s.status for s in all_subscribers(project.subscribers_dir, project.store)}
+    assert statuses == {"ada@example.org": "bounced", "bob@example.org": "active"}
+    sendable = iter_subscribers(project.subscribers_dir, store=project.store)
+    assert [s.email for s in sendable] == ["bob@example.org"]
+
+
+def test_iter_subscribers_keeps_its_old_call_and_sends_each_address_once(
+    project: Project,
+) -> None:
+    shutil.copy(FIXTURES / "plain.csv", project.subscribers_dir / "a.csv")
+    shutil.copy(FIXTURES / "messy.csv", project.subscribers_dir / "b.csv")
+    everyone = list(iter_subscribers(project.subscribers_dir))
+    assert [s.email for s in everyone] == [
+        "ada@example.org",
+        "grace@example.org",
+        "linus@example.net",
+        "katherine@example.com",
+    ]
+    assert {s.list for s in everyone} == {"a", "b"}
+    assert [s.email for s in iter_subscribers(project.subscribers_dir, "b")] == [
+        "ada@example.org",
+        "katherine@example.com",
+    ]
+
+
+def test_remove_takes_every_row_off_and_reports_an_unknown_address(project: Project) -> None:
+    shutil.copy(FIXTURES / "messy.csv", project.subscribers_dir / "b.csv")
+    removed = remove_subscriber(project.subscribers_dir, "Ada@Example.org")
+    assert removed == {"b": 2}  # the row and its duplicate
+    text = (project.subscribers_dir / "b.csv").read_text(encoding="utf-8")
+    assert "ada@" not in text.lower()
+    # the rest of the hand-edited file, bad rows included, is still there and still `;`
+    assert "not-an-address;Nobody" in text
+    assert "linus@example.net;Linus;Helsinki;free;extra" in text
+    with pytest.raises(NotOnList):
+        remove_subscriber(project.subscribers_dir, "nobody@example.org")
+
+
+def test_forget_leaves_only_a_hash(project: Project) -> None:
+    shutil.copy(FIXTURES / "plain.csv", project.subscribers_dir / "a.csv")
+    add_subscriber(project.subscribers_dir, project.store, "ada@example.org", list_name="b")
+    store = project.store
+    issue = store.create_issue(key="w1", subject="s", entries=[], html="<p>x</p>", text="x")
+    store.add_recipients(issue.id, [Subscriber("ada@example.org", "Ada", "a")])
+    store.mark_send(issue.id, "ada@example.org", "failed", reply="550 ada@example.org unknown")
+    store.suppress("ada@example.org", "complained", list_name="a")
+    message = EmailMessage()
+    message["To"] = "Ada Lovelace <ada@example.org>"
+    message.set_content("hello")
+    mailbox.Maildir(project.outbox_dir, create=True).add(message)
+
+    report = forget(project.subscribers_dir, store, "ADA@example.org", outbox=project.outbox_dir)
+
+    assert (report.list_rows, report.send_rows, report.outbox_messages) == (2, 1, 1)
+    assert report.reason == "complained"
+    for path in project.subscribers_dir.glob("*.csv"):
+        assert "ada" not in path.read_text(encoding="utf-8").lower()
+    rows = store.db.execute("SELECT * FROM suppressions").fetchall()
+    assert [(r["email_hash"], r["email"], r["list"]) for r in rows] == [
+        (email_hash("ada@example.org"), None, None)
+    ]
+    assert store.db.execute("SELECT count(*) FROM sends").fetchone()[0] == 0
+    assert len(mailbox.Maildir(project.outbox_dir)) == 0
+    # a re-import does not bring her back
+    report2 = import_file(FIXTURES / "plain.csv", project.subscribers_dir, store, "a")
+    assert report2.suppressed == ["ada@example.org"]
+    assert "ada" not in (project.subscribers_dir / "a.csv").read_text(encoding="utf-8").lower()
+
+
+def test_forget_someone_never_suppressed_adds_a_hashed_suppression(project: Project) -> None:
+    add_subscriber(project.subscribers_dir, project.store, "bob@example.org", list_name="a")
+    report = forget(project.subscribers_dir, project.store, "bob@example.org")
+    assert report.reason == "unsubscribed"
+    assert project.store.is_suppressed("bob@example.org")
+    assert project.store.db.execute("SELECT email FROM suppressions").fetchone()[0] is None
+
+
+def test_add_refuses_a_bad_address_and_a_bad_list_name(project: Project) -> None:
+    with pytest.raises(ListError, match="not a valid email"):
+        add_subscriber(project.subscribers_dir, project.store, "ada@", list_name="a")
+    with pytest.raises(ListError, match="list name"):
+        add_subscriber(project.subscribers_dir, project.store, "a@example.org", list_name="../x")
+    with pytest.raises(ListError, match="line break"):
+        add_subscriber(project.subscribers_dir, project.store, "a@example.org", name="A\r\nBcc: x")
+    assert list(project.subscribers_dir.glob("*.csv")) == []

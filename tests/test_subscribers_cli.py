@@ -1,0 +1,144 @@
+"""`digest subscribers ...` through the real CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from digest.cli import app
+from digest.project import init_project
+from digest.store import Store
+
+FIXTURES = Path(__file__).parent / "fixtures" / "subscribers"
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    project = init_project(tmp_path / "news")
+    project.close()
+    return project.root
+
+
+def run(root: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["--project", str(root), "subscribers", *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def listed(root: Path, *args: str) -> list[dict[str, object]]:
+    code, out, _ = run(root, "list", "--json", *args)
+    assert code == 0
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_import_reports_bad_rows_by_line_and_exits_partial(root: Path) -> None:
+    code, out, err = run(root, "import", str(FIXTURES / "messy.csv"), "--list", "news")
+    assert code == 1
+    assert out == ""
+    assert "messy.csv:3: 'not-an-address' is not a valid email address" in err
+    assert "messy.csv:5: name holds a line break" in err
+    assert "messy.csv:7: 5 fields" in err
+    assert "2 added" in err and "1 duplicates merged" in err and "3 bad rows skipped" in err
+    assert "Traceback" not in err
+    news = [s for s in listed(root) if s["list"] == "news"]
+    assert news == [
+        {
+            "email": "ada@example.org",
+            "name": "Lovelace; Ada",
+            "list": "news",
+            "status": "active",
+            "attributes": {"city": "London", "plan": "pro"},
+        },
+        {
+            "email": "katherine@example.com",
+            "name": 'Katherine "Kate" Johnson',
+            "list": "news",
+            "status": "active",
+            "attributes": {"city": "Hampton"},
+        },
+    ]
+
+
+def test_a_clean_import_exits_zero_and_defaults_to_the_file_name(root: Path) -> None:
+    code, _, err = run(root, "import", str(FIXTURES / "plain.csv"), "--json")
+    assert code == 0, err
+    assert (root / "subscribers" / "plain.csv").exists()
+    assert {s["email"] for s in listed(root, "--list", "plain")} == {
+        "ada@example.org",
+        "grace@example.org",
+        "linus@example.net",
+    }
+
+
+def test_add_list_count_export_remove(root: Path) -> None:
+    assert run(root, "add", "Zoe@Example.ORG", "--name", "Zoë", "--list", "vip")[0] == 0
+    assert run(root, "add", "zoe@example.org", "--name", "Zoë Z", "--list", "vip")[0] == 0
+    [zoe] = listed(root, "--list", "vip")
+    assert (zoe["email"], zoe["name"], zoe["status"]) == ("Zoe@example.org", "Zoë Z", "active")
+
+    code, out, _ = run(root, "count", "--json")
+    counts = {c["list"]: c for c in map(json.loads, out.splitlines())}
+    assert code == 0 and counts["vip"]["total"] == 1 and counts["example"]["total"] == 3
+
+    code, out, _ = run(root, "export")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0
+    assert {r["email"] for r in rows} == {
+        "ada@example.org",
+        "grace@example.org",
+        "linus@example.net",
+        "Zoe@example.org",
+    }
+    assert set(rows[0]) >= {"email", "name", "list", "status"}
+
+    assert run(root, "remove", "zoe@example.org")[0] == 0
+    assert listed(root, "--list", "vip") == []
+    code, _, err = run(root, "remove", "zoe@example.org")
+    assert code == 1 and "not on any list" in err
+
+
+def test_bad_input_is_one_line_not_a_traceback(root: Path) -> None:
+    code, _, err = run(root, "add", "not an address")
+    assert code == 2 and "not a valid email address" in err and "Traceback" not in err
+    code, _, err = run(root, "import", str(root / "missing.csv"))
+    assert code == 2 and "missing.csv" in err and "Traceback" not in err
+    code, _, err = run(root, "list", "--list", "nope")
+    assert code == 2 and "no list named 'nope'" in err
+
+
+def test_suppressed_shows_in_list_and_survives_reimport_and_add(root: Path) -> None:
+    store = Store(root / ".digest" / "digest.sqlite3")
+    store.suppress("grace@example.org", "unsubscribed", list_name="example")
+    store.close()
+    statuses = {s["email"]: s["status"] for s in listed(root)}
+    assert statuses["grace@example.org"] == "unsubscribed"
+
+    code, _, err = run(root, "add", "grace@example.org", "--list", "example")
+    assert code == 1 and "suppressed" in err
+    code, _, err = run(root, "import", str(FIXTURES / "plain.csv"), "--list", "fresh")
+    assert code == 0 and "not added grace@example.org" in err
+    assert "grace@example.org" not in {s["email"] for s in listed(root, "--list", "fresh")}
+
+
+def test_forget_erases_the_rows_and_keeps_the_suppression(root: Path) -> None:
+    code, _, err = run(root, "forget", "grace@example.org")
+    assert code == 0 and "1 list row(s)" in err
+    assert "grace" not in (root / "subscribers" / "example.csv").read_text().lower()
+    store = Store(root / ".digest" / "digest.sqlite3")
+    try:
+        assert store.is_suppressed("grace@example.org")
+        assert (
+            store.db.execute(
+                "SELECT count(*) FROM suppressions WHERE email IS NOT NULL"
+            ).fetchone()[0]
+            == 0
+        )
+    finally:
+        store.close()
+    run(root, "import", str(FIXTURES / "plain.csv"), "--list", "example")
+    assert "grace@example.org" not in {s["email"] for s in listed(root)}

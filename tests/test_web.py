@@ -1,0 +1,301 @@
+"""The web side: one-click unsubscribe (from a real message in the outbox), tampered tokens, the
+archive, under Starlette's TestClient, a real uvicorn on loopback and `digest serve` itself."""
+
+from __future__ import annotations
+
+import json
+import mailbox
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import Message
+from email.utils import parseaddr
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import uvicorn
+from starlette.testclient import TestClient
+from typer.testing import CliRunner
+
+from digest.cli import app
+from digest.models import Article, Issue, IssueEntry
+from digest.project import Project, init_project, open_project
+from digest.render import render_issue
+from digest.tokens import _b64, _unb64, load_secret, make_token
+from digest.web import create_app
+
+FIXTURES = Path(__file__).parent / "fixtures" / "subscribers"
+SECRET = "a-test-secret-that-is-long-enough"
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+    project = init_project(tmp_path / "news")
+    yield project
+    project.close()
+
+
+def make_issue(project: Project, key: str, subject: str = "The week") -> Issue:
+    """A real issue: a stored article, rendered through the project's templates."""
+    published = datetime(2026, 11, 18, tzinfo=UTC)
+    article_id, _ = project.store.add_article(
+        Article(
+            title=f"Parliament votes on the budget ({key})",
+            body=f"Parliament voted on the budget on Tuesday, issue {key}. " * 4,
+            source_url=f"https://news.example.org/{key}",
+            published=published,
+        )
+    )
+    entry = IssueEntry(
+        article_id=article_id,
+        title=f"Parliament votes on the budget ({key})",
+        source_url=f"https://news.example.org/{key}",
+        source_name="news.example.org",
+        published=published,
+        authors=["A. Reporter"],
+        summary=["Parliament voted on the budget."],
+        political_score=0.9,
+    )
+    parts = render_issue(
+        [entry], config=project.config, template_dirs=project.template_dirs, subject=subject
+    )
+    return project.store.create_issue(
+        key=key, subject=subject, entries=[entry], html=parts.html, text=parts.text
+    )
+
+
+def send(project: Project, issue: Issue) -> None:
+    result = CliRunner().invoke(app, ["--project", str(project.root), "send", str(issue.id)])
+    assert result.exit_code == 0, result.output
+
+
+def outbox_messages(project: Project) -> list[Message]:
+    return list(mailbox.Maildir(project.outbox_dir, create=False))
+
+
+def message_to(project: Project, email: str, subject: str) -> Message:
+    [message] = [
+        m
+        for m in outbox_messages(project)
+        if parseaddr(m["To"])[1] == email and str(m["Subject"]) == subject
+    ]
+    return message
+
+
+def one_click_url(message: Message) -> str:
+    """The https/http URL of the List-Unsubscribe header (RFC 2369: <uri>, <uri>)."""
+    header = " ".join(str(message["List-Unsubscribe"]).split())
+    uris = [part.strip().strip("<>") for part in header.split(",")]
+    [url] = [u for u in uris if u.startswith(("http://", "https://"))]
+    return url
+
+
+def local(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def recipients_of(project: Project, subject: str) -> set[str]:
+    return {parseaddr(m["To"])[1] for m in outbox_messages(project) if str(m["Subject"]) == subject}
+
+
+def cli(project: Project, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["--project", str(project.root), *args])
+    return result.exit_code, result.stdout
+
+
+def test_one_click_from_the_outbox_sticks_through_reimport_and_next_send(
+    project: Project,
+) -> None:
+    send(project, make_issue(project, "w1", "Week one"))
+    message = message_to(project, "ada@example.org", "Week one")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    url = one_click_url(message)
+
+    client = TestClient(create_app(open_project(project.root)))
+    response = client.post(local(url), data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    assert "ada@example.org" in response.text
+    assert project.store.suppression_reason("ada@example.org") == "unsubscribed"
+    assert not project.store.is_suppressed("grace@example.org")
+    # the mail client may retry: still 200, still one suppression
+    assert client.post(local(url), data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert project.store.suppression_count() == 1
+
+    code, _ = cli(
+        project, "subscribers", "import", str(FIXTURES / "plain.csv"), "--list", "example"
+    )
+    assert code == 0
+    code, out = cli(project, "subscribers", "list", "--json")
+    statuses = {row["email"]: row["status"] for row in map(json.loads, out.splitlines())}
+    assert statuses == {
+        "ada@example.org": "unsubscribed",
+        "grace@example.org": "active",
+        "linus@example.net": "active",
+    }
+
+    send(project, make_issue(project, "w2", "Week two"))
+    assert recipients_of(project, "Week two") == {"grace@example.org", "linus@example.net"}
+    assert recipients_of(project, "Week one") == {
+        "ada@example.org",
+        "grace@example.org",
+        "linus@example.net",
+    }
+
+
+def test_confirmation_page_then_button_post(project: Project) -> None:
+    token = make_token(load_secret(project.state_dir, SECRET), "grace@example.org", "example")
+    client = TestClient(create_app(project))
+    page = client.get("/unsubscribe", params={"token": token})
+    assert page.status_code == 200
+    assert '<form method="post"' in page.text and "grace@example.org" in page.text
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert not project.store.is_suppressed("grace@example.org")  # a GET changes nothing
+
+    # a multipart body, as RFC 8058 recommends to mail clients
+    response = client.post(
+        "/unsubscribe", params={"token": token}, files={"List-Unsubscribe": (None, "One-Click")}
+    )
+    assert response.status_code == 200
+    assert project.store.suppression_reason("grace@example.org") == "unsubscribed"
+
+
+def _tampered_tokens(secret: bytes) -> dict[str, str]:
+    genuine = make_token(secret, "ada@example.org", "example")
+    payload, mac = genuine.split(".")
+    other_payload = _b64(json.dumps(["grace@example.org", "example"]).encode())
+    flipped = bytearray(_unb64(mac))
+    flipped[0] ^= 1
+    return {
+        "someone else's address under ada's signature": f"{other_payload}.{mac}",
+        "a flipped bit in the signature": f"{payload}.{_b64(bytes(flipped))}",
+        "another secret": make_token(b"another secret", "ada@example.org", "example"),
+        "expired": make_token(
+            secret, "ada@example.org", "example", expires=datetime.now(UTC) - timedelta(days=1)
+        ),
+        "garbage": "not-a-token",
+        "empty": "",
+    }
+
+
+@pytest.mark.parametrize("case", list(_tampered_tokens(b"x")))
+def test_a_bad_token_is_400_and_changes_nothing(project: Project, case: str) -> None:
+    token = _tampered_tokens(load_secret(project.state_dir, SECRET))[case]
+    client = TestClient(create_app(project))
+    assert client.get("/unsubscribe", params={"token": token}).status_code == 400
+    response = client.post(
+        "/unsubscribe", params={"token": token}, data={"List-Unsubscribe": "One-Click"}
+    )
+    assert response.status_code == 400
+    assert project.store.suppression_count() == 0
+
+
+def test_a_post_without_the_one_click_body_changes_nothing(project: Project) -> None:
+    token = make_token(load_secret(project.state_dir, SECRET), "ada@example.org", "example")
+    client = TestClient(create_app(project))
+    assert client.post("/unsubscribe", params={"token": token}).status_code == 400
+    response = client.post("/unsubscribe", params={"token": token}, data={"List-Unsubscribe": "x"})
+    assert response.status_code == 400
+    assert project.store.suppression_count() == 0
+
+
+def test_an_unexpiring_token_still_works_and_a_future_expiry_too(project: Project) -> None:
+    secret = load_secret(project.state_dir, SECRET)
+    later = make_token(
+        secret, "linus@example.net", "example", expires=datetime.now(UTC) + timedelta(days=1)
+    )
+    client = TestClient(create_app(project))
+    assert client.get("/unsubscribe", params={"token": later}).status_code == 200
+
+
+def test_archive_lists_sent_issues_escaped_and_hides_unsent_ones(project: Project) -> None:
+    sent = make_issue(project, "w1", "Budget <script>alert(1)</script> & more")
+    send(project, sent)
+    draft = make_issue(project, "w2", "Not yet public")
+    client = TestClient(create_app(project))
+
+    archive = client.get("/")
+    assert archive.status_code == 200
+    assert "Budget &lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in archive.text
+    assert "<script>" not in archive.text
+    assert "Not yet public" not in archive.text
+
+    page = client.get(f"/issues/{sent.id}")
+    assert page.status_code == 200
+    assert "Parliament votes on the budget (w1)" in page.text
+    assert "@@digest:" not in page.text
+    assert client.get(f"/issues/{draft.id}").status_code == 404
+    assert client.get("/issues/999").status_code == 404
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(project: Project) -> Iterator[str]:
+    """The app under a real uvicorn on a loopback port, in a thread."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(project), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+def test_one_click_over_real_http(project: Project, live_server: str) -> None:
+    send(project, make_issue(project, "w1", "Week one"))
+    url = one_click_url(message_to(project, "linus@example.net", "Week one"))
+    with httpx.Client(base_url=live_server) as client:
+        tampered = local(url).replace("token=", "token=x")
+        bad = client.post(tampered, data={"List-Unsubscribe": "One-Click"})
+        assert bad.status_code == 400
+        assert not project.store.is_suppressed("linus@example.net")
+        good = client.post(local(url), data={"List-Unsubscribe": "One-Click"})
+        assert good.status_code == 200
+        assert "Week one" in client.get("/").text
+    assert project.store.suppression_reason("linus@example.net") == "unsubscribed"
+
+
+def test_digest_serve_runs_uvicorn(project: Project) -> None:
+    port = _free_port()
+    env = dict(os.environ, DIGEST_SECRET=SECRET, DIGEST_PROJECT=str(project.root))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "digest", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        response = None
+        while response is None and process.poll() is None and time.monotonic() < deadline:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/")
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert response is not None, process.stdout.read() if process.stdout else ""
+        assert response.status_code == 200
+        assert "No issue has been sent yet" in response.text
+        assert "server" not in response.headers
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
