@@ -14,7 +14,7 @@ from digest.classify import political_score
 from digest.ingest import IngestReport, ingest
 from digest.models import Issue, IssueEntry
 from digest.project import Project
-from digest.render import render_issue, web_version
+from digest.render import fill_placeholders, generic_values, render_issue, web_version
 from digest.select import parse_since, select_stories
 from digest.store import now_utc
 from digest.summarize import summarize
@@ -114,7 +114,7 @@ def write_issue_files(issue: Issue, out: Path) -> list[Path]:
     files = {
         "issue.json": json.dumps(data, ensure_ascii=False, indent=2) + "\n",
         "issue.html": web_version(issue),
-        "issue.txt": issue.text,
+        "issue.txt": fill_placeholders(issue.text, generic_values(issue), escape_html=False),
     }
     for name, content in files.items():
         (out / name).write_text(content, encoding="utf-8")

@@ -41,7 +41,15 @@ for workers. Click here to share this article with your friends.
 Ministers will publish the full details of the plan in a white paper before the summer recess, \
 and the government expects the changes to win wide support in the Commons when MPs vote"""
 
-BOILERPLATE_MARKERS = ("Subscribe", "Read more", "Click here", "Photo:", "https://", "By Jane", "SPECIAL")
+BOILERPLATE_MARKERS = (
+    "Subscribe",
+    "Read more",
+    "Click here",
+    "Photo:",
+    "https://",
+    "By Jane",
+    "SPECIAL",
+)
 
 
 def load_fixture(name: str) -> tuple[str, str, str]:

@@ -55,10 +55,21 @@ LEXICON: dict[str, frozenset[str]] = {
         leader leadership"""
     ),
     "affairs": _wordset(
-        """sanctions diplomatic diplomacy diplomats diplomat ambassador embassy treaty nato
-        summit foreign_secretary foreign_minister kremlin invasion troops
-        ceasefire sovereignty annexation allies alliance un_security security_council
-        geopolitical regime dictator authoritarian sovereign"""
+        """sanctions diplomatic diplomacy diplomats diplomat ambassador ambassadors embassy envoy
+        envoys treaty treaties nato summit foreign_secretary foreign_minister foreign_ministers
+        foreign_ministry foreign_policy state_department kremlin ceasefire truce sovereignty
+        annexation allies alliance united_nations un_security security_council geopolitical
+        regime dictator authoritarian sovereign bilateral peace_talks"""
+    ),
+    "conflict": _wordset(
+        """war wars military troops soldiers army armed_forces missile missiles airstrike
+        airstrikes bombardment shelling invasion invade invaded militants militia rebels
+        insurgents hostages nuclear_weapons defence_minister defense_secretary pentagon
+        humanitarian refugees atrocities genocide occupation"""
+    ),
+    "justice": _wordset(
+        """supreme_court justices constitutional unconstitutional prosecutors indictment indicted
+        attorney_general special_counsel impeachment judiciary civil_liberties human_rights"""
     ),
 }
 _LEXICON_GROUP = {word: group for group, ws in LEXICON.items() for word in ws}
@@ -78,6 +89,7 @@ def words(text: str) -> list[str]:
 
 # Lexicon hits per token, scaled so a typical political article's rate is near 1.
 LEXICON_RATE_SCALE = 20.0
+WORD_SCALE = 1.0
 
 
 def raw_features(title: str, body: str) -> dict[str, float]:
@@ -115,7 +127,7 @@ def vectorise(
         if f in vocabulary and not f.startswith(LEXICON_PREFIX)
     }
     norm = math.sqrt(sum(v * v for v in kept.values())) or 1.0
-    vector = {f: v / norm for f, v in kept.items()}
+    vector = {f: WORD_SCALE * v / norm for f, v in kept.items()}
     vector.update(
         (f, float(n)) for f, n in counts.items() if f.startswith(LEXICON_PREFIX) and f in vocabulary
     )

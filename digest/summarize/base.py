@@ -1,7 +1,7 @@
 """What every summarisation algorithm shares: the candidates, the newsletter constraints, the pick.
 
-An algorithm only scores candidate sentences (`Summarizer.score`); `Summarizer.summarize` applies the
-constraints the same way for all of them, so they can be compared fairly.
+An algorithm only scores candidate sentences (`Summarizer.score`); `Summarizer.summarize` applies
+the constraints the same way for all of them, so they can be compared fairly.
 """
 
 from __future__ import annotations

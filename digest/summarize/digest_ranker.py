@@ -21,7 +21,7 @@ from digest.summarize.features import FEATURE_NAMES, sentence_features
 from digest.summarize.sentences import Span, word_count
 
 _WEIGHTS = Path(__file__).with_name("ranker_weights.json")
-POOL = 8  # the most probable sentences among which the best set is searched
+POOL = 5  # the most probable sentences among which the best set is searched
 WORDS_PER_SENTENCE = 25  # nominal budget per sentence when the caller sets none
 _MAX_COMBINATIONS = 400  # beyond this (large K) fall back to the greedy pick
 

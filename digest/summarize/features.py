@@ -17,7 +17,6 @@ FEATURE_NAMES = (
     "length_share",
     "centrality",
     "overlap_share",
-    "mean_overlap",
     "title_overlap",
     "has_quote",
     "has_number",
@@ -80,9 +79,8 @@ def sentence_features(spans: Sequence[Span], title: str | None) -> list[list[flo
                 lengths[i] / max_length,
                 centrality,
                 overlap[i] / max_overlap,
-                overlap[i] / (count - 1) if count > 1 else 0.0,
                 title_overlap,
-                1.0 if any(q in span.text for q in "\"“”") else 0.0,
+                1.0 if any(q in span.text for q in '"“”') else 0.0,
                 1.0 if any(c.isdigit() for c in span.text) else 0.0,
             ]
         )

@@ -1,8 +1,8 @@
 """Offline sentence splitting and word tokenizing.
 
-Sentences are returned as verbatim substrings of the body (with their offsets) so that a summary can
-always be checked against the text it came from. pysbd does the splitting: it is rule-based and needs
-no data download, unlike NLTK's punkt which sumy's default tokenizer wants.
+Sentences are returned as verbatim substrings of the body (with their offsets) so that a summary
+can always be checked against the text it came from. pysbd does the splitting: it is rule-based and
+needs no data download, unlike NLTK's punkt which sumy's default tokenizer wants.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def _blocks(body: str) -> list[tuple[int, int, int]]:
     return blocks
 
 
-_QUOTES = "\"“”"
+_QUOTES = '"“”'
 # Sentence boundaries pysbd misses: a full stop followed by a quotation that opens a new sentence
 # (`... weeks. "We are ...`), or a closing quote followed by a capital (`... said." The ...`).
 # Also a full stop after an all-lowercase word or a number, then a capital (`children. The`):
@@ -76,14 +76,16 @@ _MISSED_BOUNDARY = re.compile(
 
 
 def _segment(block: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence in `block`, trimmed of whitespace, quotes kept with their text."""
+    """(start, end) of each sentence in `block`, trimmed, quotes kept with their own sentence."""
     # Newlines inside a block are wrapping, not boundaries; same length so offsets stay valid.
     flat = block.replace("\n", " ").replace("\r", " ")
     pieces: list[tuple[int, int]] = []
     cursor = 0
     for segment in _segmenter().segment(flat):
         raw = segment.sent
-        start = segment.start if flat[segment.start : segment.end] == raw else flat.find(raw, cursor)
+        start = (
+            segment.start if flat[segment.start : segment.end] == raw else flat.find(raw, cursor)
+        )
         if start < 0:  # pysbd changed the text: leave this piece to the neighbours' gap
             continue
         cursor = start + len(raw)

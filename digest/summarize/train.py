@@ -69,7 +69,9 @@ def load(dataset: Path, categories: Sequence[str] | None = None) -> list[Labelle
             labels = [int(normalise_space(span.text) in reference_text) for span in spans]
             body_hash = hashlib.sha1(normalise_space(body).encode()).hexdigest()
             features = sentence_features(spans, title)
-            articles.append(LabelledArticle(category_dir.name, path.name, body_hash, features, labels))
+            articles.append(
+                LabelledArticle(category_dir.name, path.name, body_hash, features, labels)
+            )
     return articles
 
 
@@ -87,7 +89,11 @@ class Model:
 
 
 def fit(
-    articles: Sequence[LabelledArticle], *, l2: float = 1.0, iterations: int = 200, rate: float = 0.5
+    articles: Sequence[LabelledArticle],
+    *,
+    l2: float = 1.0,
+    iterations: int = 200,
+    rate: float = 0.5,
 ) -> Model:
     """Logistic regression by batch gradient descent on standardised features."""
     rows = [row for article in articles for row in article.features]
