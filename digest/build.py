@@ -106,15 +106,17 @@ def build_issue(
     return report
 
 
-def write_issue_files(issue: Issue, out: Path) -> list[Path]:
-    """`issue.json`, `issue.html` (the web version) and `issue.txt` in `out`."""
+def write_issue_files(issue: Issue, out: Path, base_url: str = "") -> list[Path]:
+    """`issue.json`, `issue.html` (the web version) and `issue.txt` (links under `base_url`)."""
     out.mkdir(parents=True, exist_ok=True)
     data = {"id": issue.id, "key": issue.key, "subject": issue.subject}
     data["articles"] = [entry.to_json() for entry in issue.entries]
     files = {
         "issue.json": json.dumps(data, ensure_ascii=False, indent=2) + "\n",
         "issue.html": web_version(issue),
-        "issue.txt": fill_placeholders(issue.text, generic_values(issue), escape_html=False),
+        "issue.txt": fill_placeholders(
+            issue.text, generic_values(issue, base_url), escape_html=False
+        ),
     }
     for name, content in files.items():
         (out / name).write_text(content, encoding="utf-8")

@@ -230,13 +230,15 @@ def fill_placeholders(template: str, values: Mapping[str, str], *, escape_html: 
     return PLACEHOLDER_RE.sub(value, template)
 
 
-def generic_values(issue: Issue) -> dict[str, str]:
-    """The values for a copy seen by nobody in particular: no name, no token."""
+def generic_values(issue: Issue, base_url: str = "") -> dict[str, str]:
+    """The values for a copy seen by nobody in particular: no name, no token. Links are relative
+    to the web app unless a `base_url` is given (for copies read outside it)."""
+    base = base_url.rstrip("/")
     return {
         "name": "",
         "space_name": "",
-        "unsubscribe_url": "/unsubscribe",
-        "web_url": f"/issues/{issue.id}",
+        "unsubscribe_url": f"{base}/unsubscribe",
+        "web_url": f"{base}/issues/{issue.id}",
     }
 
 

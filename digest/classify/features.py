@@ -26,6 +26,21 @@ STOPWORDS = _wordset(
     which who whom whose what when where why how said says say mr mrs ms"""
 )
 
+# Countries, nationalities and blocs. In 2005 BBC data "Russian", "American" or "EU" mostly mean
+# business news (UK politics being domestic); in the digest's world news they mean nothing about
+# the topic, so they are not word features at all.
+PLACES = _wordset(
+    """world international global foreign abroad overseas country countries nation nations
+    america american americans us usa united states britain british uk england english scotland
+    scottish wales welsh ireland irish europe european europeans eu brussels union russia russian
+    russians moscow ukraine ukrainian kyiv kiev china chinese beijing taiwan taiwanese japan
+    japanese tokyo korea korean koreans india indian indians pakistan france french paris germany
+    german germans berlin italy italian spain spanish israel israeli israelis palestinian
+    palestinians gaza iran iranian iraq iraqi syria syrian afghanistan afghan turkey turkish
+    saudi arabia arab arabs emirates egypt africa african asia asian latin canada canadian
+    mexico mexican brazil australia australian washington london"""
+)
+
 TITLE_PREFIX = "t:"
 LEXICON_PREFIX = "lex:"
 
@@ -90,6 +105,7 @@ def words(text: str) -> list[str]:
 # Lexicon hits per token, scaled so a typical political article's rate is near 1.
 LEXICON_RATE_SCALE = 20.0
 WORD_SCALE = 1.0
+POOLED = False
 
 
 def raw_features(title: str, body: str) -> dict[str, float]:
@@ -97,7 +113,7 @@ def raw_features(title: str, body: str) -> dict[str, float]:
     the rate of each lexicon group."""
     body_words = words(body)
     title_words = words(title)
-    content = [w for w in body_words if len(w) > 1 and w not in STOPWORDS]
+    content = [w for w in body_words if len(w) > 1 and w not in STOPWORDS and w not in PLACES]
     counts: Counter[str] = Counter(content)
     counts.update([f"{a} {b}" for a, b in zip(content, content[1:], strict=False)])
     counts.update([TITLE_PREFIX + w for w in title_words if len(w) > 1 and w not in STOPWORDS])
@@ -112,6 +128,8 @@ def raw_features(title: str, body: str) -> dict[str, float]:
             group = _LEXICON_GROUP.get(f"{token}_{tokens[i + 1]}")
         if group is not None:
             hits[group] += 1
+    if POOLED:
+        hits = Counter({"all": sum(hits.values())}) if hits else Counter()
     for group, n in hits.items():
         features[LEXICON_PREFIX + group] = LEXICON_RATE_SCALE * n / max(1, len(tokens))
     return features

@@ -15,7 +15,7 @@ from rich.console import Console
 from digest.errors import DigestError
 
 # Human output goes to stderr so that stdout stays clean for --json readers.
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class State:

@@ -26,7 +26,7 @@ def _parsed(files: list[Path]) -> Iterator[tuple[Path, Article]]:
         try:
             yield path, parse_file(path)
         except DigestError as exc:
-            console.print(f"{path}: {exc}", markup=False, highlight=False)
+            console.print(str(exc), markup=False, highlight=False)
 
 
 @command(app, "summarize")
@@ -137,7 +137,7 @@ def build_command(
     issue = report.issue
     console.print(f"Built issue {issue.id} ({len(issue.entries)} stories): {issue.subject}")
     if out:
-        for path in write_issue_files(issue, out):
+        for path in write_issue_files(issue, out, project.config.base_url):
             console.print(f"  wrote {path}")
     if json_out:
         emit_json({"id": issue.id, "key": issue.key, "stories": len(issue.entries)})

@@ -53,7 +53,7 @@ def demo_command(
     )
     if report.issue is None:
         raise typer.Exit(1)
-    files = write_issue_files(report.issue, project.root / "issue")
+    files = write_issue_files(report.issue, project.root / "issue", project.config.base_url)
     sent = send_issue(project, report.issue)
     console.print(f"Built issue {report.issue.id} with {len(report.issue.entries)} stories.")
     console.print(f"HTML: {files[1]}")
