@@ -1,0 +1,93 @@
+"""Benchmark: `build_issue` over 5,000 candidate articles in the store.
+
+    python bench/build.py ../shared/datasets/bbc-news-summary/dev/articles [--count 5000]
+
+Stores COUNT articles from DATASET (recycled with unique URLs, sites and dates, every one inside
+the 7-day window, one in ten a lightly edited re-run of another), then times two builds: the first
+classifies every candidate (scores are then cached with the article), the second finds them
+cached. Only the selected stories are summarised. Target (issue 4): ≤ 10 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from digest.build import build_issue
+from digest.models import Article
+from digest.project import init_project
+from digest.sources import read_source
+
+TARGET_SECONDS = 10.0
+SITES = [f"news{n}.example.org" for n in range(40)]
+
+
+def populate(project_root: Path, originals: list[Article], count: int, as_of: datetime) -> None:
+    rng = random.Random(7)
+    project = init_project(project_root)
+    store = project.store
+    for n in range(count):
+        source = originals[n % len(originals)]
+        body = source.body
+        if n >= len(originals) or rng.random() < 0.1:
+            # recycled or re-run: change a sentence so it is a near-duplicate, not the same body
+            body = f"{body}\n\nUpdated {n}: the story continues."
+        store.add_article(
+            Article(
+                title=source.title,
+                body=body,
+                source_url=f"https://{rng.choice(SITES)}/story/{n}",
+                published=as_of - timedelta(seconds=rng.randrange(1, 7 * 86400)),
+                authors=["Staff"],
+                origin=f"bench-{n}",
+            )
+        )
+    project.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset", type=Path, help="folder of articles (e.g. BBC dev articles)")
+    parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument("--limit", type=int, default=10)
+    args = parser.parse_args()
+    originals = [a for a in read_source(str(args.dataset)) if isinstance(a, Article)]
+    if not originals:
+        sys.exit(f"{args.dataset}: no readable articles")
+    as_of = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "project"
+        started = time.perf_counter()
+        populate(root, originals, args.count, as_of)
+        print(f"stored {args.count} candidates in {time.perf_counter() - started:.1f} s")
+        from digest.project import open_project
+
+        rows = []
+        for label in ("first build (classifies all)", "second build (scores cached)"):
+            project = open_project(root)
+            started = time.perf_counter()
+            report = build_issue(project, as_of=as_of, limit=args.limit)
+            seconds = time.perf_counter() - started
+            assert report.issue is not None
+            rows.append((label, report.candidates, len(report.issue.entries), seconds))
+            project.close()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print()
+    print("| build | candidates | stories | seconds | target | time / target |")
+    print("|---|---|---|---|---|---|")
+    for label, candidates, stories, seconds in rows:
+        print(
+            f"| {label} | {candidates} | {stories} | {seconds:.2f} | {TARGET_SECONDS:.0f} s "
+            f"| {seconds / TARGET_SECONDS:.2f} |"
+        )
+    print(f"\npeak RSS {peak_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
