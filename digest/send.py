@@ -409,7 +409,11 @@ def snapshot_recipients(project: Project, issue: Issue, list_name: str | None) -
     active = (
         s for s in iter_subscribers(project.subscribers_dir, list_name) if s.status == "active"
     )
-    added = project.store.add_recipients(issue.id, active)
+    added = 0
+    # short transactions, so that `digest serve` recording an unsubscribe never waits long; a
+    # partial snapshot is harmless, since a resume snapshots again before sending
+    while chunk := list(itertools.islice(active, 1000)):
+        added += project.store.add_recipients(issue.id, chunk)
     if issue.status != "sending":
         project.store.set_issue_status(issue.id, "sending")
         issue.status = "sending"

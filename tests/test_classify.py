@@ -12,6 +12,12 @@ from digest.classify import train as training
 from digest.errors import DigestError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "classify"
+# Hand-written 2023-24 style news, never trained on: `political_*` and `other_*`. Some are in the
+# scraper's format (navigation line, then body, then "By:/Title:/Sourced From:" footer).
+MODERN = FIXTURES / "modern"
+# Foreign-affairs pieces the BBC-trained model still scores below the threshold (see
+# docs/selection.md). Strict, so fixing the gap makes these tests say so.
+KNOWN_MISSES = {"political_china_taiwan", "political_eu_sanctions"}
 
 
 def _read(path: Path) -> tuple[str, str]:
@@ -27,8 +33,45 @@ def _fixtures() -> list[Path]:
 def test_fixture_articles_are_classified_by_their_category(path: Path) -> None:
     score = political_score(*_read(path))
     assert 0.0 <= score <= 1.0
-    expected = path.stem.startswith(("politics_", "modern_"))
+    expected = path.stem.startswith("politics_")
     assert is_political(score) is expected, f"{path.name}: {score:.3f}"
+
+
+def _modern() -> list[object]:
+    return [
+        pytest.param(
+            path,
+            id=path.stem,
+            marks=[pytest.mark.xfail(strict=True, reason="known gap: foreign affairs")]
+            if path.stem in KNOWN_MISSES
+            else [],
+        )
+        for path in sorted(MODERN.glob("*.txt"))
+    ]
+
+
+@pytest.mark.parametrize("path", _modern())
+def test_modern_articles_are_classified_by_their_kind(path: Path) -> None:
+    score = political_score(*_read(path))
+    expected = path.stem.startswith("political_")
+    assert is_political(score) is expected, f"{path.name}: {score:.3f}"
+
+
+def test_modern_set_covers_both_kinds_and_the_scraper_format() -> None:
+    stems = [p.stem for p in MODERN.glob("*.txt")]
+    assert sum(s.startswith("political_") for s in stems) >= 10
+    assert sum(s.startswith("other_") for s in stems) >= 10
+    scraped = [p for p in MODERN.glob("*.txt") if "\nSourced From: " in p.read_text("utf-8")]
+    assert {p.stem.partition("_")[0] for p in scraped} == {"political", "other"}
+
+
+def test_every_modern_political_article_outscores_every_other_one() -> None:
+    # Even where the threshold misses, the ranking must not: select_stories(min_score=) and the
+    # ranking step rely on the order.
+    scores = {p.stem: political_score(*_read(p)) for p in MODERN.glob("*.txt")}
+    political = [v for k, v in scores.items() if k.startswith("political_")]
+    other = [v for k, v in scores.items() if k.startswith("other_")]
+    assert min(political) > max(other), scores
 
 
 def test_is_political_uses_the_threshold() -> None:
@@ -60,8 +103,6 @@ def test_shipped_parameters_are_small() -> None:
 def test_training_script_cross_validates_and_writes_usable_parameters(tmp_path: Path) -> None:
     dataset = tmp_path / "articles"
     for path in _fixtures():
-        if path.stem.startswith("modern_"):
-            continue
         category, _, name = path.stem.partition("_")
         (dataset / category).mkdir(parents=True, exist_ok=True)
         (dataset / category / f"{name}.txt").write_bytes(path.read_bytes())

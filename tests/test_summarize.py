@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -12,7 +13,18 @@ import pytest
 from sumy.parsers.plaintext import PlaintextParser
 
 from digest.errors import DigestError
-from digest.summarize import ALGORITHMS, OfflineTokenizer, split_sentences, summarize
+from digest.summarize import (
+    ALGORITHMS,
+    OfflineTokenizer,
+    get_summarizer,
+    split_sentences,
+    summarize,
+    train,
+)
+from digest.summarize.base import candidates
+from digest.summarize.digest_ranker import select
+from digest.summarize.features import FEATURE_NAMES, content_terms, reduction_ratings
+from digest.summarize.metrics import rouge2_recall, sentence_precision
 from digest.summarize.sentences import word_count
 
 FIXTURES = Path(__file__).parent / "fixtures" / "summarize"
@@ -194,3 +206,67 @@ def test_our_ranker_picks_reference_sentences_more_often_than_lead_3():
     ours, lead = precision_at_3("digest"), precision_at_3("lead")
     assert ours >= lead
     assert ours >= 0.7
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES[:4])
+def test_the_reduction_feature_ranks_sentences_as_sumy_reduction_does(name):
+    title, body, _ = load_fixture(name)
+    spans = candidates(body)
+    ratings = reduction_ratings([content_terms(span.text) for span in spans])
+    ours = sorted(range(len(spans)), key=lambda i: (-ratings[i], i))
+    sumy_scores = get_summarizer("reduction").score(spans, title)
+    theirs = sorted(range(len(spans)), key=lambda i: (-sumy_scores[i], i))
+    assert ours == theirs
+
+
+def test_selection_takes_k_sentences_in_document_order_within_the_budget():
+    lengths = [30, 10, 12, 40, 8]
+    probabilities = [0.9, 0.2, 0.8, 0.95, 0.7]
+    chosen = select(lengths, probabilities, sentences=3, words=None)
+    assert chosen is not None and len(chosen) == 3 and chosen == sorted(chosen)
+    assert 1 not in chosen  # the least probable sentence is never worth taking
+    within = select(lengths, probabilities, sentences=3, words=50)
+    assert within is not None and sum(lengths[i] for i in within) <= 50
+    assert select(lengths, probabilities, sentences=3, words=5) is None
+
+
+def test_selection_prefers_what_a_reader_sees_before_the_cut():
+    # Equal certainty: a long early sentence would hide the later ones behind the 75-word view,
+    # so with ROUGE's weight the later, fuller pair beats the early one.
+    lengths = [70, 35, 35, 5]
+    probabilities = [0.5, 0.9, 0.9, 0.5]
+    assert select(lengths, probabilities, sentences=2, words=None, shown_weight=0.0) in ([1, 2],)
+    assert select(lengths, probabilities, sentences=3, words=None, shown_weight=5.0) == [1, 2, 3]
+
+
+def test_rouge2_recall_counts_reference_bigrams_in_the_first_75_words():
+    reference = "the cat sat on the mat"
+    assert rouge2_recall(reference, reference) == 1.0
+    assert rouge2_recall("dogs bark loudly", reference) == 0.0
+    assert rouge2_recall("The cat sat.", reference) == pytest.approx(2 / 5)
+    padding = " ".join(["word"] * 75)
+    assert rouge2_recall(f"{padding} the cat sat on the mat", reference) == 0.0
+    assert sentence_precision(["The cat  sat on", "a dog"], reference) == 0.5
+
+
+def test_training_reports_cross_validation_against_reduction_and_writes_weights(tmp_path, capsys):
+    for kind in ("articles", "summaries"):
+        folder = tmp_path / "data" / kind / "politics"
+        folder.mkdir(parents=True)
+        for name in FIXTURE_NAMES:
+            (folder / name).write_bytes((FIXTURES / kind / name).read_bytes())
+    out = tmp_path / "weights.json"
+    assert train.main([str(tmp_path / "data"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    rows = {
+        line.split("|")[1].strip(): line for line in printed.splitlines() if line.startswith("| ")
+    }
+    assert {"digest", "reduction"} <= set(rows)
+    saved = json.loads(out.read_text(encoding="utf-8"))
+    assert saved["features"] == list(FEATURE_NAMES)
+    assert len(saved["weights"]) == len(FEATURE_NAMES)
+
+
+def test_training_refuses_a_folder_without_articles(tmp_path, capsys):
+    assert train.main([str(tmp_path)]) == 2
+    assert str(tmp_path) in capsys.readouterr().err

@@ -8,9 +8,10 @@ the negative. Exact duplicates are removed first so a copy can't sit on both sid
 Prints stratified k-fold cross-validated precision, recall and F1, then fits on everything.
 
 The model is L2-regularised logistic regression on sublinear, L2-normalised unigram + bigram
-counts, with features chosen by chi-squared inside each training fold, plus four hand-written
-lexicon rates (government, elections, parties, foreign affairs) whose weights are learned: they
-carry what the 2005 data teaches to words it never saw (Senate, NATO, Biden's "White House").
+counts, with features chosen by chi-squared inside each training fold, plus one hand-written
+lexicon rate (government, elections, parties, diplomacy, war, courts: see `features.LEXICON`)
+whose single weight is learned: it carries what the 2005 UK data teaches about political
+vocabulary to words it never saw (Senate, NATO, sanctions, Biden's "White House").
 `--drop-names` also leaves out words nearly always capitalised mid-sentence (Blair, Kilroy-Silk)
 unless they name a lasting institution; it cost about 0.01 F1 in cross-validation, and modern
 articles simply don't contain the 2005 names, so by default they are kept.
@@ -67,7 +68,12 @@ class Model:
 
 
 def load(dataset_dir: Path) -> tuple[list[Example], int]:
-    """Every article under DATASET_DIR/<category>/, exact duplicates dropped (count returned)."""
+    """Every article under DATASET_DIR/<category>/, exact duplicates dropped (count returned).
+
+    The BBC News Summary layout (DATASET_DIR/articles/<category>/ beside summaries/) is accepted.
+    """
+    if (dataset_dir / "articles").is_dir():
+        dataset_dir = dataset_dir / "articles"
     seen: set[str] = set()
     examples: list[Example] = []
     duplicates = 0

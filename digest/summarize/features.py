@@ -1,10 +1,16 @@
-"""Sentence features for the project's own ranker (shared by scoring and by training)."""
+"""Sentence features for the project's own ranker (shared by scoring and by training).
+
+Three families: where the sentence sits (position, paragraph start), how long it is, and how much
+it shares with the rest of the article — including sumy Reduction's own sentence rating,
+reimplemented here (same tokens, stop words and stemmer) so the model can only add to it.
+"""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 
 from digest.summarize.sentences import Span, words
 from digest.summarize.sumy_algorithms import _stemmer, _stop_words
@@ -20,13 +26,51 @@ FEATURE_NAMES = (
     "title_overlap",
     "has_quote",
     "has_number",
+    "reduction_share",
+    "reduction_top3",
+    "log_reduction_rank",
+    "is_second",
+    "is_third",
+    "reduction_share_x_position",
+    "log_index",
+    "log_reduction",
+    "log_shared_terms",
+    "log_content_terms",
+    "reduction_over_mean",
+    "words_before_share",
+    "log_sentences",
 )
 
 
-def _content_terms(text: str) -> list[str]:
+@lru_cache(maxsize=50_000)
+def _stem(token: str) -> str:
+    return str(_stemmer()(token))  # Snowball is the slow part of featurising: memoise per word
+
+
+def content_terms(text: str) -> list[str]:
+    """Lowercased, stemmed, stop words removed: the terms sumy's Reduction compares."""
     stop = _stop_words()
-    stem = _stemmer()
-    return [stem(token) for token in (w.lower() for w in words(text)) if token not in stop]
+    return [_stem(token) for token in (w.lower() for w in words(text)) if token not in stop]
+
+
+def reduction_ratings(terms: Sequence[Sequence[str]]) -> list[float]:
+    """sumy Reduction's rating of each sentence: the sum of its edge weights to every other one.
+
+    An edge counts matching term pairs (with repeats) over the sum of the two sentences' log
+    lengths, exactly as `sumy.summarizers.reduction`, but on term counts instead of a double loop.
+    """
+    counts = [Counter(sentence) for sentence in terms]
+    logs = [math.log(len(sentence)) if sentence else 0.0 for sentence in terms]
+    ratings = [0.0] * len(terms)
+    for i in range(len(terms)):
+        for j in range(i + 1, len(terms)):
+            small, large = sorted((counts[i], counts[j]), key=len)
+            matches = sum(n * large[t] for t, n in small.items() if t in large)
+            norm = logs[i] + logs[j]
+            if matches and norm:
+                ratings[i] += matches / norm
+                ratings[j] += matches / norm
+    return ratings
 
 
 def sentence_features(spans: Sequence[Span], title: str | None) -> list[list[float]]:
@@ -34,7 +78,7 @@ def sentence_features(spans: Sequence[Span], title: str | None) -> list[list[flo
     count = len(spans)
     if count == 0:
         return []
-    terms = [_content_terms(span.text) for span in spans]
+    terms = [content_terms(span.text) for span in spans]
     lengths = [len(words(span.text)) for span in spans]
     document_frequency: Counter[str] = Counter()
     for sentence_terms in terms:
@@ -56,23 +100,33 @@ def sentence_features(spans: Sequence[Span], title: str | None) -> list[list[flo
         for j in range(i + 1, count):
             shared = len(sets[i] & sets[j])
             if shared:
-                # Reduction's edge weight: shared terms over the pair's combined length
                 weight = shared / (len(sets[i]) + len(sets[j]))
                 overlap[i] += weight
                 overlap[j] += weight
     max_overlap = max(overlap) or 1.0
     max_length = max(lengths) or 1
-    title_terms = set(_content_terms(title)) if title else set()
+    total_words = sum(lengths) or 1
+    title_terms = set(content_terms(title)) if title else set()
+
+    reduction = reduction_ratings(terms)
+    max_reduction = max(reduction) or 1.0
+    mean_reduction = sum(reduction) / count or 1.0
+    reduction_rank = [0] * count
+    for rank, index in enumerate(sorted(range(count), key=lambda i: (-reduction[i], i))):
+        reduction_rank[index] = rank
 
     rows = []
+    words_before = 0
     for i, span in enumerate(spans):
         vector = vectors[i]
         norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
         centrality = sum(v * centroid[t] for t, v in vector.items()) / (norm * centroid_norm)
         title_overlap = len(sets[i] & title_terms) / len(title_terms) if title_terms else 0.0
+        position = i / (count - 1) if count > 1 else 0.0
+        reduction_share = reduction[i] / max_reduction
         rows.append(
             [
-                i / (count - 1) if count > 1 else 0.0,
+                position,
                 1.0 if i == 0 else 0.0,
                 1.0 if span.first_in_paragraph else 0.0,
                 math.log1p(lengths[i]),
@@ -82,6 +136,20 @@ def sentence_features(spans: Sequence[Span], title: str | None) -> list[list[flo
                 title_overlap,
                 1.0 if any(q in span.text for q in '"“”') else 0.0,
                 1.0 if any(c.isdigit() for c in span.text) else 0.0,
+                reduction_share,
+                1.0 if reduction_rank[i] < 3 else 0.0,
+                math.log1p(reduction_rank[i]),
+                1.0 if i == 1 else 0.0,
+                1.0 if i == 2 else 0.0,
+                reduction_share * position,
+                math.log1p(i),
+                math.log1p(reduction[i]),
+                math.log1p(sum(document_frequency[t] - 1 for t in terms[i])),
+                math.log1p(len(terms[i])),
+                reduction[i] / mean_reduction,
+                words_before / total_words,
+                math.log(count),
             ]
         )
+        words_before += lengths[i]
     return rows
