@@ -112,6 +112,9 @@ def main() -> None:
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(f"files:        {args.count} (generated in {generated:.1f} s)")
     print(f"ingest:       {elapsed:.2f} s  ({args.count / elapsed:.0f} files/s)")
+    # the baseline: 10,000 files in 20 s on a 2-core machine
+    target = 20.0 * args.count / 10_000
+    print(f"target:       {target:.1f} s  (time / target = {elapsed / target:.2f})")
     print(f"added:        {report.added}, already known {report.known}, failed {report.failed}")
     print(f"stored:       {stored} articles")
     print(f"peak RSS:     {rss_kib / 1024:.0f} MiB")
