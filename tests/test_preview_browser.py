@@ -1,65 +1,34 @@
 """`digest preview`: the CLI, and the served page driven in Debian's headless Chromium at phone and
 desktop widths (no horizontal overflow, every title visible, reload on a template change).
 
-Screenshots go to tmp_path; set DIGEST_SCREENSHOT_DIR=docs to refresh the ones in the docs.
+Screenshots go to tmp_path, or to DIGEST_SCREENSHOT_DIR when set.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import urllib.request
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from samples import sample_entries
 from typer.testing import CliRunner
 
 from digest.cli import app
-from digest.models import IssueEntry
 from digest.preview import Preview, PreviewServer
 from digest.project import Project, init_project
 from digest.render import render_issue
 
 FIXTURES = Path(__file__).parent / "fixtures" / "email"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def sample() -> tuple[str, list[IssueEntry]]:
-    data = json.loads((FIXTURES / "sample_issue.json").read_text(encoding="utf-8"))
-    entries = [
-        IssueEntry(
-            article_id=i + 1,
-            title=item["title"],
-            source_url=item["source_url"],
-            source_name=re.sub(r"^www\.", "", item["source_url"].split("/")[2]),
-            published=datetime.fromisoformat(item["published"]),
-            authors=item["authors"],
-            summary=item["summary"],
-            political_score=item["political_score"],
-            other_sources=item["other_sources"],
-        )
-        for i, item in enumerate(data["entries"])
-    ]
-    return data["subject"], entries
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[Project]:
     """A fresh project (its own copy of the templates) holding the sample issue."""
     project = init_project(tmp_path / "newsletter")
-    subject, entries = sample()
+    subject, entries = sample_entries()
     for entry in entries:
         project.store.db.execute(
             "INSERT INTO articles (id, body_hash, title, body, added) VALUES (?, ?, ?, '', '')",
@@ -80,7 +49,7 @@ def test_preview_out_writes_the_web_version(project: Project, tmp_path: Path) ->
     result = CliRunner().invoke(app, ["--project", str(project.root), "preview", "--out", str(out)])
     assert result.exit_code == 0, result.output
     page = out.read_text(encoding="utf-8")
-    _, entries = sample()
+    _, entries = sample_entries()
     for entry in entries:
         assert entry.title in page
     assert "@@digest:" not in page and "token=" not in page
@@ -114,80 +83,68 @@ def test_preview_serves_html_text_and_template_version(project: Project) -> None
         server.server_close()
 
 
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "Debian's chromium is not installed at /usr/bin/chromium (apt install chromium)"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [375, 1024])
 def test_preview_fits_the_screen_in_chromium(
-    project: Project, browser: object, tmp_path: Path, width: int
+    project: Project, chromium: Any, tmp_path: Path, width: int
 ) -> None:
     issue = project.store.latest_issue()
     server = PreviewServer(Preview(issue, project.config, project.template_dirs), port=0)
     server.start_in_thread()
     shots = Path(os.environ.get("DIGEST_SCREENSHOT_DIR") or tmp_path)
-    try:
-        page = browser.new_page(viewport={"width": width, "height": 900})  # type: ignore[attr-defined]
-        page.goto(server.url)
-        overflow = page.evaluate(
-            "() => [document.documentElement.scrollWidth, document.body.scrollWidth,"
-            " window.innerWidth]"
-        )
-        assert max(overflow[:2]) <= overflow[2], f"horizontal overflow at {width}px: {overflow}"
+    with chromium() as browser:
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(server.url)
+            overflow = page.evaluate(
+                "() => [document.documentElement.scrollWidth, document.body.scrollWidth,"
+                " window.innerWidth]"
+            )
+            assert max(overflow[:2]) <= overflow[2], f"horizontal overflow at {width}px: {overflow}"
 
-        headings = page.locator("h2")
-        assert headings.count() == len(issue.entries)
-        for index, entry in enumerate(issue.entries):
-            heading = headings.nth(index)
-            heading.scroll_into_view_if_needed()
-            assert heading.is_visible()
-            assert " ".join(heading.inner_text().split()) == entry.title
-            box = heading.bounding_box()
-            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
-            assert box["height"] > 0
-        # the greeting is generic and no unsubscribe token leaks into the web copy
-        assert "Hello," in page.inner_text("body")
+            headings = page.locator("h2")
+            assert headings.count() == len(issue.entries)
+            for index, entry in enumerate(issue.entries):
+                heading = headings.nth(index)
+                heading.scroll_into_view_if_needed()
+                assert heading.is_visible()
+                assert " ".join(heading.inner_text().split()) == entry.title
+                box = heading.bounding_box()
+                assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+                assert box["height"] > 0
+            # the greeting is generic and no unsubscribe token leaks into the web copy
+            assert "Hello," in page.inner_text("body")
 
-        page.screenshot(path=str(shots / f"screenshot-{width}.png"), full_page=True)
-        assert (shots / f"screenshot-{width}.png").stat().st_size > 10_000
+            page.screenshot(path=str(shots / f"screenshot-{width}.png"), full_page=True)
+            assert (shots / f"screenshot-{width}.png").stat().st_size > 10_000
 
-        # an edited template shows up without touching the browser: the page reloads itself
-        story = project.root / "templates" / "_story.html"
-        story.write_text(story.read_text().replace("Read the full story", "Continue reading"))
-        page.wait_for_function(
-            "() => document.body.innerText.includes('Continue reading')", timeout=15_000
-        )
-    finally:
-        server.shutdown()
-        server.server_close()
+            # an edited template shows up without touching the browser: the page reloads itself
+            story = project.root / "templates" / "_story.html"
+            story.write_text(story.read_text().replace("Read the full story", "Continue reading"))
+            page.wait_for_function(
+                "() => document.body.innerText.includes('Continue reading')", timeout=15_000
+            )
+        finally:
+            server.shutdown()
+            server.server_close()
 
 
 @pytest.mark.browser
-def test_text_version_in_chromium(project: Project, browser: object) -> None:
+def test_text_version_in_chromium(project: Project, chromium: Any) -> None:
     issue = project.store.latest_issue()
     server = PreviewServer(Preview(issue, project.config, project.template_dirs), port=0)
     server.start_in_thread()
-    try:
-        page = browser.new_page(viewport={"width": 375, "height": 900})  # type: ignore[attr-defined]
-        page.goto(server.url + "text")
-        body = page.inner_text("body")
-        for entry in issue.entries:
-            assert entry.title.split()[0] in body
-        assert "Read more: " + (issue.entries[0].source_url or "") in body
-    finally:
-        server.shutdown()
-        server.server_close()
+    with chromium() as browser:
+        try:
+            page = browser.new_page(viewport={"width": 375, "height": 900})
+            page.goto(server.url + "text")
+            body = page.inner_text("body")
+            for entry in issue.entries:
+                assert entry.title.split()[0] in body
+            assert "Read more: " + (issue.entries[0].source_url or "") in body
+        finally:
+            server.shutdown()
+            server.server_close()
 
 
 def test_default_templates_are_what_init_copies(project: Project) -> None:

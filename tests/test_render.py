@@ -3,13 +3,12 @@ limit, template overrides and the web version."""
 
 from __future__ import annotations
 
-import json
 import re
-from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from samples import sample_entries
 
 from digest.config import Config
 from digest.errors import DigestError
@@ -25,25 +24,6 @@ from digest.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "email"
 TEMPLATES = [data_path("templates")]
-
-
-def sample_entries() -> tuple[str, list[IssueEntry]]:
-    data = json.loads((FIXTURES / "sample_issue.json").read_text(encoding="utf-8"))
-    entries = [
-        IssueEntry(
-            article_id=i + 1,
-            title=item["title"],
-            source_url=item["source_url"],
-            source_name=re.sub(r"^www\.", "", item["source_url"].split("/")[2]),
-            published=datetime.fromisoformat(item["published"]),
-            authors=item["authors"],
-            summary=item["summary"],
-            political_score=item["political_score"],
-            other_sources=item["other_sources"],
-        )
-        for i, item in enumerate(data["entries"])
-    ]
-    return data["subject"], entries
 
 
 def config(tmp_path: Path, **overrides: object) -> Config:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from email.message import Message
 from email.utils import parseaddr
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,20 +26,8 @@ from digest.project import Project, init_project
 from digest.render import render_issue
 from digest.web import create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
 ]
 
 
@@ -110,10 +99,8 @@ def server(project: Project) -> Iterator[str]:
 
 
 def test_unsubscribe_in_a_browser_then_the_next_send_skips_the_person(
-    project: Project, server: str
+    project: Project, server: str, chromium: Any
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
     shutil.copy(
         Path(__file__).parent / "fixtures" / "subscribers" / "plain.csv",
         project.subscribers_dir / "example.csv",
@@ -127,21 +114,15 @@ def test_unsubscribe_in_a_browser_then_the_next_send_skips_the_person(
     # the message points at base_url; the test server listens on its own port
     link = f"{server}{parts.path}?{parts.query}"
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            page = browser.new_page()
-            response = page.goto(link)
-            assert response is not None and response.status == 200
-            assert page.locator("#email").inner_text() == "grace@example.org"
-            assert not project.store.is_suppressed("grace@example.org")
-            with page.expect_navigation():
-                page.locator("#unsubscribe").click()
-            assert "will not receive" in page.locator("#done").inner_text()
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        response = page.goto(link)
+        assert response is not None and response.status == 200
+        assert page.locator("#email").inner_text() == "grace@example.org"
+        assert not project.store.is_suppressed("grace@example.org")
+        with page.expect_navigation():
+            page.locator("#unsubscribe").click()
+        assert "will not receive" in page.locator("#done").inner_text()
 
     assert project.store.suppression_reason("grace@example.org") == "unsubscribed"
     send(project, make_issue(project, "w2", "Week two"))

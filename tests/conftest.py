@@ -1,0 +1,44 @@
+"""Fixtures shared across test modules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+# As root, in a sandbox without network: no sandboxing, no background connections.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def chromium() -> Callable[[], AbstractContextManager[Any]]:
+    """Open Debian's headless Chromium, driven by Playwright (never a browser download):
+    `with chromium() as browser: ...`. A context manager rather than an open browser, because
+    Playwright's sync API keeps an event loop running that `asyncio.run` must not meet."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not at /usr/bin/chromium (apt install chromium)")
+
+    @contextmanager
+    def launch() -> Iterator[Any]:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                yield browser
+            finally:
+                browser.close()
+
+    return launch
