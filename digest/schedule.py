@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from digest.build import build_issue
+from digest.build import BuildReport, build_issue
 from digest.ingest import IngestReport, ingest
 from digest.models import Issue
 from digest.project import Project
-from digest.store import now_utc
+from digest.store import IssueExists, now_utc
 
 Period = Literal["day", "week", "month"]
 PERIODS: tuple[Period, ...] = ("day", "week", "month")
@@ -68,15 +68,21 @@ def run_period(
     issue = store.issue_by_key(key)
     built = False
     if issue is None:
-        build = build_issue(
-            project,
-            as_of=as_of,
-            since=period_window(period),
-            key=key,
-            status="held" if hold else "built",
-            min_stories=project.config.min_stories,
-        )
-        issue, built = build.issue, True
+        try:
+            build = build_issue(
+                project,
+                as_of=as_of,
+                since=period_window(period),
+                key=key,
+                status="held" if hold else "built",
+                min_stories=project.config.min_stories,
+            )
+        except IssueExists:
+            # a concurrent run built this period's issue first: carry on with theirs
+            build = BuildReport(issue=store.issue_by_key(key), ingest=report)
+        else:
+            built = True
+        issue = build.issue
         if issue is None:
             return RunReport(key, report, None, built, "empty", {})
     if issue.status == "sent":

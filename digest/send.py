@@ -21,7 +21,7 @@ import os
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
 from pathlib import Path
@@ -203,11 +203,16 @@ def resolve_issue(project: Project, issue: Issue | int | None) -> Issue:
 class Pace:
     """`rate` messages per second and at most `hourly_cap` in any hour (0: no limit)."""
 
-    def __init__(self, rate: float = 0.0, hourly_cap: int = 0) -> None:
+    def __init__(
+        self, rate: float = 0.0, hourly_cap: int = 0, sent_ago: Iterable[float] = ()
+    ) -> None:
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self.hourly_cap = hourly_cap
         self._next = 0.0
-        self._window: deque[float] = deque()
+        # Messages sent in the last hour by earlier runs (seconds ago) count against the cap: a
+        # restarted send must not double a relay's hourly quota. asyncio's clock is monotonic.
+        now = time.monotonic()
+        self._window: deque[float] = deque(sorted(now - ago for ago in sent_ago if ago < 3600))
         self._lock = asyncio.Lock()
 
     async def wait(self) -> None:
@@ -452,9 +457,11 @@ async def send_issue_async(
     transport = transport or choose_transport(
         project, smtp_url=smtp_url, insecure=insecure, concurrency=concurrency
     )
+    hourly_cap = config.hourly_cap if hourly_cap is None else hourly_cap
     pace = Pace(
         config.rate if rate is None else rate,
-        config.hourly_cap if hourly_cap is None else hourly_cap,
+        hourly_cap,
+        project.store.sent_in_last_hour() if hourly_cap else (),
     )
     with IssueLock(project.state_dir, issue.id):
         snapshot_recipients(project, issue, list_name)

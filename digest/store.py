@@ -13,7 +13,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from digest.errors import DigestError
@@ -85,6 +85,10 @@ MIGRATIONS: list[str] = [
     );
     """,
 ]
+
+class IssueExists(DigestError):
+    """An issue with this key was built already (by this process or a concurrent one)."""
+
 
 SEND_STATUSES = ("pending", "sent", "failed", "deferred", "skipped")
 
@@ -284,7 +288,7 @@ class Store:
                     ),
                 )
             except sqlite3.IntegrityError:
-                raise DigestError(f"issue {key!r} already exists") from None
+                raise IssueExists(f"issue {key!r} already exists") from None
             issue_id = int(cursor.lastrowid or 0)
             self.db.executemany(
                 "INSERT INTO issue_articles (issue_id, article_id, position) VALUES (?, ?, ?)",
@@ -459,6 +463,17 @@ class Store:
             (email, email),
         ).fetchone()
         return int(row[0])
+
+    def sent_in_last_hour(self) -> list[float]:
+        """Seconds ago of every message sent in the last hour, by any issue (for hourly caps)."""
+        now = now_utc()
+        since = (now - timedelta(hours=1)).isoformat()
+        return [
+            (now - datetime.fromisoformat(row[0])).total_seconds()
+            for row in self.db.execute(
+                "SELECT updated FROM sends WHERE status = 'sent' AND updated > ?", (since,)
+            )
+        ]
 
     def send_counts(self, issue_id: int) -> SendCounts:
         counts = SendCounts()
