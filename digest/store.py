@@ -86,6 +86,7 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
+
 class IssueExists(DigestError):
     """An issue with this key was built already (by this process or a concurrent one)."""
 
