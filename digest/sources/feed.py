@@ -11,11 +11,11 @@ from typing import Any
 from digest.models import Article
 from digest.sources.errors import ParseError
 from digest.sources.fields import (
-    ends_mid_sentence,
     html_to_text,
-    normalise_url,
     parse_published,
+    source_url_field,
     split_authors,
+    truncated_field,
 )
 
 _FEED_START = re.compile(
@@ -70,27 +70,20 @@ def _entry_article(entry: Any, origin: str | None, feed_author: str | None) -> A
         title = body.split("\n", 1)[0][:120]
         warnings.append("entry has no title; its first line is used")
 
-    link = entry.get("link") or ""
-    source_url = normalise_url(link)
-    if not source_url:
-        warnings.append(f"source URL not understood: {link[:80]!r}" if link else "no source URL")
-
     names = [a.get("name", "") for a in entry.get("authors") or [] if isinstance(a, dict)]
     authors = split_authors([n for n in names if n] or entry.get("author") or feed_author)
 
     published, date_warnings = _entry_date(entry)
     warnings.extend(date_warnings)
 
-    truncated = ends_mid_sentence(body) or bool(_ELLIPSIS_END.search(body))
-    if truncated:
-        warnings.append("body stops mid-sentence: marked truncated")
     return Article(
         title=title,
         body=body,
         authors=authors,
-        source_url=source_url,
+        source_url=source_url_field(entry.get("link"), warnings),
         published=published,
-        truncated=truncated,
+        # a feed's summary often ends in "…" where the publisher cut it
+        truncated=truncated_field(body, warnings, cut=bool(_ELLIPSIS_END.search(body))),
         warnings=warnings,
         origin=origin,
     )

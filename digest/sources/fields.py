@@ -174,6 +174,32 @@ def ends_mid_sentence(body: str) -> bool:
     return bool(tail) and not _SENTENCE_END.search(tail)
 
 
+# The fields every format fills the same way; each notes what it could not find in `warnings`.
+
+
+def source_url_field(raw: str | None, warnings: list[str]) -> str | None:
+    source_url = normalise_url(raw)
+    if source_url is None:
+        warnings.append(f"source URL not understood: {raw[:80]!r}" if raw else "no source URL")
+    return source_url
+
+
+def published_field(raw: str | None, warnings: list[str]) -> datetime | None:
+    published, date_warnings = parse_published(raw)
+    warnings.extend(date_warnings)
+    if not raw:
+        warnings.append("no published date")
+    return published
+
+
+def truncated_field(body: str, warnings: list[str], *, cut: bool = False) -> bool:
+    """True when the body stops mid-sentence (or the format says it was `cut`)."""
+    truncated = cut or ends_mid_sentence(body)
+    if truncated:
+        warnings.append("body stops mid-sentence: marked truncated")
+    return truncated
+
+
 def join_paragraphs(lines: list[str]) -> str:
     """Blank-line separated blocks → paragraphs joined by one blank line; a block's wrapped lines
     are joined with spaces and runs of whitespace collapsed."""

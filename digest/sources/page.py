@@ -7,7 +7,12 @@ import re
 
 from digest.models import Article
 from digest.sources.errors import ParseError
-from digest.sources.fields import ends_mid_sentence, normalise_url, parse_published, split_authors
+from digest.sources.fields import (
+    published_field,
+    source_url_field,
+    split_authors,
+    truncated_field,
+)
 
 _HTML_START = re.compile(
     r"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|meta|title)\b",
@@ -57,23 +62,13 @@ def parse_page(html: str, origin: str | None = None, url: str | None = None) -> 
         title = paragraphs[0][:120]
         warnings.append("page has no title; its first line is used")
 
-    source_url = normalise_url(document.url or url)
-    if source_url is None:
-        warnings.append("no source URL")
-    published, date_warnings = parse_published(document.date)
-    warnings.extend(date_warnings)
-    if not document.date:
-        warnings.append("no published date")
-    truncated = ends_mid_sentence(body)
-    if truncated:
-        warnings.append("body stops mid-sentence: marked truncated")
     return Article(
         title=title,
         body=body,
         authors=split_authors(document.author),
-        source_url=source_url,
-        published=published,
-        truncated=truncated,
+        source_url=source_url_field(document.url or url, warnings),
+        published=published_field(document.date, warnings),
+        truncated=truncated_field(body, warnings),
         warnings=warnings,
         origin=origin,
     )

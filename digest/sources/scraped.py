@@ -20,11 +20,11 @@ import re
 from digest.models import Article
 from digest.sources.errors import ParseError
 from digest.sources.fields import (
-    ends_mid_sentence,
     join_paragraphs,
-    normalise_url,
-    parse_published,
+    published_field,
+    source_url_field,
     split_authors,
+    truncated_field,
 )
 
 _FOOTER_KEYS = {
@@ -107,30 +107,14 @@ def parse_scraped(text: str, origin: str | None = None) -> Article:
         title = headline
         warnings.append("footer Title: is empty; the site's headline is used")
 
-    raw_url = fields.get("url", "")
-    source_url = normalise_url(raw_url)
-    if raw_url and source_url is None:
-        warnings.append(f"source URL not understood: {raw_url[:80]!r}")
-    elif not raw_url:
-        warnings.append("no source URL")
-
-    published, date_warnings = parse_published(fields.get("published"))
-    warnings.extend(date_warnings)
-    if not fields.get("published"):
-        warnings.append("no published date")
-
-    truncated = ends_mid_sentence(body)
-    if truncated:
-        warnings.append("body stops mid-sentence: marked truncated")
-
     return Article(
         title=title,
         body=body,
         authors=split_authors(fields.get("by")),
-        source_url=source_url,
-        published=published,
+        source_url=source_url_field(fields.get("url"), warnings),
+        published=published_field(fields.get("published"), warnings),
         headline=headline if headline and _differs(headline, title) else None,
-        truncated=truncated,
+        truncated=truncated_field(body, warnings),
         warnings=warnings,
         origin=origin,
     )
