@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import mailbox
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import Message
 from email.utils import parseaddr
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -299,3 +301,34 @@ def test_digest_serve_runs_uvicorn(project: Project) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.mark.browser
+def test_unsubscribe_in_a_browser_then_the_next_send_skips_the_person(
+    project: Project, live_server: str, chromium: Any
+) -> None:
+    """A person unsubscribes in a real browser: the link from their message, the button, and
+    the next send leaves them out."""
+    shutil.copy(FIXTURES / "plain.csv", project.subscribers_dir / "example.csv")
+    send(project, make_issue(project, "w1", "Week one"))
+    assert recipients_of(project, "Week one") == {
+        "ada@example.org",
+        "grace@example.org",
+        "linus@example.net",
+    }
+    # the message points at base_url; the test server listens on its own port
+    link = live_server + local(one_click_url(message_to(project, "grace@example.org", "Week one")))
+
+    with chromium() as browser:
+        page = browser.new_page()
+        response = page.goto(link)
+        assert response is not None and response.status == 200
+        assert page.locator("#email").inner_text() == "grace@example.org"
+        assert not project.store.is_suppressed("grace@example.org")
+        with page.expect_navigation():
+            page.locator("#unsubscribe").click()
+        assert "will not receive" in page.locator("#done").inner_text()
+
+    assert project.store.suppression_reason("grace@example.org") == "unsubscribed"
+    send(project, make_issue(project, "w2", "Week two"))
+    assert recipients_of(project, "Week two") == {"ada@example.org", "linus@example.net"}
