@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_send_support import FaultyRelay, Relay, add_issue, make_project, running_relay
+from send_support import FaultyRelay, Relay, add_issue, make_project, running_relay
 from typer.testing import CliRunner
 
 from digest.cli import app

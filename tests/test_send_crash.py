@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_send_support import FaultyRelay, Relay, make_project
+from send_support import FaultyRelay, Relay, make_project
 from typer.testing import CliRunner
 
 from digest.cli import app

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import trustme
 from aiosmtpd.smtp import AuthResult
-from test_send_support import FaultyRelay, Relay, make_project, tls_contexts
+from send_support import FaultyRelay, Relay, make_project, tls_contexts
 from typer.testing import CliRunner
 
 from digest.cli import app
