@@ -23,3 +23,9 @@ class ConfigError(DigestError):
 
 class NotBuiltYet(DigestError):
     """A command whose stage is not built yet: says so instead of pretending."""
+
+
+class Interrupted(DigestError):
+    """Ctrl-C: the work done so far is kept and the rest can be resumed."""
+
+    exit_code = EXIT_PARTIAL

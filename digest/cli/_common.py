@@ -47,11 +47,14 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn a DigestError into its one-line message and exit code."""
+    """Turn a DigestError (or Ctrl-C) into its one-line message and exit code."""
     try:
         yield
     except DigestError as exc:
         raise fail(str(exc), exc.exit_code) from None
+    except KeyboardInterrupt:
+        # what was done is stored; every command can be run again to finish
+        raise fail("interrupted; run the command again to finish", 1) from None
 
 
 def command(app: typer.Typer, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:

@@ -15,7 +15,7 @@ from rich.progress import (
 
 from digest.cli import app
 from digest.cli._common import command, console, emit_json, project_dir
-from digest.errors import EXIT_PARTIAL, DigestError
+from digest.errors import EXIT_PARTIAL, Interrupted
 from digest.project import Project, open_project
 from digest.send import SendProgress, SendReport, send_issue, send_test_copy
 
@@ -116,7 +116,7 @@ def _send_with_progress(project: Project, issue_id: int | None, **options: Any) 
         try:
             return send_issue(project, issue_id, progress=progress, **options)
         except KeyboardInterrupt:
-            raise DigestError(
+            raise Interrupted(
                 "interrupted: messages in flight may go out twice (same Message-ID);"
                 " run `digest send` again to finish",
             ) from None
