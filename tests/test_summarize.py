@@ -23,7 +23,14 @@ from digest.summarize import (
 )
 from digest.summarize.base import candidates
 from digest.summarize.digest_ranker import select
-from digest.summarize.features import FEATURE_NAMES, content_terms, reduction_ratings
+from digest.summarize.features import (
+    FEATURE_NAMES,
+    content_terms,
+    rank_shares,
+    reduction_ratings,
+    sentence_features,
+    textrank,
+)
 from digest.summarize.metrics import rouge2_recall, sentence_precision
 from digest.summarize.sentences import word_count
 
@@ -217,6 +224,26 @@ def test_the_reduction_feature_ranks_sentences_as_sumy_reduction_does(name):
     sumy_scores = get_summarizer("reduction").score(spans, title)
     theirs = sorted(range(len(spans)), key=lambda i: (-sumy_scores[i], i))
     assert ours == theirs
+
+
+def test_rank_shares_put_the_highest_first_and_break_ties_by_position():
+    assert rank_shares([3.0, 1.0, 3.0, 2.0]) == [0.0, 0.75, 0.25, 0.5]
+
+
+def test_textrank_favours_the_sentence_that_shares_terms_with_all_others():
+    sets = [{"vote", "tax"}, {"vote", "labour"}, {"vote", "tax", "labour"}, {"weather"}]
+    ranks = textrank(sets)
+    assert max(range(4), key=ranks.__getitem__) == 2
+    assert min(range(4), key=ranks.__getitem__) == 3
+    assert ranks[3] == pytest.approx(0.15 / 4)  # shares nothing: only the random jump reaches it
+
+
+def test_every_sentence_gets_one_value_per_feature():
+    title, body, _ = load_fixture(FIXTURE_NAMES[0])
+    rows = sentence_features(candidates(body), title)
+    assert rows and all(len(row) == len(FEATURE_NAMES) for row in rows)
+    top = FEATURE_NAMES.index("reduction_in_top_share")
+    assert 0 < sum(row[top] for row in rows) < len(rows)
 
 
 def test_selection_takes_k_sentences_in_document_order_within_the_budget():

@@ -1,8 +1,9 @@
 """Sentence features for the project's own ranker (shared by scoring and by training).
 
-Three families: where the sentence sits (position, paragraph start), how long it is, and how much
+Four families: where the sentence sits (position, paragraph start), how long it is, and how much
 it shares with the rest of the article — including sumy Reduction's own sentence rating,
-reimplemented here (same tokens, stop words and stemmer) so the model can only add to it.
+reimplemented here (same tokens, stop words and stemmer) so the model can only add to it — and
+where the sentence ranks, relative to the article's length, under five such measures.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
+
+import numpy as np
 
 from digest.summarize.sentences import Span, words
 from digest.summarize.sumy_algorithms import _stemmer, _stop_words
@@ -39,7 +42,23 @@ FEATURE_NAMES = (
     "reduction_over_mean",
     "words_before_share",
     "log_sentences",
+    "term_frequency",
+    "reduction_rank_share",
+    "reduction_in_top_share",
+    "overlap_rank_share",
+    "overlap_in_top_share",
+    "centrality_rank_share",
+    "centrality_in_top_share",
+    "textrank_rank_share",
+    "textrank_in_top_share",
+    "term_frequency_rank_share",
+    "term_frequency_in_top_share",
 )
+# The reference summaries keep about 40 % of an article's sentences (BBC News Summary: 0.39-0.50
+# of them in nine articles of ten), so a sentence's rank *relative to the article's length* under
+# each centrality measure says more than the raw score: these are the "_rank_share" features and
+# the flags for the top TOP_SHARE of the ranking.
+TOP_SHARE = 0.4
 
 
 @lru_cache(maxsize=50_000)
@@ -71,6 +90,36 @@ def reduction_ratings(terms: Sequence[Sequence[str]]) -> list[float]:
                 ratings[i] += matches / norm
                 ratings[j] += matches / norm
     return ratings
+
+
+def rank_shares(values: Sequence[float]) -> list[float]:
+    """Each value's rank (0 = highest, ties by position) over the number of values."""
+    count = len(values)
+    shares = [0.0] * count
+    for rank, index in enumerate(sorted(range(count), key=lambda i: (-values[i], i))):
+        shares[index] = rank / count
+    return shares
+
+
+def textrank(
+    sets: Sequence[set[str]], *, damping: float = 0.85, iterations: int = 20
+) -> list[float]:
+    """PageRank over the sentences, edges weighted by shared terms over their log sizes."""
+    count = len(sets)
+    similarity = np.zeros((count, count))
+    logs = [math.log(len(terms) + 1) for terms in sets]
+    for i in range(count):
+        for j in range(i + 1, count):
+            shared = len(sets[i] & sets[j])
+            if shared:
+                similarity[i, j] = similarity[j, i] = shared / (logs[i] + logs[j])
+    degree = similarity.sum(axis=1)
+    degree[degree == 0] = 1.0
+    transition = similarity / degree[:, None]
+    rank = np.full(count, 1.0 / count)
+    for _ in range(iterations):
+        rank = (1 - damping) / count + damping * (transition.T @ rank)
+    return [float(r) for r in rank]
 
 
 def sentence_features(spans: Sequence[Span], title: str | None) -> list[list[float]]:
@@ -114,13 +163,27 @@ def sentence_features(spans: Sequence[Span], title: str | None) -> list[list[flo
     reduction_rank = [0] * count
     for rank, index in enumerate(sorted(range(count), key=lambda i: (-reduction[i], i))):
         reduction_rank[index] = rank
+    term_counts = Counter(t for sentence_terms in terms for t in sentence_terms)
+    term_frequency = [
+        sum(term_counts[t] for t in sentence_terms) / len(sentence_terms) if sentence_terms else 0.0
+        for sentence_terms in terms
+    ]
+    max_term_frequency = max(term_frequency) or 1.0
+    centralities = []
+    for vector in vectors:
+        norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
+        centralities.append(
+            sum(v * centroid[t] for t, v in vector.items()) / (norm * centroid_norm)
+        )
+    ranked = [
+        rank_shares(values)
+        for values in (reduction, overlap, centralities, textrank(sets), term_frequency)
+    ]
 
     rows = []
     words_before = 0
     for i, span in enumerate(spans):
-        vector = vectors[i]
-        norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
-        centrality = sum(v * centroid[t] for t, v in vector.items()) / (norm * centroid_norm)
+        centrality = centralities[i]
         title_overlap = len(sets[i] & title_terms) / len(title_terms) if title_terms else 0.0
         position = i / (count - 1) if count > 1 else 0.0
         reduction_share = reduction[i] / max_reduction
@@ -149,6 +212,12 @@ def sentence_features(spans: Sequence[Span], title: str | None) -> list[list[flo
                 reduction[i] / mean_reduction,
                 words_before / total_words,
                 math.log(count),
+                term_frequency[i] / max_term_frequency,
+                *(
+                    value
+                    for shares in ranked
+                    for value in (shares[i], 1.0 if shares[i] < TOP_SHARE else 0.0)
+                ),
             ]
         )
         words_before += lengths[i]
