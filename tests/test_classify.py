@@ -100,7 +100,9 @@ def test_shipped_parameters_are_small() -> None:
     assert PARAMS_PATH.stat().st_size < 300_000
 
 
-def test_training_script_cross_validates_and_writes_usable_parameters(tmp_path: Path) -> None:
+def test_training_script_cross_validates_and_writes_usable_parameters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     dataset = tmp_path / "articles"
     for path in _fixtures():
         category, _, name = path.stem.partition("_")
@@ -125,6 +127,8 @@ def test_training_script_cross_validates_and_writes_usable_parameters(tmp_path: 
         ]
     )
     assert code == 0
+    printed = capsys.readouterr().out
+    assert "F1 per repeat: " in printed and "settings: features " in printed
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["trained_on"]["articles"] == len(list(dataset.glob("*/*.txt"))) - 1
     assert {"precision", "recall", "f1"} <= data["cv"].keys()

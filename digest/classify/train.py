@@ -206,12 +206,16 @@ def metrics(truth: Sequence[bool], predicted: Sequence[bool]) -> dict[str, float
 
 def cross_validate(
     examples: Sequence[Example], *, folds: int, repeats: int, threshold: float, **params: object
-) -> tuple[dict[str, float], list[str]]:
-    """Pooled out-of-fold predictions over `repeats` shufflings; also the misclassified paths."""
+) -> tuple[dict[str, float], list[float], list[str]]:
+    """Pooled out-of-fold predictions over `repeats` shufflings; also each repeat's F1 (the
+    spread says how much of a difference between two settings is only the shuffle) and the
+    paths misclassified in the first repeat."""
     truth: list[bool] = []
     predicted: list[bool] = []
     wrong: list[str] = []
+    per_repeat: list[float] = []
     for repeat in range(repeats):
+        repeat_start = len(truth)
         labels = [ex.political for ex in examples]
         for held in stratified_folds(labels, folds, seed=repeat):
             held_set = set(held)
@@ -233,7 +237,8 @@ def cross_validate(
                 predicted.append(p)
                 if p != ex.political and repeat == 0:
                     wrong.append(ex.path)
-    return metrics(truth, predicted), wrong
+        per_repeat.append(metrics(truth[repeat_start:], predicted[repeat_start:])["f1"])
+    return metrics(truth, predicted), per_repeat, wrong
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -271,13 +276,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "drop_names": args.drop_names,
     }
     started = time.perf_counter()
-    cv, wrong = cross_validate(
+    cv, per_repeat, wrong = cross_validate(
         examples, folds=args.folds, repeats=args.repeats, threshold=args.threshold, **params
     )
     print(
         f"{args.repeats}x stratified {args.folds}-fold CV: precision {cv['precision']:.3f}  "
         f"recall {cv['recall']:.3f}  F1 {cv['f1']:.3f}  "
         f"(tp {cv['tp']}, fp {cv['fp']}, fn {cv['fn']}; {time.perf_counter() - started:.0f} s)"
+    )
+    print("  F1 per repeat: " + " ".join(f"{f1:.3f}" for f1 in per_repeat))
+    print(
+        f"  settings: features {args.k}, min_df {args.min_df}, epochs {args.epochs}, "
+        f"l2 {args.l2}, threshold {args.threshold}, drop_names {args.drop_names}"
     )
     for path in wrong:
         print(f"  misclassified: {path}")
