@@ -12,6 +12,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -134,15 +135,34 @@ class Store:
         except sqlite3.Error as exc:
             raise DigestError(f"{path}: cannot open the state store: {exc}") from None
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode = WAL")
-        # NORMAL is durable across process crashes in WAL mode; only power loss can roll back
-        # the last commits, which the send bookkeeping tolerates (a resend keeps its Message-ID).
-        self.db.execute("PRAGMA synchronous = NORMAL")
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self._migrate()
+        try:
+            self.db.execute("PRAGMA journal_mode = WAL")
+            # NORMAL is durable across process crashes in WAL mode; only power loss can roll back
+            # the last commits, which the send bookkeeping tolerates (a resend keeps its
+            # Message-ID).
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise DigestError(f"{path}: not a digest state store: {exc}") from None
 
     def close(self) -> None:
         self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic unit of work. The connection autocommits otherwise (isolation_level=None),
+        so every multi-statement write goes through here; BEGIN IMMEDIATE takes the write lock
+        up front, so a read-then-write (dedupe, snapshot) cannot interleave with another
+        process's, which waits (busy timeout) instead."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     # -- schema ---------------------------------------------------------------------------------
 
@@ -168,7 +188,7 @@ class Store:
         Either way the origin is remembered as one more source that carried the article."""
         url = normalise_url(article.source_url)
         fingerprint = body_fingerprint(article.body)
-        with self.db:
+        with self.transaction():
             row = self.db.execute(
                 "SELECT id FROM articles WHERE body_hash = ? OR (url IS NOT NULL AND url = ?)",
                 (fingerprint, url),
@@ -251,7 +271,7 @@ class Store:
         return found
 
     def set_political_scores(self, scores: Iterable[tuple[int, float]]) -> None:
-        with self.db:
+        with self.transaction():
             self.db.executemany(
                 "UPDATE articles SET political_score = ? WHERE id = ?",
                 [(score, article_id) for article_id, score in scores],
@@ -273,7 +293,7 @@ class Store:
         status: str = "built",
     ) -> Issue:
         created = now_utc()
-        with self.db:
+        with self.transaction():
             try:
                 cursor = self.db.execute(
                     """INSERT INTO issues (key, subject, created, status, entries, html, text)
@@ -352,7 +372,7 @@ class Store:
         return [self._issue(r) for r in rows]
 
     def set_issue_status(self, issue_id: int, status: str) -> None:
-        with self.db:
+        with self.transaction():
             self.db.execute(
                 "UPDATE issues SET status = ?, sent_at = CASE WHEN ? = 'sent' THEN ? END"
                 " WHERE id = ?",
@@ -370,7 +390,7 @@ class Store:
     def add_recipients(self, issue_id: int, subscribers: Iterable[Subscriber]) -> int:
         """Snapshot the recipients of an issue: one pending row each, unless already there (so a
         resumed send never re-queues someone already sent). Returns how many were added."""
-        with self.db:
+        with self.transaction():
             before = self.db.total_changes
             self.db.executemany(
                 """INSERT OR IGNORE INTO sends (issue_id, email, list, name, attributes)
@@ -410,7 +430,7 @@ class Store:
     ) -> None:
         if status not in SEND_STATUSES:
             raise ValueError(status)
-        with self.db:
+        with self.transaction():
             self.db.execute(
                 """UPDATE sends SET status = ?, last_reply = coalesce(?, last_reply),
                    next_try = ?, attempts = attempts + ?, updated = ?
@@ -487,7 +507,7 @@ class Store:
     # -- suppressions ---------------------------------------------------------------------------
 
     def suppress(self, email: str, reason: str, *, list_name: str | None = None) -> None:
-        with self.db:
+        with self.transaction():
             self.db.execute(
                 """INSERT INTO suppressions (email_hash, email, reason, list, created)
                    VALUES (?, ?, ?, ?, ?)
@@ -521,7 +541,7 @@ class Store:
         suppression, keeping (or adding) the hashed entry so nothing can bring them back.
         Returns (send rows deleted, suppression reason)."""
         key = email.strip().lower()
-        with self.db:
+        with self.transaction():
             deleted = self.db.execute("DELETE FROM sends WHERE lower(email) = ?", (key,)).rowcount
             self.db.execute(
                 """INSERT INTO suppressions (email_hash, email, reason, list, created)

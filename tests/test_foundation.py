@@ -234,3 +234,33 @@ def test_python_dash_m_works() -> None:
 def test_open_project_on_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(DigestError, match="no such project"):
         open_project(tmp_path / "nope")
+
+
+def _add_many(db: str) -> None:
+    store = Store(Path(db))
+    for i in range(150):
+        body = f"Story number {i} about the budget. " * 3
+        store.add_article(Article(title=f"t{i}", body=body, source_url=f"https://x.org/{i}"))
+    store.close()
+
+
+def test_concurrent_ingests_store_each_article_once(tmp_path: Path) -> None:
+    """Four processes ingesting the same articles at once: no crash, no duplicate."""
+    import multiprocessing
+
+    db = tmp_path / "s.db"
+    Store(db).close()
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_add_many, args=(str(db),)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+    assert Store(db).count_articles() == 150
+
+
+def test_a_file_that_is_not_a_database_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "s.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(DigestError, match="not a digest state store"):
+        Store(tmp_path / "s.db")
