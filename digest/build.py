@@ -38,11 +38,13 @@ def build_issue(
     key: str | None = None,
     status: str = "built",
     min_stories: int = 1,
+    exclude_sent: bool = False,
 ) -> BuildReport:
     """Build an issue from the articles published in (as_of - since, as_of].
 
     Returns a report whose `issue` is None when fewer than `min_stories` stories qualified:
-    an empty digest is never built."""
+    an empty digest is never built. With `exclude_sent`, articles that already went out in an
+    issue are left out (a scheduled run must not mail last week's stories again)."""
     config, store = project.config, project.store
     as_of = (as_of or now_utc()).astimezone(UTC)
     since = since or parse_since(config.since)
@@ -66,6 +68,7 @@ def build_issue(
         since=since,
         limit=limit or config.limit,
         min_score=config.min_score,
+        exclude=store.article_ids_in_issues() if exclude_sent else (),
     )
     if len(stories) < max(min_stories, 1):
         return report

@@ -7,7 +7,7 @@ interrupted half way, converges on one issue sent once to everyone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from digest.build import BuildReport, build_issue
@@ -21,8 +21,9 @@ PERIODS: tuple[Period, ...] = ("day", "week", "month")
 
 
 def period_key(as_of: datetime, period: Period) -> str:
-    """The name of the period containing `as_of` (UTC): 2026-11-27, 2026-W48 (ISO week), 2026-11."""
-    when = as_of.astimezone(UTC)
+    """The name of the period containing `as_of`, in its own time zone (the editors' calendar,
+    not UTC's): 2026-11-27, 2026-W48 (ISO week), 2026-11."""
+    when = as_of
     if period == "day":
         return f"{when:%Y-%m-%d}"
     if period == "month":
@@ -59,7 +60,7 @@ def run_period(
 ) -> RunReport:
     from digest.send import send_issue
 
-    as_of = (as_of or now_utc()).astimezone(UTC)
+    as_of = as_of or now_utc()
     key = period_key(as_of, period)
     store = project.store
     report = ingest(
@@ -76,6 +77,7 @@ def run_period(
                 key=key,
                 status="held" if hold else "built",
                 min_stories=project.config.min_stories,
+                exclude_sent=True,
             )
         except IssueExists:
             # a concurrent run built this period's issue first: carry on with theirs

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -218,10 +218,17 @@ def select_stories(
     since: timedelta,
     limit: int | None = None,
     min_score: float = POLITICAL_THRESHOLD,
+    exclude: Collection[int] = (),
 ) -> list[Story]:
-    """In-window political stories, one entry per story, best first, at most `limit`."""
+    """In-window political stories, one entry per story, best first, at most `limit`.
+
+    A story any of whose copies has an id in `exclude` (articles already sent) is left out
+    whole, so another site's re-run of last week's story does not come back as news."""
     if limit is not None and limit < 1:
         raise DigestError(f"--limit {limit}: must be at least 1")
     window = in_window(articles, as_of, since)
     political = [a for a in window if _score(a) >= min_score]
-    return rank(group_near_duplicates(political), as_of=as_of, since=since, limit=limit)
+    groups = group_near_duplicates(political)
+    if exclude:
+        groups = [g for g in groups if not any(a.id in exclude for a in g)]
+    return rank(groups, as_of=as_of, since=since, limit=limit)

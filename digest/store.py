@@ -371,6 +371,16 @@ class Store:
             rows = self.db.execute("SELECT * FROM issues ORDER BY id DESC")
         return [self._issue(r) for r in rows]
 
+    def article_ids_in_issues(self, statuses: tuple[str, ...] = ("sending", "sent")) -> set[int]:
+        """The articles that went out (or are going out) in an issue already."""
+        marks = ",".join("?" * len(statuses))
+        rows = self.db.execute(
+            f"SELECT DISTINCT article_id FROM issue_articles JOIN issues ON issues.id = issue_id"
+            f" WHERE issues.status IN ({marks})",
+            statuses,
+        )
+        return {int(row[0]) for row in rows}
+
     def set_issue_status(self, issue_id: int, status: str) -> None:
         with self.transaction():
             self.db.execute(

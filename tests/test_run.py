@@ -159,3 +159,25 @@ def test_a_killed_run_is_completed_by_the_next(tmp_path: Path, smtp) -> None:
     assert len(duplicates) <= concurrency  # the in-flight window at the kill
     for rcpt in duplicates:  # a resent copy is recognisable by its Message-ID
         assert len({mid for r, mid in recorder.received if r == rcpt}) == 1
+
+
+def test_the_period_is_the_editors_calendar_not_utc() -> None:
+    from datetime import datetime
+
+    new_years_eve = datetime.fromisoformat("2026-12-31T23:00:00-05:00")  # 04:00 UTC on 1 January
+    assert period_key(new_years_eve, "month") == "2026-12"
+    assert period_key(new_years_eve, "day") == "2026-12-31"
+
+
+def test_a_run_just_after_the_week_turns_does_not_resend_last_weeks_stories(
+    tmp_path: Path, smtp
+) -> None:
+    root = make_project(tmp_path / "news", subscribers=3)
+    recorder, url = smtp()
+    late_sunday = run(root, url, "--as-of", "2026-11-22T23:30:00+00:00")
+    assert late_sunday.exit_code == 0 and "2026-W47" in late_sunday.stdout
+    # a retry fires half an hour later, in the next ISO week, over the same 7-day window
+    monday = run(root, url, "--as-of", "2026-11-23T00:30:00+00:00")
+    assert monday.exit_code == 0, monday.output
+    assert "2026-W48" in monday.stdout and "nothing sent" in monday.stdout
+    assert len(recorder.received) == 3

@@ -212,3 +212,13 @@ def test_limit() -> None:
     assert len(select_stories(articles, as_of=AS_OF, since=WEEK, limit=None)) == 10
     with pytest.raises(DigestError, match="--limit 0"):
         select_stories(articles, as_of=AS_OF, since=WEEK, limit=0)
+
+
+def test_a_story_already_sent_stays_out_with_its_re_runs() -> None:
+    title, body = _fixture("politics_003.txt")
+    sent = _article(1, site="bbc.example", hours_ago=30, title=title, body=body)
+    paragraphs = body.split("\n\n")
+    re_run = _article(2, site="news.example", hours_ago=2, body="\n\n".join(paragraphs[1:]))
+    fresh = _article(3, site="bbc.example", hours_ago=5)
+    stories = select_stories([sent, re_run, fresh], as_of=AS_OF, since=WEEK, exclude={1})
+    assert [s.article.id for s in stories] == [3]
