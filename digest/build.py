@@ -11,13 +11,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from digest.classify import political_score
+from digest.errors import ConfigError, DigestError
 from digest.ingest import IngestReport, ingest
 from digest.models import Issue, IssueEntry
 from digest.project import Project
 from digest.render import fill_placeholders, generic_values, render_issue, web_version
 from digest.select import parse_since, select_stories
 from digest.store import now_utc
-from digest.summarize import summarize
+from digest.summarize import ALGORITHMS, summarize
 
 
 @dataclass
@@ -25,6 +26,7 @@ class BuildReport:
     issue: Issue | None
     ingest: IngestReport
     candidates: int = 0
+    stories: int = 0  # qualifying stories, also when too few to build an issue
     warnings: list[str] = field(default_factory=list)
 
 
@@ -46,6 +48,11 @@ def build_issue(
     an empty digest is never built. With `exclude_sent`, articles that already went out in an
     issue are left out (a scheduled run must not mail last week's stories again)."""
     config, store = project.config, project.store
+    if config.algorithm not in ALGORITHMS:  # checked before any work is done
+        raise ConfigError(
+            f"{config.path}: `summary.algorithm` must be one of {', '.join(ALGORITHMS)},"
+            f" not {config.algorithm!r}"
+        )
     as_of = (as_of or now_utc()).astimezone(UTC)
     since = since or parse_since(config.since)
     report = BuildReport(issue=None, ingest=IngestReport())
@@ -70,6 +77,7 @@ def build_issue(
         min_score=config.min_score,
         exclude=store.article_ids_in_issues() if exclude_sent else (),
     )
+    report.stories = len(stories)
     if len(stories) < max(min_stories, 1):
         return report
 
@@ -111,7 +119,6 @@ def build_issue(
 
 def write_issue_files(issue: Issue, out: Path, base_url: str = "") -> list[Path]:
     """`issue.json`, `issue.html` (the web version) and `issue.txt` (links under `base_url`)."""
-    out.mkdir(parents=True, exist_ok=True)
     data = {"id": issue.id, "key": issue.key, "subject": issue.subject}
     data["articles"] = [entry.to_json() for entry in issue.entries]
     files = {
@@ -121,6 +128,10 @@ def write_issue_files(issue: Issue, out: Path, base_url: str = "") -> list[Path]
             issue.text, generic_values(issue, base_url), escape_html=False
         ),
     }
-    for name, content in files.items():
-        (out / name).write_text(content, encoding="utf-8")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, content in files.items():
+            (out / name).write_text(content, encoding="utf-8")
+    except OSError as exc:
+        raise DigestError(f"{out}: cannot write the issue files: {exc.strerror}") from None
     return [out / name for name in files]

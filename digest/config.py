@@ -6,6 +6,7 @@ never a traceback.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, DigestError
 
 CONFIG_NAME = "digest.toml"
 TRANSPORTS = ("outbox", "smtp", "memory")
@@ -125,6 +126,8 @@ def _set(config: Config, path: Path, section: str, key: str, value: Any) -> None
     if isinstance(value, bool) or not isinstance(value, kind):
         want = kind.__name__ if isinstance(kind, type) else "number"
         raise ConfigError(f"{path}: `{section}.{key}` must be a {want}, not {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{path}: `{section}.{key}` must be a finite number, not {value!r}")
     if isinstance(value, list) and not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{path}: `{section}.{key}` must be a list of strings")
     setattr(config, attr, value)
@@ -148,6 +151,12 @@ def _validate(config: Config, path: Path) -> None:
     for attr in _NON_NEGATIVE:
         if getattr(config, attr) < 0:
             raise ConfigError(f"{path}: `{keys[attr]}` must not be negative")
+    from digest.select import parse_since
+
+    try:
+        parse_since(config.since, name=f"{path}: `selection.since`")
+    except DigestError as exc:
+        raise ConfigError(str(exc)) from None
     if not 0 <= config.min_score <= 1:
         raise ConfigError(f"{path}: `selection.min_score` must be between 0 and 1")
     if config.transport not in TRANSPORTS:

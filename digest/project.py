@@ -56,7 +56,10 @@ class Project:
 
     @cached_property
     def store(self) -> Store:
-        self.state_dir.mkdir(exist_ok=True)
+        try:
+            self.state_dir.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise DigestError(f"{self.state_dir}: cannot create the state folder: {exc}") from None
         store = Store(self.state_dir / DB_NAME)
         self._stores.append(store)
         return store
@@ -78,14 +81,17 @@ def init_project(root: Path, *, with_examples: bool = False) -> Project:
     root = root.resolve()
     if (root / CONFIG_NAME).exists():
         raise DigestError(f"{root / CONFIG_NAME}: a project already exists here")
-    root.mkdir(parents=True, exist_ok=True)
-    (root / CONFIG_NAME).write_text(DEFAULT_CONFIG, encoding="utf-8")
-    shutil.copytree(data_path("templates"), root / "templates", dirs_exist_ok=True)
-    (root / "subscribers").mkdir(exist_ok=True)
-    shutil.copy(data_path("subscribers") / "example.csv", root / "subscribers" / "example.csv")
-    (root / "articles").mkdir(exist_ok=True)
-    if with_examples:
-        shutil.copytree(data_path("examples/articles"), root / "articles", dirs_exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        (root / CONFIG_NAME).write_text(DEFAULT_CONFIG, encoding="utf-8")
+        shutil.copytree(data_path("templates"), root / "templates", dirs_exist_ok=True)
+        (root / "subscribers").mkdir(exist_ok=True)
+        shutil.copy(data_path("subscribers") / "example.csv", root / "subscribers" / "example.csv")
+        (root / "articles").mkdir(exist_ok=True)
+        if with_examples:
+            shutil.copytree(data_path("examples/articles"), root / "articles", dirs_exist_ok=True)
+    except OSError as exc:
+        raise DigestError(f"{root}: cannot create a project here: {exc.strerror or exc}") from None
     project = open_project(root)
     project.store  # noqa: B018 - creates .digest/ and the database now, not on first use
     return project

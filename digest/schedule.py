@@ -45,8 +45,9 @@ class RunReport:
     ingest: IngestReport
     issue: Issue | None
     built: bool  # False when this period's issue already existed
-    outcome: str  # "empty" | "held" | "sent" | "already-sent" | "partial"
+    outcome: str  # "empty" | "held" | "sent" | "already-sent" | "partial" | "in-progress"
     counts: dict[str, int]
+    stories: int = 0  # when "empty": how many qualified (fewer than selection.min_stories)
 
 
 def run_period(
@@ -58,7 +59,7 @@ def run_period(
     hold: bool = False,
     send_options: dict[str, object] | None = None,
 ) -> RunReport:
-    from digest.send import send_issue
+    from digest.send import SendLocked, send_issue
 
     as_of = as_of or now_utc()
     key = period_key(as_of, period)
@@ -86,14 +87,19 @@ def run_period(
             built = True
         issue = build.issue
         if issue is None:
-            return RunReport(key, report, None, built, "empty", {})
+            return RunReport(key, report, None, built, "empty", {}, stories=build.stories)
     if issue.status == "sent":
         counts = store.send_counts(issue.id).as_dict()
         return RunReport(key, report, issue, built, "already-sent", counts)
     if hold or issue.status == "held":
         # a held issue waits for an editor's `digest send`; the scheduler never releases it
         return RunReport(key, report, issue, built, "held", {})
-    sent = send_issue(project, issue, **(send_options or {}))
+    try:
+        sent = send_issue(project, issue, **(send_options or {}))
+    except SendLocked:
+        # a run fired twice: the other one is sending this issue; it finishes the job
+        counts = store.send_counts(issue.id).as_dict()
+        return RunReport(key, report, issue, built, "in-progress", counts)
     counts = sent.counts.as_dict()
     outcome = "partial" if counts.get("deferred") or counts.get("pending") else "sent"
     return RunReport(key, report, issue, built, outcome, counts)

@@ -44,7 +44,6 @@ COVERAGE_BONUS_CAP = 3  # ... up to this many
 SAME_SITE_PENALTY = 0.7  # each story already taken from a site multiplies its next by this
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
-_UNIT = {"h": "hours", "d": "days", "w": "weeks"}
 _WORD = re.compile(r"\w+")
 
 
@@ -57,15 +56,22 @@ class Story:
     score: float = 0.0
 
 
-def parse_since(text: str) -> timedelta:
-    """`"12h"`, `"7d"` or `"2w"` as a timedelta; anything else is a DigestError."""
+MAX_SINCE = timedelta(days=3650)
+
+
+def parse_since(text: str, name: str = "--since") -> timedelta:
+    """`"12h"`, `"7d"` or `"2w"` as a timedelta; anything else is a DigestError naming the
+    input (`name`: the option or setting it came from)."""
     match = _DURATION.match(text or "")
     if not match or int(match.group(1)) == 0:
         raise DigestError(
-            f"--since {text!r}: expected a positive whole number of hours, days or weeks, "
+            f"{name} {text!r}: expected a positive whole number of hours, days or weeks, "
             "like 12h, 7d or 2w"
         )
-    return timedelta(**{_UNIT[match.group(2).lower()]: int(match.group(1))})
+    hours = int(match.group(1)) * {"h": 1, "d": 24, "w": 168}[match.group(2).lower()]
+    if hours > MAX_SINCE.total_seconds() / 3600:
+        raise DigestError(f"{name} {text!r}: at most {MAX_SINCE.days} days")
+    return timedelta(hours=hours)
 
 
 def _aware(moment: datetime) -> datetime:

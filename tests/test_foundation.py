@@ -264,3 +264,47 @@ def test_a_file_that_is_not_a_database_is_one_clear_error(tmp_path: Path) -> Non
     (tmp_path / "s.db").write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(DigestError, match="not a digest state store"):
         Store(tmp_path / "s.db")
+
+
+@pytest.mark.parametrize(
+    ("edit", "names"),
+    [
+        (('since = "7d"', 'since = "seven days"'), "selection.since"),
+        (("timeout = 30", "timeout = nan"), "transport.timeout"),
+        (('algorithm = "digest"', 'algorithm = "bogus"'), "summary.algorithm"),
+    ],
+)
+def test_settings_checked_before_any_work(
+    tmp_path: Path, edit: tuple[str, str], names: str
+) -> None:
+    init_project(tmp_path)
+    config = tmp_path / "digest.toml"
+    config.write_text(config.read_text().replace(*edit))
+    examples = Path(__file__).resolve().parent.parent / "examples" / "articles"
+    result = runner.invoke(app, ["--project", str(tmp_path), "build", "--articles", str(examples)])
+    assert result.exit_code == 2
+    assert names in result.output and str(config) in result.output
+    assert Store(tmp_path / ".digest" / "digest.sqlite3").count_articles() == 0  # nothing done
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["build", "--as-of", "0001-01-01"],
+        ["build", "--since", "300000w"],
+        ["build", "--out", "{file}"],
+    ],
+)
+def test_out_of_range_and_misplaced_inputs_are_one_line(tmp_path: Path, args: list[str]) -> None:
+    init_project(tmp_path / "p")
+    (tmp_path / "afile").write_text("")
+    args = [a.replace("{file}", str(tmp_path / "afile")) for a in args]
+    result = runner.invoke(app, ["--project", str(tmp_path / "p"), *args])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_init_over_a_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("")
+    result = runner.invoke(app, ["init", str(tmp_path / "taken")])
+    assert result.exit_code == 2 and "cannot create a project" in result.output

@@ -181,3 +181,32 @@ def test_a_run_just_after_the_week_turns_does_not_resend_last_weeks_stories(
     assert monday.exit_code == 0, monday.output
     assert "2026-W48" in monday.stdout and "nothing sent" in monday.stdout
     assert len(recorder.received) == 3
+
+
+def test_too_few_stories_say_so(tmp_path: Path, smtp) -> None:
+    root = make_project(tmp_path / "news", subscribers=2)
+    config = root / "digest.toml"
+    config.write_text(config.read_text().replace("min_stories = 1", "min_stories = 20"))
+    recorder, url = smtp()
+    result = run(root, url, "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    assert "only 6 political stories (selection.min_stories is 20); nothing sent" in result.stdout
+    assert recorder.received == []
+
+
+def test_a_run_overlapping_another_leaves_the_send_to_it(tmp_path: Path, smtp) -> None:
+    from digest.project import open_project
+    from digest.send import IssueLock
+
+    root = make_project(tmp_path / "news", subscribers=2)
+    recorder, url = smtp()
+    assert run(root, url, "--as-of", AS_OF, "--hold").exit_code == 0
+    project = open_project(root)
+    issue = project.store.issue_by_key("2026-W47")
+    assert issue is not None
+    project.store.set_issue_status(issue.id, "built")  # as if released, another run sending
+    with IssueLock(project.state_dir, issue.id):
+        result = run(root, url, "--as-of", AS_OF)
+    assert result.exit_code == 1
+    assert "being sent by another run" in result.stdout and "Traceback" not in result.output
+    assert recorder.received == []

@@ -88,6 +88,8 @@ def parse_as_of(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise DigestError(f"--as-of {value!r}: not an ISO 8601 date or time") from None
+    if not 1900 <= parsed.year <= 9000:  # windows reach back from it; keep the arithmetic sane
+        raise DigestError(f"--as-of {value!r}: the year must be between 1900 and 9000")
     # a bare date or naive time means UTC: a scheduler's clock rarely knows better
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
@@ -115,6 +117,8 @@ def build_command(
     from digest.project import open_project
 
     project = open_project(project_dir())  # settings are checked before anything is done
+    if out is not None and out.exists() and not out.is_dir():
+        raise DigestError(f"--out {out}: exists and is not a folder")
     from digest.build import build_issue, write_issue_files
     from digest.select import parse_since
     from digest.store import now_utc

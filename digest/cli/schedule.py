@@ -46,13 +46,20 @@ def run_command(
     ingested = f"ingested {report.ingest.added} new, {report.ingest.failed} failed"
     issue = report.issue
     if issue is None:
-        line = f"{report.key}: no political stories in the window; nothing sent ({ingested})"
+        minimum = project.config.min_stories
+        found = (
+            f"only {report.stories} political stories (selection.min_stories is {minimum})"
+            if report.stories
+            else "no political stories in the window"
+        )
+        line = f"{report.key}: {found}; nothing sent ({ingested})"
     else:
         state = {
             "held": f"held: preview with `digest preview {issue.id}`, release with `digest send`",
             "already-sent": "already sent",
             "sent": "sent",
             "partial": "partly sent, some deferred: run again to retry",
+            "in-progress": "being sent by another run right now",
         }[report.outcome]
         counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
         made = "built" if report.built else "existing"
@@ -72,5 +79,5 @@ def run_command(
     else:
         print(line)
     # exit codes as for `digest send`: bad inputs are named on stderr but do not fail the run
-    if report.outcome == "partial":
+    if report.outcome in ("partial", "in-progress"):
         raise typer.Exit(EXIT_PARTIAL)

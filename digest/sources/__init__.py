@@ -18,7 +18,7 @@ from pathlib import Path
 
 from digest.models import Article
 from digest.sources.errors import ParseError, ParseFailure
-from digest.sources.feed import looks_like_feed, parse_feed
+from digest.sources.feed import is_feed_root, looks_like_feed, parse_feed, xml_root
 from digest.sources.fetch import fetch, is_url
 from digest.sources.page import looks_like_html, parse_page
 from digest.sources.plaintext import parse_plaintext
@@ -55,13 +55,20 @@ def parse_bytes(
 def _parse_bytes(data: bytes, origin: str | None, *, hint: str, url: str | None) -> list[Article]:
     if not data.strip():
         raise ParseError("empty")
-    if looks_like_feed(data[:4096]):
+    if looks_like_feed(data):
         return parse_feed(data, origin)
     text = decode_bytes(data)
     if not text.strip():
         raise ParseError("empty: only whitespace")
+    root = xml_root(text)
+    if is_feed_root(root):  # a feed in UTF-16 or another encoding the byte sniff cannot read
+        return parse_feed(data, origin)
     if looks_like_html(text) or hint in _HTML_SUFFIXES or hint in _HTML_TYPES:
         return [parse_page(text, origin, url=url)]
+    if text.lstrip().startswith("<?xml"):
+        # an XML declaration is never an article's title: say what the document is instead
+        found = f"its root element is <{root}>" if root else "no root element found"
+        raise ParseError(f"XML document, not an RSS/Atom feed or HTML page ({found})")
     if looks_scraped(text):
         return [parse_scraped(text, origin)]
     return [parse_plaintext(text, origin)]
@@ -150,18 +157,44 @@ def _guarded(origin: str, parse: Callable[[], list[Article]]) -> Iterator[Articl
 
 
 def _walk(root: Path) -> Iterator[Path | ParseFailure]:
-    """Files under `root` in a stable order; hidden files and folders skipped, links to folders
-    not followed (no loops); an unreadable folder is a failure, not a silent gap."""
+    """Files under `root` in a stable order; hidden files and folders skipped. Links to folders
+    are followed (`articles/scraper -> /data/out` is a common layout), each real folder once, so a
+    link back up (a loop) or a second link to a folder reads nothing twice. An unreadable folder
+    is a failure, not a silent gap."""
     unreadable: list[OSError] = []
-    for folder, dirnames, filenames in os.walk(root, onerror=unreadable.append):
+    seen: set[tuple[int, int]] = set()
+    try:
+        seen.add(_folder_id(root))
+    except OSError as exc:
+        yield ParseFailure(str(root), f"cannot read folder: {exc.strerror}")
+        return
+    for folder, dirnames, filenames in os.walk(root, onerror=unreadable.append, followlinks=True):
         while unreadable:
             error = unreadable.pop()
             yield ParseFailure(
                 str(error.filename or folder), f"cannot read folder: {error.strerror}"
             )
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        kept = []
+        for name in sorted(d for d in dirnames if not d.startswith(".")):
+            path = Path(folder) / name
+            try:
+                folder_id = _folder_id(path)
+            except OSError as exc:
+                yield ParseFailure(str(path), f"cannot read folder: {exc.strerror}")
+                continue
+            if folder_id in seen:  # a loop, or a second way into a folder: nothing is lost
+                continue
+            seen.add(folder_id)
+            kept.append(name)
+        dirnames[:] = kept
         for name in sorted(filenames):
             if not name.startswith("."):
                 yield Path(folder) / name
     for error in unreadable:
         yield ParseFailure(str(error.filename or root), f"cannot read folder: {error.strerror}")
+
+
+def _folder_id(path: Path) -> tuple[int, int]:
+    """What makes a folder the same folder, however it is reached (through links included)."""
+    status = path.stat()
+    return status.st_dev, status.st_ino

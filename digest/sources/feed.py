@@ -16,18 +16,42 @@ from digest.sources.fields import (
     source_url_field,
     split_authors,
     truncated_field,
+    unknown_time_zone,
 )
 
-_FEED_START = re.compile(
-    rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*)*<(?:rss|feed|rdf:RDF)\b",
-    re.DOTALL,
+# The XML prologue: declaration, processing instructions (`<?xml-stylesheet …?>`), comments and a
+# DOCTYPE with or without an internal subset, then the root element's name. Each part is written
+# so that it cannot backtrack into the next (hostile input must not make it slow).
+_XML_ROOT = re.compile(
+    r"""\A\s*(?:
+        <\?[^?]*(?:\?(?!>)[^?]*)*\?>\s*
+      | <!--[^-]*(?:-(?!->)[^-]*)*-->\s*
+      | <!(?i:DOCTYPE)\s[^\[>]*(?:\[[^\]]*\][^>]*)?>\s*
+    )*<(?P<root>[A-Za-z_][\w.:-]*)""",
+    re.VERBOSE,
 )
+_FEED_ROOTS = frozenset({"rss", "feed", "RDF"})
+_SNIFF_CHARS = 64 * 1024  # room for a long internal DTD subset before the root element
 _ELLIPSIS_END = re.compile(r"(?:\[?\s*(?:…|\.\.\.)\s*\]?|\[\s*…\s*\])\s*$")
 
 
+def xml_root(text: str) -> str | None:
+    """The root element's name when `text` opens as an XML document (after any declaration,
+    processing instructions, comments and DOCTYPE), else None. `<rdf:RDF>` gives `rdf:RDF`."""
+    found = _XML_ROOT.match(text[:_SNIFF_CHARS])
+    return found.group("root") if found else None
+
+
+def is_feed_root(root: str | None) -> bool:
+    """True for RSS 2.0 (`rss`), Atom (`feed`) and RSS 1.0 (`rdf:RDF`), with any prefix."""
+    return root is not None and root.rpartition(":")[2] in _FEED_ROOTS
+
+
 def looks_like_feed(head: bytes) -> bool:
-    """True when the first bytes open an RSS, Atom or RSS 1.0 document."""
-    return bool(_FEED_START.match(head.lstrip(b"\xef\xbb\xbf")[:4096]))
+    """True when the first bytes open an RSS, Atom or RSS 1.0 document (an ASCII-compatible
+    encoding is assumed here; the caller checks decoded text too)."""
+    prologue = head[:_SNIFF_CHARS].removeprefix(b"\xef\xbb\xbf").decode("latin-1")
+    return is_feed_root(xml_root(prologue))
 
 
 def parse_feed(data: bytes, origin: str | None = None) -> list[Article]:
@@ -105,9 +129,9 @@ def _entry_date(entry: Any) -> tuple[datetime | None, list[str]]:
         found, warnings = parse_published(raw)
         if found is not None:
             return found, warnings
-        # feedparser knows more date dialects; its result is UTC
+        # feedparser knows more date dialects, but it reads a zone it does not know as UTC
         parsed = entry.get(f"{key}_parsed")
-        if parsed:
+        if parsed and unknown_time_zone(raw) is None:
             year, month, day, hour, minute, second = parsed[:6]
             return datetime(year, month, day, hour, minute, second, tzinfo=UTC), []
         return None, warnings

@@ -53,7 +53,14 @@ def normalise_url(raw: str | None) -> str | None:
 
 # --- dates ----------------------------------------------------------------------------------------
 
-_RFC_2822 = re.compile(r"^(?:[A-Za-z]{3},?\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s+\d{1,2}:\d{2}")
+_RFC_2822 = re.compile(
+    r"^(?:[A-Za-z]{3},?\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s+\d{1,2}:\d{2}(?::\d{2})?"
+    r"(?P<zone>.*)$"
+)
+# RFC 2822's "-0000": the time is UTC and the writer's local zone is not said.
+_UNKNOWN_LOCAL_ZONE = re.compile(r"^-0000\b")
+# "+01:00" is not RFC 2822, but common; email.utils wants "+0100".
+_COLON_OFFSET = re.compile(r"^([+-]\d{2}):(\d{2})\b")
 _UTC_SUFFIX = re.compile(r"\s*(?:Z|UTC|GMT)$", re.IGNORECASE)
 # Written dates with no numeric ambiguity; numeric d/m/y orders are handled separately.
 _FORMATS = (
@@ -85,7 +92,10 @@ def parse_published(raw: str | None) -> tuple[datetime | None, list[str]]:
     if raw is None or not raw.strip():
         return None, []
     text = " ".join(raw.split())
-    found = _parse_date(text)
+    try:
+        found = _parse_date(text)
+    except UnknownTimeZone as exc:
+        return None, [f"unknown time zone {exc.zone!r} in published date {text[:80]!r}: left empty"]
     if found is None or not _EARLIEST_YEAR <= found.year <= _LATEST_YEAR:
         return None, [f"published date not understood: {text[:80]!r}"]
     if found.tzinfo is None or found.utcoffset() is None:
@@ -95,12 +105,18 @@ def parse_published(raw: str | None) -> tuple[datetime | None, list[str]]:
     return found, []
 
 
+class UnknownTimeZone(ValueError):
+    """A date whose zone is named, but not one we know: reading it as UTC would be a guess."""
+
+    def __init__(self, zone: str) -> None:
+        super().__init__(f"unknown time zone {zone!r}")
+        self.zone = zone
+
+
 def _parse_date(text: str) -> datetime | None:
-    if _RFC_2822.match(text):  # as in feeds and the scraper's footer; the parser itself is lax
-        try:
-            return parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
+    rfc = _RFC_2822.match(text)
+    if rfc:  # as in feeds and the scraper's footer
+        return _parse_rfc_2822(text, rfc.group("zone").strip())
     try:
         return datetime.fromisoformat(text)  # ISO 8601, with or without zone
     except ValueError:
@@ -136,6 +152,31 @@ def _parse_date(text: str) -> datetime | None:
     return None
 
 
+def _parse_rfc_2822(text: str, zone: str) -> datetime | None:
+    """email.utils does the parsing, but it reads an unknown zone name (CEST, BST) as "no zone",
+    which would then be taken as UTC: such a date is refused instead."""
+    if _COLON_OFFSET.match(zone):
+        text = text[: len(text) - len(zone)] + _COLON_OFFSET.sub(r"\1\2", zone)
+    try:
+        found = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if found.tzinfo is not None or not zone:
+        return found
+    if _UNKNOWN_LOCAL_ZONE.match(zone):
+        return found.replace(tzinfo=UTC)
+    raise UnknownTimeZone(zone.split()[0][:20])
+
+
+def unknown_time_zone(raw: str | None) -> str | None:
+    """The zone name of a date that names a zone we do not know (`CEST`), else None."""
+    try:
+        _parse_date(" ".join((raw or "").split()))
+    except UnknownTimeZone as exc:
+        return exc.zone
+    return None
+
+
 # --- authors --------------------------------------------------------------------------------------
 
 _AUTHOR_SPLIT = re.compile(r"\s*(?:;|,\s*and\s+|,|&|\band\b|\|)\s*", re.IGNORECASE)
@@ -168,10 +209,14 @@ def split_authors(raw: str | list[str] | None) -> list[str]:
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
 
 
+def ends_sentence(text: str) -> bool:
+    """True when the text closes with sentence-final punctuation."""
+    return bool(_SENTENCE_END.search(text.rstrip()))
+
+
 def ends_mid_sentence(body: str) -> bool:
     """True when the text stops without closing its last sentence (the scraper cut it off)."""
-    tail = body.rstrip()
-    return bool(tail) and not _SENTENCE_END.search(tail)
+    return bool(body.strip()) and not ends_sentence(body)
 
 
 # The fields every format fills the same way; each notes what it could not find in `warnings`.

@@ -7,6 +7,7 @@ import re
 
 from digest.models import Article
 from digest.sources.errors import ParseError
+from digest.sources.feed import xml_root
 from digest.sources.fields import (
     published_field,
     source_url_field,
@@ -28,7 +29,11 @@ _MIN_BODY_CHARS = 40
 
 
 def looks_like_html(text: str) -> bool:
-    return bool(_HTML_START.match(text[:4096]))
+    """An HTML document, or an XHTML one (which may open with an XML declaration)."""
+    if _HTML_START.match(text[:4096]):
+        return True
+    root = xml_root(text)
+    return root is not None and root.lower() == "html"
 
 
 def parse_page(html: str, origin: str | None = None, url: str | None = None) -> Article:

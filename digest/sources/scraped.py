@@ -20,6 +20,7 @@ import re
 from digest.models import Article
 from digest.sources.errors import ParseError
 from digest.sources.fields import (
+    ends_sentence,
     join_paragraphs,
     published_field,
     source_url_field,
@@ -44,14 +45,19 @@ _FOOTER_LINE = re.compile(
 # Whole lines that are the site's furniture, never article text.
 _CHROME_LINE = re.compile(
     r"^\s*(?:[×☰≡]\s.*"
-    r"|.*subscribe to our newsletter.*"
-    r"|.*privacy policy.*terms and conditions.*"
     r"|read more|share(?: this)?(?: article)?|advertisement|skip to (?:main )?content"
-    r"|did you miss our previous article.*"
     r")\s*$",
     re.IGNORECASE,
 )
-_MAX_HEADLINE_CHARS = 300
+# Chrome recognised by the words it holds, but only on a short line: a body paragraph that merely
+# mentions a privacy policy or a newsletter is article text.
+_SHORT_CHROME_LINE = re.compile(
+    r"subscribe to our newsletter|privacy policy.*terms and conditions"
+    r"|^\s*did you miss our previous article",
+    re.IGNORECASE,
+)
+_MAX_CHROME_CHARS = 80
+_MAX_HEADLINE_CHARS = 200
 
 
 def find_footer(lines: list[str]) -> tuple[int, int] | None:
@@ -94,7 +100,7 @@ def parse_scraped(text: str, origin: str | None = None) -> Article:
             fields.setdefault(_FOOTER_KEYS[match.group(1).lower()], match.group(2).strip())
 
     warnings: list[str] = []
-    content = [line for line in lines[:start] if not _CHROME_LINE.match(line)]
+    content = [line for line in lines[:start] if not _is_chrome(line)]
     headline, body_lines = _split_headline(content)
     body = join_paragraphs(body_lines)
     if not body:
@@ -120,20 +126,26 @@ def parse_scraped(text: str, origin: str | None = None) -> Article:
     )
 
 
+def _is_chrome(line: str) -> bool:
+    if _CHROME_LINE.match(line):
+        return True
+    return len(line.strip()) <= _MAX_CHROME_CHARS and bool(_SHORT_CHROME_LINE.search(line))
+
+
 def _split_headline(lines: list[str]) -> tuple[str | None, list[str]]:
-    """The site's headline is the first paragraph when it is one short line followed by more."""
+    """The site's headline is the first paragraph when it looks like one: a single short line
+    followed by more text, and either not ending like a sentence or set apart by a gap of several
+    blank lines (as the scraper writes it). Otherwise it is the lede and stays in the body."""
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
         return None, []
-    following = lines[first + 1] if first + 1 < len(lines) else ""
-    candidate = lines[first].strip()
+    candidate = " ".join(lines[first].split())
     rest = lines[first + 1 :]
-    if (
-        not following.strip()
-        and len(candidate) <= _MAX_HEADLINE_CHARS
-        and any(line.strip() for line in rest)
-    ):
-        return " ".join(candidate.split()), rest
+    gap = next((i for i, line in enumerate(rest) if line.strip()), None)
+    if gap is None or gap == 0 or len(candidate) > _MAX_HEADLINE_CHARS:
+        return None, lines[first:]  # alone, wrapped onto several lines, or too long
+    if gap >= 2 or not ends_sentence(candidate):
+        return candidate, rest
     return None, lines[first:]
 
 
