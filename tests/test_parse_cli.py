@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import queue
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -211,3 +213,46 @@ def test_ingest_urls_with_a_dead_feed(runner: CliRunner, project: Path, served: 
     assert result.exit_code == 1
     assert f"{served}/gone.xml: HTTP 404 File not found" in result.stderr
     assert "added 2, already known 0, failed 1" in result.stderr
+
+
+class _SlowDripHandler(BaseHTTPRequestHandler):
+    """Promises a large body, then drips it a byte at a time for about 3 s (each byte well within
+    any per-read timeout) before sending the rest; reports whether the client hung up first."""
+
+    outcomes: queue.Queue[str] = queue.Queue()
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        body = b"Title\n\n" + b"word " * 20_000
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for index in range(60):
+                self.wfile.write(body[index : index + 1])
+                time.sleep(0.05)
+            self.wfile.write(body[60:])
+        except OSError:
+            self.outcomes.put("client hung up")
+            return
+        self.outcomes.put("all sent")
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def test_parse_url_slow_drip_times_out(runner: CliRunner) -> None:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _SlowDripHandler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/story.txt"
+    try:
+        result = runner.invoke(app, ["parse", url, "--timeout", "1", "--json"])
+        assert result.exit_code == 1
+        assert result.stdout == ""
+        assert result.stderr.splitlines() == [f"{url}: timed out after 1 s"]
+        # the fetch gave up on its own deadline rather than waiting for the server to finish
+        assert _SlowDripHandler.outcomes.get(timeout=10) == "client hung up"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import queue
 import shutil
 import threading
 import time
@@ -124,6 +126,59 @@ def test_scraped_footer_without_body_fails(tmp_path: Path) -> None:
     assert str(caught.value) == f"{path}: no article body before the footer"
 
 
+FOOTER = "By: X\nTitle: Original title\nSourced From: x.com/a\nPublished Date: 2026-11-17T10:00Z\n"
+
+
+def test_scraped_lede_is_not_taken_for_a_missing_headline(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_text(
+        "Subscribe To Our Newsletter\n\n"
+        "LONDON \u2014 The prime minister said on Monday that the bill would pass.\n\n"
+        "Second paragraph, complete.\n\n" + FOOTER,
+        encoding="utf-8",
+    )
+    article = parse_file(path)
+    assert article.headline is None
+    assert article.body == (
+        "LONDON \u2014 The prime minister said on Monday that the bill would pass.\n\n"
+        "Second paragraph, complete."
+    )
+    assert article.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("first", "gap"),
+    [("Will the bill pass?", "\n\n\n\n"), ("Bill passes after late-night vote", "\n\n")],
+    ids=["question-set-apart", "no-final-punctuation"],
+)
+def test_scraped_headline_that_looks_like_one(tmp_path: Path, first: str, gap: str) -> None:
+    path = tmp_path / "a.txt"
+    path.write_text(f"{first}{gap}The vote was close.\n\n{FOOTER}", encoding="utf-8")
+    article = parse_file(path)
+    assert (article.headline, article.body) == (first, "The vote was close.")
+
+
+def test_scraped_body_paragraphs_mentioning_chrome_words_are_kept(tmp_path: Path) -> None:
+    privacy = (
+        "The regulator said the firm's privacy policy and its terms and conditions had been "
+        "rewritten twice in a year without telling users."
+    )
+    newsletter = (
+        "Campaigners urged voters to subscribe to our newsletter, as one leaflet put it, "
+        "before the deadline."
+    )
+    path = tmp_path / "a.txt"
+    path.write_text(
+        "\u00d7 UK PoliticsPrivacy PolicyTerms And Conditions\nSubscribe To Our Newsletter\n\n"
+        f"Headline\n\n\n{privacy}\n\n{newsletter}\n\n{FOOTER}\nRead More\n"
+        "Did you miss our previous article...\n",
+        encoding="utf-8",
+    )
+    article = parse_file(path)
+    assert article.headline == "Headline"
+    assert article.body == f"{privacy}\n\n{newsletter}"
+
+
 # --- plain text and encodings ---------------------------------------------------------------------
 
 
@@ -232,6 +287,26 @@ def test_missing_file() -> None:
         ("03/04/2026", None, True),  # ambiguous: refused, not guessed
         ("yesterday", None, True),
         ("0001-01-01T00:00:00+00:00", None, True),
+        ("Fri, 20 Nov 2026 10:00:00 CEST", None, True),  # unknown zone: not read as UTC
+        ("20 Nov 2026 10:00 BST", None, True),
+        ("Fri, 20 Nov 2026 10:00:00 -0000", datetime(2026, 11, 20, 10, 0, tzinfo=UTC), False),
+        (
+            "Fri, 20 Nov 2026 10:00:00 EST",
+            datetime(2026, 11, 20, 10, 0, tzinfo=timezone(timedelta(hours=-5))),
+            False,
+        ),
+        (
+            "Fri, 20 Nov 2026 10:00:00 +01:00",
+            datetime(2026, 11, 20, 10, 0, tzinfo=timezone(timedelta(hours=1))),
+            False,
+        ),
+        (
+            "Fri, 20 Nov 2026 10:00:00 +0100 (CET)",
+            datetime(2026, 11, 20, 10, 0, tzinfo=timezone(timedelta(hours=1))),
+            False,
+        ),
+        ("Fri, 20 Nov 2026 10:00:00 UT", datetime(2026, 11, 20, 10, 0, tzinfo=UTC), False),
+        ("Fri, 20 Nov 2026 10:00:00", datetime(2026, 11, 20, 10, 0, tzinfo=UTC), True),
     ],
 )
 def test_parse_published(raw: str, expected: datetime | None, warned: bool) -> None:
@@ -240,6 +315,26 @@ def test_parse_published(raw: str, expected: datetime | None, warned: bool) -> N
     if found is not None:
         assert found.tzinfo is not None
     assert bool(warnings) is warned
+
+
+def test_unknown_time_zone_is_null_with_a_warning_not_utc() -> None:
+    assert parse_published("Fri, 20 Nov 2026 10:00:00 CEST") == (
+        None,
+        ["unknown time zone 'CEST' in published date 'Fri, 20 Nov 2026 10:00:00 CEST': left empty"],
+    )
+
+
+def test_feed_entry_with_unknown_time_zone_is_undated(tmp_path: Path) -> None:
+    # feedparser itself would read CEST as UTC; its reading must not be used as a fallback
+    path = tmp_path / "feed.xml"
+    path.write_bytes(
+        (FIXTURES / "feed_rss.xml")
+        .read_bytes()
+        .replace(b"Tue, 17 Nov 2026 09:00:00 +0000", b"Tue, 17 Nov 2026 09:00:00 CEST")
+    )
+    first = split(list(read_source(str(path))))[0][0]
+    assert first.published is None
+    assert any("unknown time zone 'CEST'" in w for w in first.warnings)
 
 
 @pytest.mark.parametrize(
@@ -321,6 +416,80 @@ def test_feed_with_several_entries_is_not_one_file_article() -> None:
         parse_file(FIXTURES / "feed_rss.xml")
 
 
+PROLOGUE = (
+    b'<?xml-stylesheet type="text/xsl" href="/style.xsl"?>\n'
+    b"<!-- generated; see https://example.org -->\n"
+    b"<?generator digest-test?>\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "root", "titles"),
+    [
+        (
+            "feed_rss.xml",
+            b"rss",
+            ["Ministers agree & sign new housing deal", "Opposition demands vote on budget"],
+        ),
+        ("feed_atom.xml", b"feed", ["Select committee publishes report on lobbying"]),
+    ],
+)
+def test_feed_with_stylesheet_and_doctype_subset_is_a_feed(
+    tmp_path: Path, fixture: str, root: bytes, titles: list[str]
+) -> None:
+    doctype = b'<!DOCTYPE %s [\n  <!ENTITY nbsp "&#160;">\n  <!ENTITY copy "&#169;">\n]>\n' % root
+    data = (
+        (FIXTURES / fixture).read_bytes().replace(b"<" + root, PROLOGUE + doctype + b"<" + root, 1)
+    )
+    path = tmp_path / "feed.xml"
+    path.write_bytes(data)
+    articles, failures = split(list(read_source(str(path))))
+    assert failures == []
+    assert [a.title for a in articles] == titles
+
+
+def test_utf16_feed_is_a_feed(tmp_path: Path) -> None:
+    text = (FIXTURES / "feed_rss.xml").read_text(encoding="utf-8").replace("utf-8", "utf-16")
+    path = tmp_path / "feed.xml"
+    path.write_bytes(text.encode("utf-16"))
+    assert len(split(list(read_source(str(path))))[0]) == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (
+            b'<?xml version="1.0"?>\n<config>\n  <item>one</item>\n\n  <item>two</item>\n</config>',
+            "XML document, not an RSS/Atom feed or HTML page (its root element is <config>)",
+        ),
+        (
+            b'<?xml version="1.0"?>\n<?xml-stylesheet href="a.xsl"?>\n\nJust some text.\n',
+            "XML document, not an RSS/Atom feed or HTML page (no root element found)",
+        ),
+    ],
+    ids=["other-root", "no-root"],
+)
+def test_xml_that_is_not_a_feed_is_a_failure_not_an_article(
+    tmp_path: Path, content: bytes, reason: str
+) -> None:
+    path = tmp_path / "data.xml"
+    path.write_bytes(content)
+    with pytest.raises(ParseError) as caught:
+        parse_file(path)
+    assert caught.value.reason == reason
+
+
+def test_xhtml_page_with_xml_declaration_is_a_page(tmp_path: Path) -> None:
+    html = (FIXTURES / "page.html").read_bytes()
+    path = tmp_path / "page.xml"
+    path.write_bytes(
+        b'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html PUBLIC '
+        b'"-//W3C//DTD XHTML 1.0 Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n'
+        + html.split(b">", 1)[1]  # without its own <!doctype html>
+    )
+    assert parse_file(path).title == "Budget row deepens"
+
+
 def test_html_page_file() -> None:
     article = parse_file(FIXTURES / "page.html")
     assert article.title == "Budget row deepens"
@@ -382,6 +551,26 @@ def test_folder_mixing_formats_and_broken_files(tmp_path: Path) -> None:
             parse_file(SEED).title,
         ]
     )
+
+
+def test_linked_folders_are_followed_once_and_loops_end(tmp_path: Path) -> None:
+    outside = tmp_path / "data" / "out"
+    outside.mkdir(parents=True)
+    shutil.copy(SEED, outside / "seed.txt")
+    os.symlink(outside.parent, outside / "up")  # a loop: out/up/out/up/...
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "bbc_politics_001.txt", folder / "bbc.txt")
+    os.symlink(outside, folder / "scraper")
+    os.symlink(outside, folder / "scraper-again")  # a second way into the same folder
+    os.symlink(tmp_path / "gone", folder / "dangling")
+
+    articles, failures = split(list(read_source(str(folder))))
+    assert sorted(a.origin or "" for a in articles) == [
+        str(folder / "bbc.txt"),
+        str(folder / "scraper" / "seed.txt"),
+    ]
+    assert [(f.origin, f.reason) for f in failures] == [(str(folder / "dangling"), "no such file")]
 
 
 def test_missing_source_is_a_failure() -> None:
@@ -482,6 +671,42 @@ def test_dead_feed_does_not_stop_the_others(server: str) -> None:
     assert len(articles) == 3
     assert [f.origin for f in failures] == [f"{server}/missing", "http://127.0.0.1:9/feed"]
     assert failures[1].reason.startswith("cannot fetch")
+
+
+class _DripHandler(BaseHTTPRequestHandler):
+    """Sends the status line, then drips the headers a byte at a time for about 3 s (each byte
+    well within any per-read timeout), then the rest; reports whether the client hung up first."""
+
+    outcomes: queue.Queue[str] = queue.Queue()
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        try:
+            self.wfile.write(b"HTTP/1.0 200 OK\r\nX-Drip: ")
+            for _ in range(60):
+                self.wfile.write(b"x")
+                time.sleep(0.05)
+            self.wfile.write(b"\r\nContent-Type: text/plain\r\n\r\nTitle\n\nA body.\n")
+        except OSError:
+            self.outcomes.put("client hung up")
+            return
+        self.outcomes.put("all sent")
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def test_server_dripping_headers_cannot_outlast_the_timeout() -> None:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _DripHandler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/drip"
+    try:
+        items = list(read_source(url, timeout=0.5))
+        assert items == [ParseFailure(url, "timed out after 0.5 s")]
+        assert _DripHandler.outcomes.get(timeout=10) == "client hung up"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 # --- property tests: parsing never raises anything but ParseError --------------------------------
