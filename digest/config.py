@@ -167,9 +167,15 @@ def _validate(config: Config, path: Path) -> None:
     if config.transport == "smtp" and not config.smtp_url:
         raise ConfigError(f"{path}: `transport.smtp_url` is required when the backend is smtp")
     base = urlsplit(config.base_url)
-    if base.scheme not in ("http", "https") or not base.netloc:
+    # urlsplit quietly drops CR/LF/TAB; the raw value goes into List-Unsubscribe headers
+    if (
+        base.scheme not in ("http", "https")
+        or not base.netloc
+        or any(c.isspace() or not c.isprintable() or c in '<>"' for c in config.base_url)
+    ):
         raise ConfigError(
-            f"{path}: `newsletter.base_url` must be an http(s) URL, not {config.base_url!r}"
+            f"{path}: `newsletter.base_url` (or DIGEST_BASE_URL) must be an http(s) URL,"
+            f" not {config.base_url!r}"
         )
     from email.utils import parseaddr
 

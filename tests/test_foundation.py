@@ -308,3 +308,18 @@ def test_init_over_a_file_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("")
     result = runner.invoke(app, ["init", str(tmp_path / "taken")])
     assert result.exit_code == 2 and "cannot create a project" in result.output
+
+
+def test_markup_like_input_prints_as_is(tmp_path: Path) -> None:
+    (tmp_path / "[").mkdir()
+    (tmp_path / "[" / "x].txt").write_text("")  # the path reads ".../[/x].txt": a closing tag
+    result = runner.invoke(app, ["summarize", str(tmp_path / "[" / "x].txt")])
+    assert result.exit_code == 1 and "[/x].txt" in result.output
+    assert "Traceback" not in result.output and "MarkupError" not in result.output
+
+
+def test_base_url_with_line_breaks_is_refused(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    env = {"DIGEST_BASE_URL": "https://n.example/x\r\nBcc: leak@evil.example"}
+    with pytest.raises(ConfigError, match="DIGEST_BASE_URL"):
+        load_config(tmp_path / "digest.toml", env=env)

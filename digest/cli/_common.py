@@ -11,11 +11,13 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from digest.errors import DigestError
 
-# Human output goes to stderr so that stdout stays clean for --json readers.
-console = Console(stderr=True, highlight=False, soft_wrap=True)
+# Human output goes to stderr so that stdout stays clean for --json readers. Markup is off by
+# default: titles, addresses and server replies are data, and "[/x]" in one must print as is.
+console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 class State:
@@ -41,7 +43,7 @@ def emit_json(obj: Any) -> None:
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}", markup=True, soft_wrap=True)
+    console.print(f"[red]error:[/red] {escape(message)}", markup=True)
     return typer.Exit(code)
 
 

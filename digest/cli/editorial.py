@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from digest.cli import app
 from digest.cli._common import command, console, emit_json, project_dir
@@ -26,7 +27,7 @@ def _parsed(files: list[Path]) -> Iterator[tuple[Path, Article]]:
         try:
             yield path, parse_file(path)
         except DigestError as exc:
-            console.print(str(exc), markup=False, highlight=False)
+            console.print(str(exc))
 
 
 @command(app, "summarize")
@@ -56,9 +57,9 @@ def summarize_command(
         if json_out:
             emit_json({"path": str(path), "title": article.title, "sentences": chosen})
         else:
-            console.print(f"[bold]{article.title}[/bold]", highlight=False)
+            console.print(f"[bold]{escape(article.title)}[/bold]", markup=True)
             for sentence in chosen:
-                console.print(f"  • {sentence}", markup=False, highlight=False)
+                console.print(f"  • {sentence}")
     if done < len(files):
         raise typer.Exit(EXIT_PARTIAL)
 
@@ -76,7 +77,7 @@ def classify_command(files: Files, json_out: Json = False) -> None:
             emit_json({"path": str(path), "political": is_political(score), "score": score})
         else:
             label = "political" if is_political(score) else "not political"
-            console.print(f"{path}: {label} ({score:.3f})", markup=False)
+            console.print(f"{path}: {label} ({score:.3f})")
     if done < len(files):
         raise typer.Exit(EXIT_PARTIAL)
 
@@ -132,9 +133,9 @@ def build_command(
         window = when - last
     report = build_issue(project, articles=articles, as_of=when, since=window, limit=limit)
     for failure in report.ingest.failures:
-        console.print(f"{failure.origin}: {failure.reason}", markup=False, highlight=False)
+        console.print(f"{failure.origin}: {failure.reason}")
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", markup=True)
     if report.issue is None:
         console.print(f"No political stories among {report.candidates} articles in the window.")
         raise typer.Exit(EXIT_PARTIAL if report.ingest.failures else 0)
