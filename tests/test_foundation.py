@@ -316,6 +316,9 @@ def test_markup_like_input_prints_as_is(tmp_path: Path) -> None:
     result = runner.invoke(app, ["summarize", str(tmp_path / "[" / "x].txt")])
     assert result.exit_code == 1 and "[/x].txt" in result.output
     assert "Traceback" not in result.output and "MarkupError" not in result.output
+    # and through the one-line error of a usage mistake
+    missing = runner.invoke(app, ["--project", str(tmp_path / "[" / "nope]"), "build"])
+    assert missing.exit_code == 2 and "[/nope]" in missing.output
 
 
 def test_base_url_with_line_breaks_is_refused(tmp_path: Path) -> None:
