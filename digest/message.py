@@ -10,7 +10,10 @@ per message.
     multipart/alternative; text/plain first, text/html last (the preferred part), UTF-8, QP
 
 No value from data reaches a header raw: control characters (CR/LF included) in names and subjects
-are folded into spaces, and an address that is not a plain address is refused.
+are folded into spaces, a name or subject that spells out an RFC 2047 encoded word (`=?…?=`) is
+itself encoded (so a mail program shows it as written instead of decoding what it hides), and an
+address that is not a plain address is refused. Whatever still cannot be written for one
+subscriber is a `BadRecipient`: that row is skipped, the send goes on.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import html as html_lib
 import re
 import time
 from email import message_from_bytes, policy
-from email.headerregistry import Address
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, parseaddr
 from urllib.parse import quote
@@ -30,7 +33,7 @@ from urllib.parse import quote
 from digest.config import Config
 from digest.errors import DigestError
 from digest.models import Issue, Subscriber
-from digest.render import PLACEHOLDER_RE
+from digest.render import ATTRIBUTE_FIELD_PREFIX, PLACEHOLDER_RE
 from digest.tokens import make_token
 from digest.transports.base import Envelope
 
@@ -69,11 +72,35 @@ def header_address(email: str) -> str:
     return f"{local}@{domain}"
 
 
-def _fold(name: str, value: str | Address) -> bytes:
-    """One header, folded and RFC 2047-encoded by the standard library (slow; used once per
-    issue, or for the rare non-ASCII display name)."""
-    header = policy.SMTP.header_factory(name, value if isinstance(value, str) else str(value))
+def _fold(name: str, value: str) -> bytes:
+    """An unstructured header, folded and RFC 2047-encoded by the standard library (slow; used
+    once per issue). A value spelling out an encoded word is encoded whole: the standard library
+    would decode it, CR/LF included, and write the result."""
+    if "=?" in value:
+        return f"{name}: {_encoded_words(value, name)}\r\n".encode("ascii")
+    header = policy.SMTP.header_factory(name, value)
     return header.fold(policy=policy.SMTP).encode("ascii")
+
+
+def _encoded_words(text: str, header_name: str) -> str:
+    """`text` as folded RFC 2047 encoded words, which a mail program decodes to exactly `text`.
+    A lone surrogate (no UTF-8 form) raises UnicodeEncodeError, a ValueError."""
+    return Header(text, "utf-8", header_name=header_name).encode(linesep="\r\n")
+
+
+def _address_header(header: str, name: str, address: str) -> bytes:
+    """`Header: name <address>` (or the bare address). A name that is not plain ASCII, or that
+    holds `=?` and so could be read as an encoded word, is always RFC 2047-encoded."""
+    if not name:
+        return f"{header}: {address}\r\n".encode()
+    if "=?" not in name and _PLAIN_ASCII.match(name):
+        line = f"{header}: {formataddr((name, address))}\r\n"
+        if len(line) <= 78:
+            return line.encode()
+    phrase = _encoded_words(name, header)
+    last_line = phrase.rpartition("\n")[2] if "\n" in phrase else f"{header}: {phrase}"
+    gap = " " if len(last_line) + len(address) + 3 <= 78 else "\r\n "
+    return f"{header}: {phrase}{gap}<{address}>\r\n".encode("ascii")
 
 
 def _split(template: str) -> list[str]:
@@ -154,13 +181,13 @@ class MessageFactory:
         self._boundary = f"=_digest_{digest_of_issue[:24]}"
 
         common = [
-            _fold("From", Address(one_line(from_name), addr_spec=self.sender)),
+            _address_header("From", one_line(from_name), self.sender),
             _fold("Subject", one_line(issue.subject, 900)),
         ]
         if config.reply_to:
             reply_name, reply_addr = parseaddr(one_line(config.reply_to))
             common.append(
-                _fold("Reply-To", Address(reply_name, addr_spec=header_address(reply_addr)))
+                _address_header("Reply-To", one_line(reply_name), header_address(reply_addr))
             )
         common.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
         common.append(b"MIME-Version: 1.0\r\n")
@@ -179,18 +206,29 @@ class MessageFactory:
         self._closing = f"--{self._boundary}--\r\n".encode()
         self._list_ids: dict[str, bytes] = {}
         self._date = (0, b"")
+        # `recipient.attributes.KEY` placeholders the templates use: field → the CSV column
+        self._attribute_fields = {
+            field: field.removeprefix(ATTRIBUTE_FIELD_PREFIX)
+            for field in {*self._html[1::2], *self._text[1::2]}
+            if field.startswith(ATTRIBUTE_FIELD_PREFIX)
+        }
 
     # -- per subscriber -------------------------------------------------------------------------
 
     def personal_values(self, subscriber: Subscriber) -> dict[str, str]:
         """The raw (unescaped) values for the placeholders."""
         name = one_line(subscriber.name, MAX_NAME)
-        return {
+        values = {
             "name": name,
             "space_name": f" {name}" if name else "",
             "unsubscribe_url": self.unsubscribe_url(subscriber),
             "web_url": f"{self.base_url}/issues/{self.issue.id}",
         }
+        if self._attribute_fields:
+            attributes = subscriber.attributes
+            for field, key in self._attribute_fields.items():
+                values[field] = attributes.get(key, "")
+        return values
 
     def token(self, subscriber: Subscriber) -> str:
         return make_token(self._secret, subscriber.email, subscriber.list)
@@ -226,20 +264,13 @@ class MessageFactory:
     def _html_values(values: dict[str, str]) -> dict[str, str]:
         return {key: html_lib.escape(value, quote=True) for key, value in values.items()}
 
-    def _to_header(self, address: str, name: str) -> bytes:
-        if not name:
-            return f"To: {address}\r\n".encode()
-        if _PLAIN_ASCII.match(name):
-            line = f"To: {formataddr((name, address))}\r\n"
-            if len(line) <= 78:
-                return line.encode()
-        return _fold("To", Address(display_name=name, addr_spec=address))
-
     def _list_id(self, list_name: str) -> bytes:
         cached = self._list_ids.get(list_name)
         if cached is None:
             label = re.sub(r"[^a-z0-9-]+", "-", list_name.lower()).strip("-") or "default"
-            cached = _fold("List-Id", f"{one_line(self.config.name)} <{label}.{self.domain}>")
+            cached = _address_header(
+                "List-Id", one_line(self.config.name), f"{label}.{self.domain}"
+            )
             self._list_ids[list_name] = cached
         return cached
 
@@ -250,15 +281,25 @@ class MessageFactory:
         return self._date[1]
 
     def envelope(self, subscriber: Subscriber) -> Envelope:
-        """The subscriber's message, serialised for SMTP (CRLF line ends)."""
+        """The subscriber's message, serialised for SMTP (CRLF line ends); BadRecipient when the
+        subscriber's data cannot be written into one."""
         address = header_address(subscriber.email)
+        try:
+            return self._envelope(subscriber, address)
+        except ValueError as exc:  # UnicodeError included: a lone surrogate in a name, say
+            reason = one_line(str(exc), 120)
+            raise BadRecipient(
+                f"the name or an attribute cannot be written into a message ({reason})"
+            ) from None
+
+    def _envelope(self, subscriber: Subscriber, address: str) -> Envelope:
         values = self.personal_values(subscriber)
         token = values["unsubscribe_url"].rpartition("token=")[2]
         message_id = self.message_id(subscriber)
         data = b"".join(
             (
                 self._common_headers,
-                self._to_header(address, values["name"]),
+                _address_header("To", values["name"], address),
                 self._date_header(),
                 f"Message-ID: {message_id}\r\n".encode(),
                 self._list_id(subscriber.list),

@@ -1,10 +1,11 @@
 """Issue entries → the HTML and plain-text parts of the email, rendered and CSS-inlined once.
 
-Personal parts (the greeting's name, the unsubscribe and web-version links) are rendered as
-placeholders such as `@@digest:unsubscribe_url@@`; `digest.message` swaps in each subscriber's
-values, escaped for the part they land in, so premailer runs once per issue and not once per
-subscriber. Text from articles is untrusted: HTML templates autoescape, only http(s) URLs become
-links, and a placeholder spelled out in article text is defused before rendering.
+Personal parts (the greeting's name, the unsubscribe and web-version links, the subscriber's own
+CSV columns through `recipient.attributes.KEY`) are rendered as placeholders such as
+`@@digest:unsubscribe_url@@` or `@@digest:attr:city@@`; `digest.message` swaps in each
+subscriber's values, escaped for the part they land in, so premailer runs once per issue and not
+once per subscriber. Text from articles is untrusted: HTML templates autoescape, only http(s) URLs
+become links, and a placeholder spelled out in article text or URLs is defused before rendering.
 """
 
 from __future__ import annotations
@@ -32,8 +33,11 @@ GMAIL_CLIP_BYTES = 102 * 1024
 
 # The personal values a template can use, through `recipient.<name>`.
 PERSONAL_FIELDS = ("name", "space_name", "unsubscribe_url", "web_url")
+# ... and `recipient.attributes.<key>`: a column of the subscriber's CSV, field "attr:<key>"
+ATTRIBUTE_FIELD_PREFIX = "attr:"
+ATTRIBUTE_KEY_RE = re.compile(r"[A-Za-z0-9_]+")
 _PLACEHOLDER_PREFIX = "@@digest:"
-PLACEHOLDER_RE = re.compile(r"@@digest:(" + "|".join(PERSONAL_FIELDS) + r")@@")
+PLACEHOLDER_RE = re.compile(r"@@digest:(" + "|".join(PERSONAL_FIELDS) + r"|attr:[A-Za-z0-9_]+)@@")
 
 # What a subscriber-free copy (web archive, preview) shows in place of the personal values.
 _EMAIL_ONLY_RE = re.compile(r"<!--\s*email-only\s*-->.*?<!--\s*/email-only\s*-->", re.S)
@@ -70,9 +74,39 @@ def placeholder(name: str) -> str:
     return f"{_PLACEHOLDER_PREFIX}{name}@@"
 
 
+class RecipientAttributes:
+    """`recipient.attributes` in templates: any key (letters, digits, `_`) gives the value of
+    that column of the subscriber's CSV. At render time that is a placeholder, filled per
+    subscriber by `digest.message` ("" when the subscriber has no such column); given `values`
+    (the flat personal values, `attr:KEY` → value), the value itself."""
+
+    def __init__(self, values: Mapping[str, str] | None = None) -> None:
+        self._values = values
+
+    def __getitem__(self, key: object) -> str:
+        if not isinstance(key, str) or not ATTRIBUTE_KEY_RE.fullmatch(key):
+            raise KeyError(key)  # Jinja makes it an undefined: a one-line template error
+        field = ATTRIBUTE_FIELD_PREFIX + key
+        return placeholder(field) if self._values is None else self._values.get(field, "")
+
+    def __getattr__(self, key: str) -> str:
+        if key.startswith("__"):
+            raise AttributeError(key)
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+
 def defuse(text: str) -> str:
     """Text from data can never be mistaken for a placeholder (a zero-width joiner breaks it)."""
     return text.replace("@@digest:", "@@\u200ddigest:") if "@@" in text else text
+
+
+def defuse_url(url: str) -> str:
+    """A URL from data can never hold a placeholder: its `@` are percent-encoded (the same URL
+    to a web server), else every reader's link would carry their own unsubscribe token."""
+    return url.replace("@@digest:", "%40%40digest:") if "@@" in url else url
 
 
 def safe_url(url: str | None) -> str | None:
@@ -89,7 +123,7 @@ def safe_url(url: str | None) -> str | None:
         return None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
-    return url
+    return defuse_url(url)
 
 
 def _host(url: str) -> str:
@@ -136,14 +170,14 @@ def environment(template_dirs: Iterable[Path]) -> jinja2.Environment:
 
 
 def _context(
-    entries: list[IssueEntry], *, config: Config, subject: str, recipient: Mapping[str, str]
+    entries: list[IssueEntry], *, config: Config, subject: str, recipient: Mapping[str, object]
 ) -> dict[str, object]:
     views = [entry_view(e) for e in entries]
     preheader = " · ".join(v.title for v in views[:3])
     return {
         "newsletter": {
             "name": defuse(config.name),
-            "base_url": config.base_url.rstrip("/"),
+            "base_url": defuse_url(config.base_url.rstrip("/")),
             "language": config.language or "en",
         },
         "subject": defuse(subject),
@@ -180,14 +214,15 @@ def render_templates(
     subject: str,
     recipient: Mapping[str, str] | None = None,
 ) -> tuple[str, str]:
-    """The (un-inlined HTML, text) from the templates; placeholders unless `recipient` given."""
+    """The (un-inlined HTML, text) from the templates; placeholders unless `recipient` (flat
+    personal values, as `MessageFactory.personal_values` gives them) is given."""
     env = environment(template_dirs)
-    context = _context(
-        entries,
-        config=config,
-        subject=subject,
-        recipient=recipient or {name: placeholder(name) for name in PERSONAL_FIELDS},
-    )
+    if recipient is None:
+        view: dict[str, object] = {name: placeholder(name) for name in PERSONAL_FIELDS}
+        view["attributes"] = RecipientAttributes()
+    else:
+        view = {**recipient, "attributes": RecipientAttributes(recipient)}
+    context = _context(entries, config=config, subject=subject, recipient=view)
     try:
         html = env.get_template(HTML_TEMPLATE).render(context)
         text = env.get_template(TEXT_TEMPLATE).render(context)
@@ -231,8 +266,9 @@ def fill_placeholders(template: str, values: Mapping[str, str], *, escape_html: 
 
 
 def generic_values(issue: Issue, base_url: str = "") -> dict[str, str]:
-    """The values for a copy seen by nobody in particular: no name, no token. Links are relative
-    to the web app unless a `base_url` is given (for copies read outside it)."""
+    """The values for a copy seen by nobody in particular: no name, no token, no attributes
+    (`fill_placeholders` gives "" for fields missing here). Links are relative to the web app
+    unless a `base_url` is given (for copies read outside it)."""
     base = base_url.rstrip("/")
     return {
         "name": "",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import mailbox
 import os
 import re
@@ -31,6 +32,8 @@ LIST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DEFAULT_LIST = "default"
 _DELIMITERS = ",;\t|"
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x85]")
+
+log = logging.getLogger(__name__)
 
 
 class ListError(DigestError):
@@ -70,7 +73,10 @@ class ListFile:
     fields: list[str]
     delimiter: str = ","
     records: list[_Record] = field(default_factory=list)
-    problems: list[RowProblem] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)  # every bad row, unreadable too
+    # rows the CSV reader could not read (an unbalanced quote): rewriting the file would lose or
+    # mangle them, so a list with any is never rewritten
+    unreadable: list[RowProblem] = field(default_factory=list)
     duplicates: int = 0
 
     @property
@@ -141,18 +147,46 @@ def _check_field(name: str, value: str) -> str | None:
     return None
 
 
+class _Lines:
+    """The physical lines of a file, fed to one csv reader; `rewind` re-reads from a line, so
+    that a row the reader could not make sense of costs that row only."""
+
+    def __init__(self, text: str) -> None:
+        # csv's own idea of a line end: \n, \r or \r\n, and nothing else (not U+2028)
+        self.lines = list(io.StringIO(text, newline=""))
+        self.next = 0  # index of the next line to hand out
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.next >= len(self.lines):
+            raise StopIteration
+        self.next += 1
+        return self.lines[self.next - 1]
+
+    def rewind(self, index: int) -> None:
+        self.next = index
+
+
 def parse_list(text: str, *, list_name: str, source: str) -> ListFile:
     """Parse the text of a list file. A missing `email` column is a ListError; a bad row is a
-    RowProblem and the row is kept aside, unparsed."""
+    RowProblem and the row is kept aside, unparsed; a row the CSV reader cannot read (an
+    unbalanced quote) is an unreadable RowProblem, and reading goes on at the next line."""
     text = text.removeprefix("\ufeff")
     if not text.strip():
         return ListFile(name=list_name, fields=["email", "name"])
     delimiter = _sniff_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    lines = _Lines(text)
+    # strict: a quote left open at the end of the file is an error, not a field that silently
+    # swallowed every row after it
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     try:
         raw_header = next(reader)
-    except csv.Error as exc:
+    except (csv.Error, StopIteration) as exc:
         raise ListError(f"{source}:1: unreadable header: {exc}") from None
+    if lines.next > 1:
+        raise ListError(f"{source}:1: unreadable header: a quoted name runs past the line end")
     fields = [h.strip() for h in raw_header]
     lowered = [f.lower() for f in fields]
     if "email" not in lowered:
@@ -164,21 +198,26 @@ def parse_list(text: str, *, list_name: str, source: str) -> ListFile:
         raise ListError(f"{source}:1: repeated column(s) {', '.join(sorted(dupes))}")
     parsed = ListFile(name=list_name, fields=fields, delimiter=delimiter)
     seen: dict[str, Subscriber] = {}
-    line = reader.line_num + 1
     while True:
+        start = lines.next  # index of the row's first line; its line number is start + 1
+        error = ""
         try:
             row = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            parsed.problems.append(RowProblem(source, line, f"unreadable row: {exc}"))
-            break
-        start, line = line, reader.line_num + 1
+            error = str(exc)
+        spanned = lines.lines[start + 1 : lines.next]
+        if error or (spanned and _swallows_rows(spanned, fields, delimiter)):
+            unreadable = _unreadable_reason(error, 1 + len(spanned))
+            parsed.unreadable.append(RowProblem(source, start + 1, unreadable))
+            lines.rewind(start + 1)  # read on from the next line, as if this one were not there
+            continue
         if not any(cell.strip() for cell in row):
             continue
         subscriber, reason = _row_subscriber(fields, row, list_name)
         if reason:
-            parsed.problems.append(RowProblem(source, start, reason))
+            parsed.problems.append(RowProblem(source, start + 1, reason))
         elif subscriber is not None:
             key = email_key(subscriber.email)
             first = seen.get(key)
@@ -188,8 +227,33 @@ def parse_list(text: str, *, list_name: str, source: str) -> ListFile:
                 subscriber = None  # the row stays in the file; its data lives in the first
             else:
                 seen[key] = subscriber
-        parsed.records.append(_Record(start, list(row), subscriber))
+        parsed.records.append(_Record(start + 1, list(row), subscriber))
+    if parsed.unreadable:
+        parsed.problems = sorted(parsed.problems + parsed.unreadable, key=lambda p: p.line)
     return parsed
+
+
+def _unreadable_reason(error: str, lines_read: int) -> str:
+    if lines_read > 1 or "end of data" in error:
+        return (
+            "unreadable row: a quoted field opened on this line is not closed on it "
+            "(unbalanced '\"')"
+        )
+    return f"unreadable row: {error}"
+
+
+def _swallows_rows(continuation: list[str], fields: list[str], delimiter: str) -> bool:
+    """Whether the lines a quoted field ran over would, each on its own, be a row with a good
+    address: then the quote was left open by mistake, not a line break meant inside a name."""
+    for line in continuation:
+        try:
+            row = next(csv.reader([line], delimiter=delimiter, strict=True), [])
+        except csv.Error:
+            continue
+        subscriber, _ = _row_subscriber(fields, row, "")
+        if subscriber is not None:
+            return True
+    return False
 
 
 def _row_subscriber(
@@ -242,6 +306,12 @@ def read_list(path: Path) -> Iterator[Subscriber]:
     yield from read_list_file(path).subscribers
 
 
+def log_problem(problem: RowProblem) -> None:
+    """What readers do with a bad row when the caller says nothing: a warning in the log, which
+    Python prints on stderr when nothing else is set up, so that nobody is skipped silently."""
+    log.warning("skipped %s", problem)
+
+
 def iter_subscribers(
     folder: Path,
     list_name: str | None = None,
@@ -250,15 +320,16 @@ def iter_subscribers(
     on_problem: Callable[[RowProblem], None] | None = None,
 ) -> Iterator[Subscriber]:
     """Everyone to send to: each address once, even if it is on several lists (the first list
-    in name order wins). With a store, suppressed addresses are left out."""
+    in name order wins). With a store, suppressed addresses are left out. Each bad row goes to
+    `on_problem` (by default, a warning in the log)."""
+    on_problem = on_problem or log_problem
     seen: set[str] = set()
     for name, path in list_files(folder).items():
         if list_name is not None and name != list_name:
             continue
         parsed = read_list_file(path)
-        if on_problem:
-            for problem in parsed.problems:
-                on_problem(problem)
+        for problem in parsed.problems:
+            on_problem(problem)
         for subscriber in parsed.subscribers:
             key = email_key(subscriber.email)
             if key in seen or (store is not None and store.is_suppressed(subscriber.email)):
@@ -274,46 +345,78 @@ def with_status(subscribers: Iterable[Subscriber], store: Store) -> Iterator[Sub
         yield subscriber
 
 
-def all_subscribers(folder: Path, store: Store, list_name: str | None = None) -> list[Subscriber]:
+def all_subscribers(
+    folder: Path,
+    store: Store,
+    list_name: str | None = None,
+    *,
+    on_problem: Callable[[RowProblem], None] | None = None,
+) -> list[Subscriber]:
     """Every subscriber of every list (or one list) with its status, per list, for listing and
-    export. Unlike `iter_subscribers`, an address on two lists appears on both."""
+    export. Unlike `iter_subscribers`, an address on two lists appears on both. Each bad row
+    goes to `on_problem` (by default, a warning in the log)."""
+    on_problem = on_problem or log_problem
     lists = list_files(folder)
     if list_name is not None and list_name not in lists:
         raise ListError(f"no list named {list_name!r} in {folder}")
     found: list[Subscriber] = []
     for name, path in lists.items():
         if list_name is None or name == list_name:
-            found.extend(with_status(read_list_file(path).subscribers, store))
+            parsed = read_list_file(path)
+            for problem in parsed.problems:
+                on_problem(problem)
+            found.extend(with_status(parsed.subscribers, store))
     return found
 
 
 # -- writing ------------------------------------------------------------------------------------
 
 
+def _refuse_if_unreadable(path: Path, parsed: ListFile) -> None:
+    """A list with rows the reader could not read is never rewritten: the rewrite would drop or
+    mangle the people on and after them."""
+    if parsed.unreadable:
+        first = parsed.unreadable[0]
+        more = len(parsed.unreadable) - 1
+        also = f" (and {more} more unreadable row(s))" if more else ""
+        raise ListError(
+            f"{path}:{first.line}: {first.reason}{also}; fix it by hand first (a list that "
+            "cannot be read to the end is never rewritten: nothing was changed)"
+        )
+
+
 def _write_list(path: Path, parsed: ListFile) -> None:
     """Write the header and every record back, atomically: a crash leaves the old file or the
     new one, never half of one."""
+    _refuse_if_unreadable(path, parsed)
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, delimiter=parsed.delimiter, lineterminator="\n")
     writer.writerow(parsed.fields)
     for record in parsed.records:
         writer.writerow(record.cells + [""] * (len(parsed.fields) - len(record.cells)))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise ListError(f"{path}: cannot write: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(buffer.getvalue())
         os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ListError(f"{path}: cannot write: {exc.strerror}") from None
         raise
 
 
-def _open_or_new(folder: Path, list_name: str) -> tuple[Path, ListFile]:
+def _open_for_change(folder: Path, list_name: str) -> tuple[Path, ListFile]:
     path = folder / f"{check_list_name(list_name)}.csv"
     if path.exists():
-        return path, read_list_file(path)
+        parsed = read_list_file(path)
+        _refuse_if_unreadable(path, parsed)
+        return path, parsed
     return path, ListFile(name=list_name, fields=["email", "name"])
 
 
@@ -344,7 +447,7 @@ def merge_into_list(
 ) -> ImportReport:
     """Add `incoming` to a list file: new addresses are appended, known ones take the incoming
     name and attributes. Suppressed addresses are not added: a suppression always wins."""
-    path, parsed = _open_or_new(folder, list_name)
+    path, parsed = _open_for_change(folder, list_name)
     report = ImportReport(list_name=list_name)
     by_key = {email_key(r.subscriber.email): r for r in parsed.records if r.subscriber}
     for subscriber in incoming:
@@ -412,9 +515,11 @@ def add_subscriber(
 
 
 def _drop_address(folder: Path, email: str, list_name: str | None = None) -> dict[str, int]:
-    """Remove every row of `email` (good or bad spelling-alike) from the lists; rows per list."""
+    """Remove every row of `email` (good or bad spelling-alike) from the lists; rows per list.
+    Every list is checked before any is rewritten, so a list that cannot be changed leaves all
+    of them as they were."""
     key = email_key(email)
-    removed: dict[str, int] = {}
+    changes: list[tuple[Path, ListFile, list[_Record]]] = []
     for name, path in list_files(folder).items():
         if list_name is not None and name != list_name:
             continue
@@ -422,10 +527,17 @@ def _drop_address(folder: Path, email: str, list_name: str | None = None) -> dic
         kept = [r for r in parsed.records if email_key(parsed.cell(r, "email")) != key]
         # a duplicate row of the address merged into its first row; match the parsed rows too
         kept = [r for r in kept if not (r.subscriber and email_key(r.subscriber.email) == key)]
+        if parsed.unreadable and (
+            len(kept) != len(parsed.records) or key in path.read_bytes().decode().lower()
+        ):
+            _refuse_if_unreadable(path, parsed)  # the address may be on an unreadable row too
         if len(kept) != len(parsed.records):
-            removed[name] = len(parsed.records) - len(kept)
-            parsed.records = kept
-            _write_list(path, parsed)
+            changes.append((path, parsed, kept))
+    removed: dict[str, int] = {}
+    for path, parsed, kept in changes:
+        removed[path.stem] = len(parsed.records) - len(kept)
+        parsed.records = kept
+        _write_list(path, parsed)
     return removed
 
 

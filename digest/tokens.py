@@ -1,18 +1,21 @@
 """Signed unsubscribe tokens: HMAC-SHA256 over the subscriber's address and list.
 
 The secret comes from DIGEST_SECRET, or is generated on first use and kept in `.digest/secret`
-(mode 0600). A token cannot be altered into another subscriber's without the secret. A token may
-carry an expiry time (signed with the rest); the tokens in messages carry none.
+(mode 0600); one shorter than 16 bytes is refused. A token cannot be altered into another
+subscriber's without the secret. A token may carry an expiry time (signed with the rest); the
+tokens in messages carry none.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
 import os
 import secrets
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,21 +26,53 @@ class BadToken(DigestError):
     """A token that is malformed, altered or signed with another secret."""
 
 
+MIN_SECRET_BYTES = 16
+
+
 def load_secret(state_dir: Path, env_secret: str | None) -> bytes:
-    if env_secret:
-        return env_secret.encode()
+    """The signing secret: DIGEST_SECRET, else `.digest/secret`, generated on first use. A secret
+    shorter than MIN_SECRET_BYTES is refused: an empty one would make every token forgeable."""
+    if env_secret is not None:
+        secret = env_secret.encode()
+        if len(secret) < MIN_SECRET_BYTES:
+            raise DigestError(
+                f"DIGEST_SECRET is {len(secret)} bytes; it must be at least {MIN_SECRET_BYTES} "
+                "bytes (for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return secret
     path = state_dir / "secret"
-    if not path.exists():
-        state_dir.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two processes starting at once must not overwrite each other's secret
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(32))
-    return path.read_text().strip().encode()
+    try:
+        if not path.exists():
+            _generate_secret(path)
+        secret = path.read_text(encoding="utf-8").strip().encode()
+    except OSError as exc:
+        raise DigestError(f"{path}: cannot read or create the signing secret: {exc}") from None
+    except UnicodeDecodeError:
+        raise DigestError(f"{path}: the signing secret is not UTF-8 text") from None
+    if len(secret) < MIN_SECRET_BYTES:
+        raise DigestError(
+            f"{path}: the signing secret is {len(secret)} bytes; it must be at least "
+            f"{MIN_SECRET_BYTES} bytes (delete the file to generate a new one; unsubscribe links "
+            "in messages already sent will then stop working)"
+        )
+    return secret
+
+
+def _generate_secret(path: Path) -> None:
+    """Write a new secret to a private temporary file, then link it into place: the secret file
+    appears whole or not at all, and a process that loses the race keeps the winner's secret
+    (a link, unlike a rename, never replaces an existing file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret.", suffix=".tmp")  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(secrets.token_urlsafe(32))
+            f.flush()
+            os.fsync(f.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
 
 
 def _b64(data: bytes) -> str:

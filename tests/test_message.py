@@ -21,7 +21,7 @@ from digest.config import Config
 from digest.message import BadRecipient, MessageFactory
 from digest.models import Issue, IssueEntry, Subscriber
 from digest.project import data_path
-from digest.render import render_issue
+from digest.render import render_issue, web_version
 from digest.store import Store
 from digest.tokens import read_token
 from digest.transports import OutboxTransport
@@ -318,3 +318,136 @@ def test_bodies_decode_to_the_personalised_parts(name: str) -> None:
     text = message.get_body(("plain",)).get_content()
     assert html.replace("\r\n", "\n") == FACTORY_FOR_PROPERTY.html(subscriber)
     assert text.replace("\r\n", "\n") == FACTORY_FOR_PROPERTY.text(subscriber)
+
+
+# A name may spell out an RFC 2047 encoded word; if it reached a header as is, mail programs
+# would decode it, and these decode to CR/LF and a second header.
+ENCODED_WORD_NAMES = [
+    "Zoë =?utf-8?q?a=0D=0Ab?=",
+    "Bob =?utf-8?q?a=0D=0ABcc:_x@example.org?=",
+    "=?utf-8?b?RXZlDQpCY2M6IHhAZXhhbXBsZS5vcmc=?=",
+    "=?utf-8?q?=0D=0A=0D=0A<html>?= " + "padding " * 8,
+    "=?iso-8859-1?q?Ann?=",
+]
+
+
+@pytest.mark.parametrize("name", ENCODED_WORD_NAMES)
+def test_a_name_is_never_read_as_an_encoded_word(factory: MessageFactory, name: str) -> None:
+    envelope = factory.envelope(Subscriber(email="eve@example.net", name=name))
+    to_lines = [line for line in header_block(envelope.data).split(b"\r\n") if b"=?" in line]
+    assert to_lines, "the name should be RFC 2047-encoded"
+    assert sorted(header_names(envelope.data)) == sorted(EXPECTED_HEADERS)
+    message = message_from_bytes(envelope.data, policy=policy.default)
+    assert message["Bcc"] is None
+    (address,) = message["To"].addresses
+    assert address.addr_spec == "eve@example.net"
+    # decoded once, the display name is the name as written, not what it spells. (Python's
+    # parser keeps the folding space between two encoded words of a long name, which RFC 2047
+    # readers drop: compare with runs of spaces collapsed.)
+    assert " ".join(address.display_name.split()) == " ".join(name.split())
+    assert "\r" not in address.display_name and "\n" not in address.display_name
+    text = message.get_body(("plain",)).get_content()
+    assert f"Hello {name.strip()}," in text
+
+
+def test_no_header_injection_through_an_encoded_word_in_the_subject(tmp_path: Path) -> None:
+    # the subject is built from the first article's title: data
+    subject = "Digest: Vote =?utf-8?q?=0D=0ABcc:_b@example.org?= today"
+    config = make_config(tmp_path, name="Digest =?utf-8?q?=0D=0AX-Evil:_1?=")
+    issue = stored_issue(tmp_path, config, subject=subject)
+    envelope = MessageFactory(issue, config, SECRET).envelope(Subscriber(email="c@example.net"))
+    assert sorted(header_names(envelope.data)) == sorted(EXPECTED_HEADERS)
+    message = message_from_bytes(envelope.data, policy=policy.default)
+    assert message["Subject"] == subject
+    assert message["Bcc"] is None and message["X-Evil"] is None
+    assert "\n" not in str(message["List-Id"])
+
+
+def test_a_name_that_cannot_be_encoded_is_a_bad_recipient(factory: MessageFactory) -> None:
+    # a lone surrogate has no UTF-8 form; it must cost one row, never the whole send
+    with pytest.raises(BadRecipient, match="name"):
+        factory.envelope(Subscriber(email="s@example.net", name="Ann \ud800"))
+
+
+encoded_word_names = st.builds(
+    lambda before, charset, kind, payload, after: f"{before}=?{charset}?{kind}?{payload}?={after}",
+    st.text(max_size=10),
+    st.sampled_from(["utf-8", "UTF-8", "iso-8859-1", "bogus"]),
+    st.sampled_from(["q", "b", "Q", "x"]),
+    st.text(alphabet='=0123456789ADabcdXYZ_:@<>"\\ ', max_size=40),
+    st.text(max_size=10),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.one_of(encoded_word_names, st.text(max_size=60)))
+def test_one_bad_row_raises_nothing_but_bad_recipient(name: str) -> None:
+    subscriber = Subscriber(email="p@example.net", name=name)
+    try:
+        envelope = FACTORY_FOR_PROPERTY.envelope(subscriber)
+    except BadRecipient:
+        return
+    assert sorted(header_names(envelope.data)) == sorted(EXPECTED_HEADERS)
+    message = FACTORY_FOR_PROPERTY.message(subscriber)
+    (address,) = message["To"].addresses
+    assert address.addr_spec == "p@example.net"
+    assert "\r" not in address.display_name and "\n" not in address.display_name
+
+
+def issue_from(parts_entries: list[IssueEntry], config: Config, templates: list[Path]) -> Issue:
+    parts = render_issue(parts_entries, config=config, template_dirs=templates, subject="S")
+    return Issue(
+        id=3,
+        key="k",
+        subject="S",
+        created=datetime.now(UTC),
+        entries=parts_entries,
+        html=parts.html,
+        text=parts.text,
+    )
+
+
+def test_a_placeholder_in_an_article_url_never_carries_the_token(config: Config) -> None:
+    items = entries()
+    items[0].source_url = "https://evil.example/r/@@digest:unsubscribe_url@@"
+    items[1].other_sources = ["https://evil.example/o/@@digest:unsubscribe_url@@"]
+    factory = MessageFactory(issue_from(items, config, [data_path("templates")]), config, SECRET)
+    subscriber = Subscriber(email="ann@example.net", name="Ann")
+    token = factory.token(subscriber)
+    message = factory.message(subscriber)
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    assert html.count(token) == 1 and text.count(token) == 1  # the footer's unsubscribe link
+    assert "https://evil.example/r/%40%40digest:unsubscribe_url@@" in html
+
+
+def test_templates_use_the_subscribers_own_columns(tmp_path: Path, config: Config) -> None:
+    own = tmp_path / "templates"
+    own.mkdir()
+    (own / "digest.txt").write_text(
+        "Weather in {{ recipient.attributes.city }} ({{ recipient.attributes['zip_code'] }})\n"
+        "Unsubscribe: {{ recipient.unsubscribe_url }}\n",
+        encoding="utf-8",
+    )
+    (own / "digest.html").write_text(
+        "<p>Weather in {{ recipient.attributes.city }}</p>"
+        '<a href="https://w.example/?c={{ recipient.attributes.city }}">forecast</a>'
+        '<a href="{{ recipient.unsubscribe_url }}">Unsubscribe</a>',
+        encoding="utf-8",
+    )
+    issue = issue_from(entries(), config, [own, data_path("templates")])
+    factory = MessageFactory(issue, config, SECRET)
+    city = 'Lyon <b>&</b> "Sud"'
+    lyon = Subscriber(email="l@example.net", attributes={"city": city, "zip_code": "69001"})
+    message = factory.message(lyon)
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    assert "Weather in Lyon &lt;b&gt;&amp;&lt;/b&gt; &quot;Sud&quot;</p>" in html
+    assert 'href="https://w.example/?c=Lyon &lt;b&gt;&amp;&lt;/b&gt; &quot;Sud&quot;"' in html
+    assert f"Weather in {city} (69001)" in text
+    # a subscriber without the column gets nothing; the web copy has nobody's
+    bare = factory.message(Subscriber(email="b@example.net", attributes={"town": "Nice"}))
+    assert "Weather in  ()" in bare.get_body(("plain",)).get_content()
+    assert "Weather in </p>" in bare.get_body(("html",)).get_content()
+    assert "Weather in </p>" in web_version(issue)
+    assert "@@digest:" not in html + text + web_version(issue)

@@ -4,6 +4,7 @@ limit, template overrides and the web version."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from digest.models import Issue, IssueEntry
 from digest.project import data_path
 from digest.render import (
     GMAIL_CLIP_BYTES,
+    PERSONAL_FIELDS,
     PLACEHOLDER_RE,
     render_issue,
     web_version,
@@ -213,3 +215,69 @@ def test_web_version_has_no_personal_data(tmp_path: Path) -> None:
     for entry in entries:
         assert entry.title in page
     store.close()
+
+
+# every placeholder a template could hold, spelled out in data
+SPELLED = "".join(f"@@digest:{f}@@" for f in [*PERSONAL_FIELDS, "attr:city"])
+
+
+def placeholder_entry(article_id: int) -> IssueEntry:
+    return IssueEntry(
+        article_id=article_id,
+        title=f"Title {SPELLED}",
+        source_url=f"https://evil.example/r/{SPELLED}?u=@@digest:unsubscribe_url@@#{SPELLED}",
+        source_name=f"Source {SPELLED}",
+        published=None,
+        authors=[f"Author {SPELLED}"],
+        summary=[f"Summary {SPELLED}"],
+        political_score=0.9,
+        other_sources=[
+            f"https://other.example/{SPELLED}",
+            "https://@@digest:web_url@@.example/x",
+            "https://user@@digest:name@@@host.example/",
+        ],
+    )
+
+
+def test_no_placeholder_from_data_survives_anywhere(tmp_path: Path) -> None:
+    """Only the templates' own placeholders are filled per subscriber: one spelled out in an
+    article's URL would hand every reader's unsubscribe token to that site."""
+    subject, clean = sample_entries()
+    hostile = [placeholder_entry(n) for n in (1, 2)]
+    own = render_issue(clean, config=config(tmp_path), template_dirs=TEMPLATES, subject=subject)
+    parts = render_issue(
+        hostile, config=config(tmp_path), template_dirs=TEMPLATES, subject=f"S {SPELLED}"
+    )
+    # the same placeholders as an issue without any in its data, in both parts
+    assert Counter(PLACEHOLDER_RE.findall(parts.html)) == Counter(PLACEHOLDER_RE.findall(own.html))
+    assert Counter(PLACEHOLDER_RE.findall(parts.text)) == Counter(PLACEHOLDER_RE.findall(own.text))
+    # no attribute holds one, except the template's own personal links
+    tags = parse(parts.html).tags
+    for _, attributes in tags:
+        for name, value in attributes.items():
+            found = PLACEHOLDER_RE.findall(value or "")
+            assert found in ([], ["unsubscribe_url"], ["web_url"]), (name, value)
+    article_hrefs = [a["href"] for t, a in tags if t == "a" and "example/" in (a["href"] or "")]
+    assert article_hrefs and all("%40%40digest:" in h for h in article_hrefs)
+    assert "https://evil.example/r/%40%40digest:name@@" in parts.text
+
+
+def test_attributes_render_as_placeholders_and_bad_keys_are_template_errors(
+    tmp_path: Path,
+) -> None:
+    subject, entries = sample_entries()
+    own = tmp_path / "templates"
+    own.mkdir()
+    (own / "digest.txt").write_text(
+        "{{ recipient.attributes.city }}/{{ recipient.attributes['Zip_2'] }}\n", encoding="utf-8"
+    )
+    parts = render_issue(
+        entries, config=config(tmp_path), template_dirs=[own, *TEMPLATES], subject=subject
+    )
+    assert parts.text == "@@digest:attr:city@@/@@digest:attr:Zip_2@@\n"
+    assert PLACEHOLDER_RE.findall(parts.text) == ["attr:city", "attr:Zip_2"]
+    (own / "digest.txt").write_text("{{ recipient.attributes['home city'] }}\n", encoding="utf-8")
+    with pytest.raises(DigestError, match="template error: .*home city"):
+        render_issue(
+            entries, config=config(tmp_path), template_dirs=[own, *TEMPLATES], subject=subject
+        )

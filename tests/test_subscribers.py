@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from digest.errors import DigestError
 from digest.models import Subscriber
 from digest.project import Project, init_project
 from digest.store import email_hash
@@ -25,6 +26,7 @@ from digest.subscribers import (
     read_list_file,
     remove_subscriber,
 )
+from digest.tokens import load_secret
 
 FIXTURES = Path(__file__).parent / "fixtures" / "subscribers"
 
@@ -198,3 +200,137 @@ def test_add_refuses_a_bad_address_and_a_bad_list_name(project: Project) -> None
     with pytest.raises(ListError, match="line break"):
         add_subscriber(project.subscribers_dir, project.store, "a@example.org", name="A\r\nBcc: x")
     assert list(project.subscribers_dir.glob("*.csv")) == []
+
+
+# -- a hand-edited list that cannot be read to the end ------------------------------------------
+
+
+def _big_unbalanced(rows: int) -> str:
+    """A list whose third line opens a quote it never closes, followed by `rows` good rows: more
+    than csv's 128 KB field limit when `rows` is large."""
+    body = "".join(f"reader{n:05d}@example.org,Reader {n}\n" for n in range(rows))
+    return 'email,name\na1@example.org,Ann\na2@example.org,"Bob Jr\n' + body
+
+
+@pytest.mark.parametrize("rows", [3, 6000])
+def test_an_unbalanced_quote_is_reported_for_its_line_and_the_rows_after_it_are_read(
+    rows: int,
+) -> None:
+    parsed = parse_list(_big_unbalanced(rows), list_name="big", source="big.csv")
+
+    assert [(p.line, "quote" in p.reason) for p in parsed.problems] == [(3, True)]
+    assert [p.line for p in parsed.unreadable] == [3]
+    emails = [s.email for s in parsed.subscribers]
+    assert len(emails) == rows + 1
+    assert emails[0] == "a1@example.org"
+    assert emails[-1] == f"reader{rows - 1:05d}@example.org"
+
+
+def test_a_quote_closed_lines_later_does_not_swallow_the_rows_between() -> None:
+    parsed = read_list_file(FIXTURES / "unbalanced.csv")
+    assert [p.line for p in parsed.problems] == [3]
+    assert [s.email for s in parsed.subscribers] == [
+        "a1@example.org",
+        "a3@example.org",
+        "a4@example.org",
+        "a5@example.org",
+    ]
+    assert {s.email: s.name for s in parsed.subscribers}["a4@example.org"] == "Di"
+
+
+def test_a_quoted_line_break_in_a_name_is_a_bad_row_not_an_unreadable_file() -> None:
+    # the messy fixture's Grace row: a well-formed quoted field that holds a line break, with no
+    # address swallowed; the row is skipped but the file can still be rewritten around it
+    parsed = read_list_file(FIXTURES / "messy.csv")
+    assert parsed.unreadable == []
+
+
+def _broken_list(project: Project) -> tuple[Path, bytes]:
+    path = project.subscribers_dir / "big.csv"
+    path.write_text(_big_unbalanced(6000), encoding="utf-8")
+    return path, path.read_bytes()
+
+
+def test_a_list_that_cannot_be_read_to_the_end_is_never_rewritten(project: Project) -> None:
+    path, before = _broken_list(project)
+    folder, store = project.subscribers_dir, project.store
+    attempts = [
+        lambda: add_subscriber(folder, store, "new@example.org", list_name="big"),
+        lambda: add_subscriber(folder, store, "a1@example.org", list_name="big"),
+        lambda: import_file(FIXTURES / "plain.csv", folder, store, "big"),
+        lambda: remove_subscriber(folder, "reader00042@example.org"),
+        lambda: remove_subscriber(folder, "a2@example.org", "big"),
+        lambda: forget(folder, store, "reader00042@example.org"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(ListError, match=rf"{path}:3: .*quote"):
+            attempt()
+        assert path.read_bytes() == before
+    # forget changed nothing either: no suppression was recorded
+    assert not store.is_suppressed("reader00042@example.org")
+
+
+def test_remove_and_forget_leave_a_broken_list_alone_when_the_address_is_not_in_it(
+    project: Project,
+) -> None:
+    path, before = _broken_list(project)
+    add_subscriber(project.subscribers_dir, project.store, "zoe@example.org", list_name="vip")
+    assert remove_subscriber(project.subscribers_dir, "zoe@example.org") == {"vip": 1}
+    assert path.read_bytes() == before
+
+
+def test_reading_reports_the_problem_rows_it_skips(
+    project: Project, caplog: pytest.LogCaptureFixture
+) -> None:
+    _broken_list(project)
+    seen: list[str] = []
+    everyone = all_subscribers(
+        project.subscribers_dir, project.store, "big", on_problem=lambda p: seen.append(str(p))
+    )
+    assert len(everyone) == 6001
+    assert len(seen) == 1 and seen[0].startswith(f"{project.subscribers_dir / 'big.csv'}:3: ")
+
+    seen.clear()
+    sendable = list(
+        iter_subscribers(project.subscribers_dir, "big", on_problem=lambda p: seen.append(str(p)))
+    )
+    assert len(sendable) == 6001 and len(seen) == 1
+
+    # the send engine's call, without on_problem: the problem still reaches the log (stderr)
+    with caplog.at_level("WARNING", logger="digest.subscribers"):
+        assert len(list(iter_subscribers(project.subscribers_dir, "big"))) == 6001
+    assert [r.getMessage() for r in caplog.records] == [f"skipped {seen[0]}"]
+
+
+# -- the signing secret -------------------------------------------------------------------------
+
+
+def test_a_generated_secret_is_private_long_and_stable(tmp_path: Path) -> None:
+    state = tmp_path / ".digest"
+    first = load_secret(state, None)
+    assert len(first) >= 16
+    assert (state / "secret").stat().st_mode & 0o777 == 0o600
+    assert load_secret(state, None) == first
+    assert sorted(p.name for p in state.iterdir()) == ["secret"]  # no temp file left behind
+
+
+@pytest.mark.parametrize("content", ["", "\n", "short-secret\n"])
+def test_an_empty_or_short_secret_file_is_refused(tmp_path: Path, content: str) -> None:
+    # what a crash between creating and writing the file used to leave: every token an HMAC
+    # under b"", forgeable by anyone
+    state = tmp_path / ".digest"
+    state.mkdir()
+    (state / "secret").write_text(content)
+    with pytest.raises(DigestError, match=r"secret.*at least 16 bytes") as caught:
+        load_secret(state, None)
+    assert "\n" not in str(caught.value)
+    if content.strip():
+        assert content.strip() not in str(caught.value)  # a secret is never printed
+
+
+def test_a_short_digest_secret_is_refused_without_printing_it(tmp_path: Path) -> None:
+    with pytest.raises(DigestError, match="DIGEST_SECRET.*at least 16 bytes") as caught:
+        load_secret(tmp_path, "hunter2")
+    assert "hunter2" not in str(caught.value)
+    assert load_secret(tmp_path, "x" * 16) == b"x" * 16
+    assert not (tmp_path / "secret").exists()

@@ -142,3 +142,57 @@ def test_forget_erases_the_rows_and_keeps_the_suppression(root: Path) -> None:
         store.close()
     run(root, "import", str(FIXTURES / "plain.csv"), "--list", "example")
     assert "grace@example.org" not in {s["email"] for s in listed(root)}
+
+
+def _write_big_broken_list(root: Path) -> Path:
+    """The reviewer's list: an unbalanced quote on line 3, then 6000 people (> 128 KB)."""
+    rows = "".join(f"reader{n:05d}@example.org,Reader {n}\n" for n in range(6000))
+    path = root / "subscribers" / "big.csv"
+    path.write_text(f'email,name\na1@example.org,Ann\na2@example.org,"Bob Jr\n{rows}')
+    return path
+
+
+def test_a_broken_list_is_counted_in_full_and_never_rewritten(root: Path) -> None:
+    path = _write_big_broken_list(root)
+    before = path.read_bytes()
+
+    code, out, err = run(root, "count", "--list", "big", "--json")
+    assert code == 1  # partial: one row skipped, and said so
+    assert json.loads(out) == {"list": "big", "total": 6001, "active": 6001}
+    assert f"{path}:3: " in err and "quote" in err
+
+    for args in (
+        ("add", "new@example.org", "--list", "big"),
+        ("import", str(FIXTURES / "plain.csv"), "--list", "big"),
+        ("remove", "reader00001@example.org"),
+    ):
+        code, _, err = run(root, *args)
+        assert code == 2, args
+        assert f"{path}:3: " in err and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1
+        assert path.read_bytes() == before
+
+    for args in (("list", "--list", "big"), ("export", "--list", "big")):
+        code, _, err = run(root, *args)
+        assert code == 1 and f"{path}:3: " in err, args
+
+
+def test_export_to_a_folder_that_does_not_exist_is_one_line(root: Path) -> None:
+    target = root / "nonexistent" / "x.csv"
+    code, _, err = run(root, "export", "-o", str(target))
+    assert code == 2
+    assert str(target) in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_files_that_cannot_be_read_or_written_are_one_line(root: Path) -> None:
+    code, _, err = run(root, "import", str(root / "subscribers"))  # a folder, not a file
+    assert code == 2 and "subscribers" in err and "Traceback" not in err
+
+    folder = root / "subscribers"
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+    folder.write_text("not a folder\n")  # the lists' folder is a file
+    code, _, err = run(root, "add", "new@example.org")
+    assert code == 2 and "cannot write" in err and "Traceback" not in err

@@ -14,12 +14,13 @@ from rich.markup import escape
 
 from digest.cli import app
 from digest.cli._common import command, console, emit_json, project_dir
-from digest.errors import EXIT_PARTIAL
+from digest.errors import EXIT_PARTIAL, DigestError
 from digest.models import Subscriber
 from digest.project import Project, open_project
 from digest.subscribers import (
     DEFAULT_LIST,
     ImportReport,
+    RowProblem,
     add_subscriber,
     all_subscribers,
     forget,
@@ -45,6 +46,29 @@ def _as_json(subscriber: Subscriber) -> dict[str, object]:
         "status": subscriber.status,
         "attributes": subscriber.attributes,
     }
+
+
+class _Problems:
+    """Says each bad row of the lists being read on stderr and remembers that there were some:
+    a command that skipped rows exits 1 (partial)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, problem: RowProblem) -> None:
+        self.count += 1
+        console.print(f"skipped {escape(str(problem))}", soft_wrap=True)
+
+    def exit_if_any(self) -> None:
+        if self.count:
+            raise typer.Exit(EXIT_PARTIAL)
+
+
+def _read_all(list_name: str | None) -> tuple[list[Subscriber], _Problems]:
+    project = _project()
+    problems = _Problems()
+    found = all_subscribers(project.subscribers_dir, project.store, list_name, on_problem=problems)
+    return found, problems
 
 
 def _say_import(report: ImportReport) -> None:
@@ -119,19 +143,19 @@ def list_command(
     ] = False,
 ) -> None:
     """Show the subscribers with their status (a suppression always wins over the list)."""
-    project = _project()
-    subscribers = all_subscribers(project.subscribers_dir, project.store, list_name)
+    subscribers, problems = _read_all(list_name)
     if as_json:
         for subscriber in subscribers:
             emit_json(_as_json(subscriber))
-        return
-    for subscriber in subscribers:
-        name = f" ({escape(subscriber.name)})" if subscriber.name else ""
-        console.print(
-            f"{escape(subscriber.list)}\t{escape(subscriber.email)}{name}\t{subscriber.status}",
-            soft_wrap=True,
-        )
-    console.print(f"{len(subscribers)} subscriber(s)")
+    else:
+        for subscriber in subscribers:
+            name = f" ({escape(subscriber.name)})" if subscriber.name else ""
+            console.print(
+                f"{escape(subscriber.list)}\t{escape(subscriber.email)}{name}\t{subscriber.status}",
+                soft_wrap=True,
+            )
+        console.print(f"{len(subscribers)} subscriber(s)")
+    problems.exit_if_any()
 
 
 @command(subscribers_app, "export")
@@ -142,8 +166,7 @@ def export_command(
     ] = None,
 ) -> None:
     """Write every subscriber as CSV: email, name, list, status, then the attributes."""
-    project = _project()
-    subscribers = all_subscribers(project.subscribers_dir, project.store, list_name)
+    subscribers, problems = _read_all(list_name)
     extra: list[str] = []
     for subscriber in subscribers:
         extra.extend(k for k in subscriber.attributes if k not in extra)
@@ -154,18 +177,26 @@ def export_command(
         "status",
         *[k for k in extra if k not in ("list", "status")],
     ]
-    target: contextlib.AbstractContextManager[TextIO] = (
-        output.open("w", encoding="utf-8", newline="")
-        if output
-        else contextlib.nullcontext(sys.stdout)
-    )
-    with target as f:
-        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for subscriber in subscribers:
-            writer.writerow({**subscriber.attributes, **_as_json(subscriber)})
+    try:
+        target: contextlib.AbstractContextManager[TextIO] = (
+            output.open("w", encoding="utf-8", newline="")
+            if output
+            else contextlib.nullcontext(sys.stdout)
+        )
+        with target as f:
+            writer = csv.DictWriter(
+                f, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
+            )
+            writer.writeheader()
+            for subscriber in subscribers:
+                writer.writerow({**subscriber.attributes, **_as_json(subscriber)})
+    except OSError as exc:
+        raise DigestError(
+            f"{output or 'stdout'}: cannot write the export: {exc.strerror}"
+        ) from None
     if output:
         console.print(f"exported {len(subscribers)} subscriber(s) to {escape(str(output))}")
+    problems.exit_if_any()
 
 
 @command(subscribers_app, "count")
@@ -174,20 +205,20 @@ def count_command(
     as_json: Annotated[bool, typer.Option("--json", help="The counts as JSON on stdout.")] = False,
 ) -> None:
     """How many subscribers each list has, by status."""
-    project = _project()
-    subscribers = all_subscribers(project.subscribers_dir, project.store, list_name)
+    subscribers, problems = _read_all(list_name)
     counts: dict[str, Counter[str]] = {}
     for subscriber in subscribers:
         counts.setdefault(subscriber.list, Counter())[subscriber.status] += 1
     if as_json:
         for name, by_status in counts.items():
             emit_json({"list": name, "total": sum(by_status.values()), **by_status})
-        return
-    for name, by_status in counts.items():
-        detail = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
-        console.print(f"{escape(name)}: {sum(by_status.values())} ({detail})")
-    active = sum(c["active"] for c in counts.values())
-    console.print(f"{active} active of {len(subscribers)}")
+    else:
+        for name, by_status in counts.items():
+            detail = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
+            console.print(f"{escape(name)}: {sum(by_status.values())} ({detail})")
+        active = sum(c["active"] for c in counts.values())
+        console.print(f"{active} active of {len(subscribers)}")
+    problems.exit_if_any()
 
 
 @command(subscribers_app, "forget")
