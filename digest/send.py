@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import heapq
 import itertools
+import math
 import os
 import random
 import time
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from digest.errors import EXIT_OK, EXIT_PARTIAL, DigestError
 from digest.models import Issue, Subscriber
-from digest.store import SendCounts
+from digest.store import GAVE_UP_PREFIX, SendCounts, SendRow
 from digest.subscribers import iter_subscribers, list_files
 from digest.transports import (
     Delivery,
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
 
 DEFAULT_RETRY_BASE = 2.0  # seconds before the first retry; doubled for each one after
 DEFAULT_MAX_ATTEMPTS = 4  # per address and run; what is still deferred waits for the next run
+# Tries per address over every run, by default, as a multiple of --max-attempts: an address that
+# answers 4xx for ever is given up on (failed) instead of keeping the issue `sending` for ever.
+TOTAL_ATTEMPTS_FACTOR = 3
 MAX_RETRY_DELAY = 900.0
 BATCH = 500  # rows read from the store at a time
 
@@ -248,10 +252,11 @@ def backoff(retry_base: float, attempt: int) -> float:
 
 @dataclass(order=True)
 class _Retry:
-    due: float
+    due: float  # loop time; 0.0 for a row taken straight from the store
     order: int
     subscriber: Subscriber = field(compare=False)
-    attempts: int = field(compare=False)
+    attempts: int = field(compare=False)  # in this run
+    earlier: int = field(default=0, compare=False)  # in earlier runs
 
 
 class _Run:
@@ -266,6 +271,7 @@ class _Run:
         pace: Pace,
         retry_base: float,
         max_attempts: int,
+        max_total_attempts: int,
         progress: Callable[[SendProgress], None] | None,
     ) -> None:
         self.store = project.store
@@ -277,6 +283,7 @@ class _Run:
         self.pace = pace
         self.retry_base = retry_base
         self.max_attempts = max_attempts
+        self.max_total_attempts = max_total_attempts
         self.progress = progress
         self.state = SendProgress()
         self.bounced = 0
@@ -309,7 +316,7 @@ class _Run:
 
     async def _feed(self, queue: asyncio.Queue[_Retry | None]) -> None:
         loop = asyncio.get_running_loop()
-        buffered: deque[Subscriber] = deque()
+        buffered: deque[SendRow] = deque()
         after, exhausted = 0, False
         while self.fatal is None:
             if self._retries and self._retries[0].due <= loop.time():
@@ -322,10 +329,19 @@ class _Run:
                     if not batch:
                         exhausted = True
                         continue
-                    after = batch[-1][0]
-                    buffered.extend(subscriber for _, subscriber in batch)
-                item = _Retry(0.0, next(self._order), buffered.popleft(), 0)
+                    after = batch[-1].rowid
+                    buffered.extend(batch)
+                row = buffered.popleft()
                 self._outstanding += 1
+                wait = (row.next_try or 0.0) - time.time()
+                if wait > 0:
+                    # deferred by an earlier run and not due yet: never tried before its time
+                    due = loop.time() + min(wait, MAX_RETRY_DELAY)
+                    retry = _Retry(due, next(self._order), row.subscriber, 0, row.attempts)
+                    heapq.heappush(self._retries, retry)
+                    self.state.retrying += 1
+                    continue
+                item = _Retry(0.0, next(self._order), row.subscriber, 0, row.attempts)
             elif self._retries or self._outstanding:
                 timeout = self._retries[0].due - loop.time() if self._retries else None
                 self._changed.clear()
@@ -372,15 +388,18 @@ class _Run:
             return
         await self.pace.wait()
         delivery = await self.transport.send(envelope)
-        attempts = item.attempts + 1
-        if item.attempts:
+        if item.due:
             self.state.retrying -= 1
-        self._record(subscriber, delivery, attempts)
+        self._record(subscriber, delivery, item.attempts + 1, item.earlier)
         self._report()
 
-    def _record(self, subscriber: Subscriber, delivery: Delivery, attempts: int) -> None:
+    def _record(
+        self, subscriber: Subscriber, delivery: Delivery, attempts: int, earlier: int
+    ) -> None:
+        """`attempts` in this run, counting this one; `earlier` in runs before it."""
         store, issue_id, email = self.store, self.issue.id, subscriber.email
         reply = delivery.reply[:500]
+        total = earlier + attempts
         if delivery.ok:
             store.mark_send(issue_id, email, "sent", reply=reply)
             self.state.sent += 1
@@ -390,29 +409,43 @@ class _Run:
             if store.consecutive_failures(email) >= self.bounce_limit:
                 store.suppress(email, "bounced", list_name=subscriber.list)
                 self.bounced += 1
-        elif attempts < self.max_attempts:
+        elif total >= self.max_total_attempts and not delivery.connection_lost:
+            # The server answered for this address, temporarily, too many times: give up, like
+            # an MTA whose queue lifetime ran out. Lost connections never get here, so a relay
+            # that is down for days leaves rows deferred rather than failing the whole list.
+            reply = f"{GAVE_UP_PREFIX}{total} attempts: {reply}"[:500]
+            store.mark_send(issue_id, email, "failed", reply=reply)
+            self.state.failed += 1
+        else:
             delay = backoff(self.retry_base, attempts)
             store.mark_send(issue_id, email, "deferred", reply=reply, next_try=time.time() + delay)
-            due = asyncio.get_running_loop().time() + delay
-            heapq.heappush(self._retries, _Retry(due, next(self._order), subscriber, attempts))
-            self._outstanding += 1  # back in the heap; the worker's finally takes one off
-            self.state.retrying += 1
-        else:
-            store.mark_send(issue_id, email, "deferred", reply=reply)
-            self.state.deferred += 1
+            if attempts < self.max_attempts:
+                due = asyncio.get_running_loop().time() + delay
+                retry = _Retry(due, next(self._order), subscriber, attempts, earlier)
+                heapq.heappush(self._retries, retry)
+                self._outstanding += 1  # back in the heap; the worker's finally takes one off
+                self.state.retrying += 1
+            else:
+                self.state.deferred += 1  # the next run tries again, not before next_try
 
 
-def snapshot_recipients(project: Project, issue: Issue, list_name: str | None) -> int:
+def snapshot_recipients(
+    project: Project, issue: Issue, list_name: str | None, problems: list[str] | None = None
+) -> int:
     """Queue the subscribers (of one list, or all) for `issue`; people already queued keep their
-    row, so a resume never re-sends. Returns how many were added."""
+    row, so a resume never re-sends. Returns how many were added; each list row that could not
+    be read is named in `problems` (nobody leaves a list silently)."""
     lists = list_files(project.subscribers_dir)
     if list_name is not None and list_name not in lists:
         known = ", ".join(lists) or "none"
         raise DigestError(f"--list {list_name}: no subscribers/{list_name}.csv (lists: {known})")
     if issue.status == "sent" and list_name is None:
         return 0  # done: a repeated `digest send` confirms, it does not pick up newcomers
+    report = None if problems is None else (lambda p: problems.append(f"skipped {p}"))
     active = (
-        s for s in iter_subscribers(project.subscribers_dir, list_name) if s.status == "active"
+        s
+        for s in iter_subscribers(project.subscribers_dir, list_name, on_problem=report)
+        if s.status == "active"
     )
     added = 0
     # short transactions, so that `digest serve` recording an unsubscribe never waits long; a
@@ -438,6 +471,7 @@ async def send_issue_async(
     hourly_cap: int | None = None,
     retry_base: float = DEFAULT_RETRY_BASE,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    max_total_attempts: int | None = None,
     dry_run: bool = False,
     progress: Callable[[SendProgress], None] | None = None,
 ) -> SendReport:
@@ -447,9 +481,12 @@ async def send_issue_async(
     for bad settings or a relay that refuses us outright (rows stay pending for a resume)."""
     config = project.config
     concurrency = config.concurrency if concurrency is None else concurrency
-    _check_positive(concurrency=concurrency, max_attempts=max_attempts)
-    if retry_base < 0:
-        raise DigestError(f"--retry-base {retry_base}: must not be negative")
+    if max_total_attempts is None:
+        max_total_attempts = TOTAL_ATTEMPTS_FACTOR * max_attempts
+    _check_positive(
+        concurrency=concurrency, max_attempts=max_attempts, max_total_attempts=max_total_attempts
+    )
+    _check_non_negative(retry_base=retry_base, rate=config.rate if rate is None else rate)
     issue = resolve_issue(project, issue)
     messages = Messages(project, issue)
     if dry_run:
@@ -463,8 +500,9 @@ async def send_issue_async(
         hourly_cap,
         project.store.sent_in_last_hour() if hourly_cap else (),
     )
+    problems: list[str] = []
     with IssueLock(project.state_dir, issue.id):
-        snapshot_recipients(project, issue, list_name)
+        snapshot_recipients(project, issue, list_name, problems)
         run = _Run(
             project,
             issue,
@@ -474,6 +512,7 @@ async def send_issue_async(
             pace=pace,
             retry_base=retry_base,
             max_attempts=max_attempts,
+            max_total_attempts=max_total_attempts,
             progress=progress,
         )
         async with transport:
@@ -488,7 +527,7 @@ async def send_issue_async(
         run=run.state,
         bounced=run.bounced,
         transport=describe_transport(transport),
-        warnings=run.warnings,
+        warnings=problems + run.warnings,
     )
 
 
@@ -503,6 +542,13 @@ def _check_positive(**values: int) -> None:
             raise DigestError(f"--{name.replace('_', '-')} {value}: must be at least 1")
 
 
+def _check_non_negative(**values: float) -> None:
+    # nan compares false with everything: a nan delay once made a retry wait for ever
+    for name, value in values.items():
+        if not math.isfinite(value) or value < 0:
+            raise DigestError(f"--{name.replace('_', '-')} {value:g}: must be a number 0 or more")
+
+
 def _dry_run(
     project: Project, issue: Issue, messages: Messages, list_name: str | None
 ) -> SendReport:
@@ -513,7 +559,13 @@ def _dry_run(
     if store.has_recipients(issue.id) and list_name is None:
         recipients = _stream_rows(project, issue.id)
     else:
-        recipients = _unique(iter_subscribers(project.subscribers_dir, list_name))
+        recipients = _unique(
+            iter_subscribers(
+                project.subscribers_dir,
+                list_name,
+                on_problem=lambda p: warnings.append(f"skipped {p}"),
+            )
+        )
     for subscriber in recipients:
         if store.is_suppressed(subscriber.email):
             progress.skipped += 1
@@ -550,9 +602,9 @@ def _stream_rows(project: Project, issue_id: int) -> Iterator[Subscriber]:
     while batch := project.store.recipient_batch(
         issue_id, ("pending", "deferred"), after=after, limit=BATCH
     ):
-        after = batch[-1][0]
-        for _, subscriber in batch:
-            yield subscriber
+        after = batch[-1].rowid
+        for row in batch:
+            yield row.subscriber
 
 
 # -- one test copy --------------------------------------------------------------------------------

@@ -127,6 +127,22 @@ class SendCounts:
         }
 
 
+# The reply recorded for an address given up on after too many temporary failures starts with
+# this: such a failure says nothing about the address being gone, so it is not a bounce.
+GAVE_UP_PREFIX = "gave up after "
+
+
+@dataclass(frozen=True)
+class SendRow:
+    """One (issue, subscriber) row to deliver: `attempts` over every run so far, `next_try` (a
+    Unix time) for a deferred row."""
+
+    rowid: int
+    subscriber: Subscriber
+    attempts: int = 0
+    next_try: float | None = None
+
+
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -458,24 +474,26 @@ class Store:
 
     def recipient_batch(
         self, issue_id: int, statuses: tuple[str, ...], *, after: int = 0, limit: int = 500
-    ) -> list[tuple[int, Subscriber]]:
-        """Up to `limit` (rowid, recipient) in the given states with rowid > `after`, in rowid
-        order: a caller that updates rows between batches never sees one twice or skips one."""
+    ) -> list[SendRow]:
+        """Up to `limit` rows in the given states with rowid > `after`, in rowid order: a caller
+        that updates rows between batches never sees one twice or skips one."""
         marks = ",".join("?" * len(statuses))
         rows = self.db.execute(
-            f"SELECT rowid, email, list, name, attributes FROM sends"
+            f"SELECT rowid, email, list, name, attributes, attempts, next_try FROM sends"
             f" WHERE issue_id = ? AND status IN ({marks}) AND rowid > ? ORDER BY rowid LIMIT ?",
             (issue_id, *statuses, after, limit),
         ).fetchall()
         return [
-            (
-                int(row["rowid"]),
-                Subscriber(
+            SendRow(
+                rowid=int(row["rowid"]),
+                subscriber=Subscriber(
                     email=row["email"],
                     list=row["list"],
                     name=row["name"],
                     attributes=json.loads(row["attributes"]),
                 ),
+                attempts=int(row["attempts"]),
+                next_try=row["next_try"],
             )
             for row in rows
         ]
@@ -486,12 +504,14 @@ class Store:
 
     def consecutive_failures(self, email: str) -> int:
         """Issues whose send to `email` failed permanently since the last one delivered to it:
-        the bounce count that decides suppression."""
+        the bounce count that decides suppression. Addresses given up on after temporary
+        failures do not count."""
         row = self.db.execute(
-            """SELECT count(*) FROM sends WHERE email = ? AND status = 'failed' AND issue_id >
+            """SELECT count(*) FROM sends WHERE email = ? AND status = 'failed'
+               AND coalesce(last_reply, '') NOT LIKE ? || '%' AND issue_id >
                coalesce((SELECT max(issue_id) FROM sends
                          WHERE email = ? AND status = 'sent'), 0)""",
-            (email, email),
+            (email, GAVE_UP_PREFIX, email),
         ).fetchone()
         return int(row[0])
 

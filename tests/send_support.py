@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import socketserver
 import ssl
 import threading
 import time
@@ -44,12 +45,14 @@ class FaultyRelay:
 
     temp_rcpt: dict[str, int] = field(default_factory=dict)  # 451 at RCPT
     perm_rcpt: set[str] = field(default_factory=set)  # 550 at RCPT
+    policy_rcpt: set[str] = field(default_factory=set)  # 554 5.7.1 relay access denied at RCPT
     drop_data: dict[str, int] = field(default_factory=dict)  # connection dropped at DATA
     close_421: dict[str, int] = field(default_factory=dict)  # 421 at DATA
     slow_data: dict[str, int] = field(default_factory=dict)  # DATA reply after `slow_seconds`
     slow_seconds: float = 2.0
     delay: float = 0.0  # before every RCPT and DATA reply
     received: list[Received] = field(default_factory=list)
+    rcpt_log: list[tuple[str, float]] = field(default_factory=list)  # (address, Unix time)
     sessions: set[int] = field(default_factory=set)  # SMTP sessions that sent MAIL
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -73,8 +76,12 @@ class FaultyRelay:
     ) -> str:
         if self.delay:
             await asyncio.sleep(self.delay)
+        with self.lock:
+            self.rcpt_log.append((address, time.time()))
         if address in self.perm_rcpt:
             return "550 5.1.1 no such user here"
+        if address in self.policy_rcpt:
+            return "554 5.7.1 <" + address + ">: Relay access denied"
         if self._take(self.temp_rcpt, address):
             return "451 4.7.1 greylisted, try again later"
         envelope.rcpt_tos.append(address)
@@ -142,6 +149,54 @@ class Relay:
         thread = threading.Thread(target=watch, daemon=True)
         thread.start()
         return thread
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+
+class ScriptedRelay:
+    """A bare SMTP server on loopback (stdlib socketserver) that says what it is told: a chosen
+    greeting, and chosen replies per command. For faults aiosmtpd cannot produce, such as a 554
+    greeting. Counts the connections it accepted."""
+
+    def __init__(self, greeting: str, replies: dict[str, str] | None = None) -> None:
+        self.greeting = greeting
+        self.replies = {
+            "EHLO": "250-scripted\r\n250 STARTTLS",
+            "HELO": "250 scripted",
+            "QUIT": "221 bye",
+            "RSET": "250 OK",
+            **(replies or {}),
+        }
+        self.connections = 0
+        self.commands: list[str] = []
+        relay = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                relay.connections += 1
+                self.wfile.write(relay.greeting.encode() + b"\r\n")
+                for line in self.rfile:
+                    verb = line.decode(errors="replace").split(" ", 1)[0].strip().upper()
+                    relay.commands.append(verb)
+                    reply = relay.replies.get(verb, "502 not scripted")
+                    self.wfile.write(reply.encode() + b"\r\n")
+                    if verb == "QUIT" or reply.startswith(("221", "421")):
+                        return
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> ScriptedRelay:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
     @property
     def url(self) -> str:

@@ -140,3 +140,22 @@ def test_quick_start_main_job_as_written(tmp_path: Path) -> None:
     assert str(env_dir) in installed
     assert len(outbox_messages(demo)) == 3
     assert sys.version_info >= (3, 11)
+
+
+def test_a_send_names_the_list_rows_it_could_not_read(tmp_path: Path) -> None:
+    root = tmp_path / "news"
+    assert runner.invoke(app, ["init", str(root)]).exit_code == 0
+    (root / "subscribers" / "example.csv").write_text(
+        'email,name\nann@example.org,Ann\nbob@example.org,"Bob Jr\ncy@example.org,Cy\n'
+    )
+    build = runner.invoke(
+        app,
+        ["--project", str(root), "build", "--articles", str(REPO / "examples" / "articles")]
+        + ["--as-of", "2026-11-21T00:00:00+00:00"],
+    )
+    assert build.exit_code == 0, build.output
+    send = runner.invoke(app, ["--project", str(root), "send"])
+    assert send.exit_code == 0, send.output
+    assert "example.csv:3" in send.stderr  # Bob's unclosed quote is named, not swallowed
+    delivered = {m["To"].addresses[0].addr_spec for m in outbox_messages(root)}
+    assert delivered == {"ann@example.org", "cy@example.org"}

@@ -8,7 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from send_support import FaultyRelay, Relay, add_issue, make_project, running_relay
+from send_support import (
+    FaultyRelay,
+    Relay,
+    ScriptedRelay,
+    add_issue,
+    make_project,
+    running_relay,
+)
 from typer.testing import CliRunner
 
 from digest.cli import app
@@ -308,3 +315,148 @@ def test_dkim_signature_verifies_against_the_public_key(tmp_path: Path) -> None:
         return record if name == b"mail._domainkey.example.org." else b""
 
     assert dkim.verify(data, dnsfunc=dns)
+
+
+# -- a relay that refuses us, deferrals across runs, bad numbers ---------------------------------
+
+
+def set_bounce_limit(project: Project, limit: int) -> None:
+    config = project.config.path
+    text = config.read_text(encoding="utf-8")
+    assert "bounce_limit = 3" in text
+    config.write_text(text.replace("bounce_limit = 3", f"bounce_limit = {limit}"))
+
+
+@pytest.mark.parametrize(
+    ("greeting", "replies", "shown"),
+    [
+        ("554 5.7.1 no service for you", {}, "554 5.7.1 no service for you"),
+        ("220 ready", {"EHLO": "550 go away", "HELO": "550 go away"}, "550 go away"),
+        ("220 ready", {"STARTTLS": "554 5.7.0 TLS not available"}, "554 5.7.0 TLS not available"),
+    ],
+)
+def test_a_relay_refusing_us_at_connect_stops_the_send_with_every_row_pending(
+    tmp_path: Path, greeting: str, replies: dict[str, str], shown: str
+) -> None:
+    project = make_project(tmp_path / "p", 6)
+    set_bounce_limit(project, 1)
+    with ScriptedRelay(greeting, replies) as relay:
+        code, out, err = digest(
+            project.root, "send", "--smtp-url", relay.url, "--concurrency", "2", "--json"
+        )
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and shown in err
+    assert relay.connections <= 2  # stopped, not one refused connection per subscriber
+    issue = project.store.latest_issue()
+    assert project.store.send_counts(issue.id).pending == 6
+    assert issue.status == "sending"
+    assert project.store.suppression_count() == 0
+
+
+def test_a_421_greeting_defers_with_a_next_try_and_never_gives_up(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", 2)
+    with ScriptedRelay("421 4.3.2 too busy, come back later") as relay:
+        args = ("send", "--smtp-url", relay.url, "--max-attempts", "1")
+        code, out, _ = digest(project.root, *args, "--max-total-attempts", "1", "--json")
+    assert code == 1
+    assert last_json(out) == {"sent": 0, "failed": 0, "deferred": 2, "skipped": 0}
+    issue_id = project.store.latest_issue().id
+    stored = row(project, issue_id, "reader00000@example.net")
+    assert stored["status"] == "deferred" and "421" in str(stored["last_reply"])
+    assert stored["next_try"] is not None
+
+
+def test_relay_access_denied_at_rcpt_stops_the_send_and_bounces_nobody(tmp_path: Path) -> None:
+    addresses = [f"r{n}@example.net" for n in range(4)]
+    handler = FaultyRelay(policy_rcpt={addresses[0]})
+    project = make_project(tmp_path / "p", addresses)
+    set_bounce_limit(project, 1)
+    relay = Relay(handler).start()
+    try:
+        args = ("send", "--smtp-url", relay.url, "--concurrency", "1", "--json")
+        code, _, err = digest(project.root, *args)
+        assert code == 2
+        assert len(err.strip().splitlines()) == 1 and "Relay access denied" in err
+        issue_id = project.store.latest_issue().id
+        assert row(project, issue_id, addresses[0])["status"] == "pending"
+        assert not project.store.is_suppressed(addresses[0])
+        assert project.store.latest_issue().status == "sending"
+
+        handler.policy_rcpt.clear()  # the relay settings were fixed
+        code, out, _ = digest(project.root, *args)
+        assert code == 0
+        assert last_json(out) == {"sent": 4, "failed": 0, "deferred": 0, "skipped": 0}
+    finally:
+        relay.stop()
+    assert handler.copies() == {a: 1 for a in addresses}
+
+
+def test_the_next_run_does_not_try_a_deferred_address_before_its_next_try(
+    tmp_path: Path,
+) -> None:
+    address = "later@example.net"
+    handler = FaultyRelay(temp_rcpt={address: 1})
+    project = make_project(tmp_path / "p", [address])
+    relay = Relay(handler).start()
+    try:
+        args = ("send", "--smtp-url", relay.url, "--max-attempts", "1", "--retry-base", "2")
+        code, _, _ = digest(project.root, *args)
+        assert code == 1
+        issue_id = project.store.latest_issue().id
+        deferred = row(project, issue_id, address)
+        assert deferred["status"] == "deferred" and deferred["next_try"] is not None
+        next_try = float(str(deferred["next_try"]))
+        assert next_try > handler.rcpt_log[-1][1]
+
+        code, _, _ = digest(project.root, *args)
+        assert code == 0
+    finally:
+        relay.stop()
+    assert [when >= next_try for _, when in handler.rcpt_log] == [False, True]
+    assert handler.copies() == {address: 1}
+
+
+def test_an_address_deferred_for_ever_is_given_up_on_without_a_bounce(tmp_path: Path) -> None:
+    addresses = ["full@example.net", "ok@example.net"]
+    handler = FaultyRelay(temp_rcpt={addresses[0]: 1000})
+    project = make_project(tmp_path / "p", addresses)
+    set_bounce_limit(project, 1)
+    relay = Relay(handler).start()
+    try:
+        args = ("send", "--smtp-url", relay.url, "--retry-base", "0.01", "--max-attempts", "2")
+        code, out, _ = digest(project.root, *args, "--max-total-attempts", "3", "--json")
+        assert code == 1
+        assert last_json(out) == {"sent": 1, "failed": 0, "deferred": 1, "skipped": 0}
+        code, out, _ = digest(project.root, *args, "--max-total-attempts", "3", "--json")
+        assert code == 0
+        assert last_json(out) == {"sent": 1, "failed": 1, "deferred": 0, "skipped": 0}
+    finally:
+        relay.stop()
+    issue = project.store.latest_issue()
+    gave_up = row(project, issue.id, addresses[0])
+    assert gave_up["status"] == "failed" and gave_up["attempts"] == 3
+    assert str(gave_up["last_reply"]).startswith("gave up after 3 attempts: 451")
+    assert issue.status == "sent"
+    assert not project.store.is_suppressed(addresses[0])  # 4xx for ever is not a bounce
+    assert len(handler.rcpt_log) == 3 + 1
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--retry-base", "nan"),
+        ("--retry-base", "inf"),
+        ("--retry-base", "-1"),
+        ("--rate", "-5"),
+        ("--rate", "nan"),
+        ("--max-attempts", "0"),
+        ("--max-total-attempts", "0"),
+        ("--concurrency", "0"),
+    ],
+)
+def test_bad_send_numbers_are_one_line_usage_errors(tmp_path: Path, flag: str, value: str) -> None:
+    project = make_project(tmp_path / "p", 2)
+    code, _, err = digest(project.root, "send", flag, value)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and f"{flag} {value}:" in err
+    assert not project.outbox_dir.exists() or not outbox_recipients(project)

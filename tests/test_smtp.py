@@ -120,14 +120,59 @@ def test_implicit_tls_verified_then_refused_without_trust_then_insecure(
 
 
 class Authenticator:
+    def __init__(self) -> None:
+        self.calls = 0
+
     def __call__(self, server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
+        self.calls += 1
         ok = auth_data.login == b"mailer" and auth_data.password == b"s3cret-pw"
         return AuthResult(success=ok, handled=False)
 
 
+def test_a_login_without_starttls_is_refused_unless_the_url_says_starttls_no(
+    tmp_path: Path,
+) -> None:
+    authenticator = Authenticator()
+    relay = Relay(FaultyRelay(), authenticator=authenticator, auth_require_tls=False).start()
+    project = make_project(tmp_path / "p", 2)
+    env = {"DIGEST_SMTP_PASSWORD": "s3cret-pw"}
+    base = ["--project", str(project.root), "send", "--json", "--smtp-url"]
+    try:
+        url = f"smtp://mailer@127.0.0.1:{relay.port}"
+        refused = runner.invoke(app, [*base, url], env=env)
+        assert refused.exit_code == 2
+        assert len(refused.stderr.strip().splitlines()) == 1
+        assert "STARTTLS" in refused.stderr and "?starttls=no" in refused.stderr
+        assert authenticator.calls == 0  # the password never left
+        assert project.store.send_counts(project.store.latest_issue().id).pending == 2
+
+        explicit = runner.invoke(app, [*base, f"{url}?starttls=no"], env=env)
+        assert explicit.exit_code == 0, explicit.stderr
+    finally:
+        relay.stop()
+    assert authenticator.calls >= 1
+    assert sum(relay.handler.copies().values()) == 2
+
+
+def test_a_user_in_an_smtp_url_logs_in_over_starttls_by_default(ca: trustme.CA) -> None:
+    server, client = tls_contexts(ca)
+    authenticator = Authenticator()
+    # auth_require_tls: the server refuses AUTH before STARTTLS, so success proves the upgrade
+    relay = Relay(
+        FaultyRelay(), tls_context=server, authenticator=authenticator, auth_require_tls=True
+    ).start()
+    try:
+        url = f"smtp://mailer@127.0.0.1:{relay.port}"
+        transport = SMTPTransport(url, password="s3cret-pw", tls_context=client)
+        assert all(asyncio.run(send_all(transport, 2)))
+    finally:
+        relay.stop()
+    assert authenticator.calls == transport.connections_opened >= 1
+
+
 def test_password_comes_from_the_environment_and_is_never_printed(tmp_path: Path) -> None:
     relay = Relay(FaultyRelay(), authenticator=Authenticator(), auth_require_tls=False).start()
-    url = f"smtp://mailer@127.0.0.1:{relay.port}"
+    url = f"smtp://mailer@127.0.0.1:{relay.port}?starttls=no"
     project = make_project(tmp_path / "p", 2)
     args = ["--project", str(project.root), "send", "--smtp-url", url, "--json"]
     try:
@@ -150,6 +195,9 @@ def test_password_comes_from_the_environment_and_is_never_printed(tmp_path: Path
         ("smtps://u%40x@relay.example.org", ("relay.example.org", 465, "u@x", True, False)),
         ("smtp://relay.example.org:25?starttls=no", ("relay.example.org", 25, None, False, False)),
         ("smtp://relay.example.org?starttls=yes", ("relay.example.org", 587, None, False, True)),
+        # a user: STARTTLS required, unless explicitly refused
+        ("smtp://u@relay.example.org", ("relay.example.org", 587, "u", False, True)),
+        ("smtp://u@relay.example.org?starttls=no", ("relay.example.org", 587, "u", False, False)),
     ],
 )
 def test_settings_from_url(url: str, expected: tuple[object, ...]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -48,6 +49,14 @@ def send_command(
     max_attempts: Annotated[
         int, typer.Option("--max-attempts", help="Tries per address in this run.")
     ] = 4,
+    max_total_attempts: Annotated[
+        int | None,
+        typer.Option(
+            "--max-total-attempts",
+            help="Tries per address over all runs before a temporary failure becomes permanent"
+            " (default: 3 × --max-attempts).",
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Build every message, send nothing.")
     ] = False,
@@ -78,6 +87,7 @@ def send_command(
             rate=rate,
             retry_base=retry_base,
             max_attempts=max_attempts,
+            max_total_attempts=max_total_attempts,
             dry_run=dry_run,
         )
     finally:
@@ -124,7 +134,7 @@ def _send_with_progress(project: Project, issue_id: int | None, **options: Any) 
 
 def _summarise(report: SendReport) -> None:
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}", markup=True, soft_wrap=True)
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", markup=True)
     counts = report.summary()
     if report.dry_run:
         console.print(
@@ -160,7 +170,10 @@ def _test_copy(
     if delivery.ok:
         console.print(f"test copy sent to {delivery.envelope.recipient}: {delivery.reply}")
     else:
-        console.print(f"[red]test copy to {address} not sent:[/red] {delivery.reply}", markup=True)
+        console.print(
+            f"[red]test copy to {escape(address)} not sent:[/red] {escape(delivery.reply)}",
+            markup=True,
+        )
     if as_json:
         emit_json({"to": delivery.envelope.recipient, "ok": delivery.ok, "reply": delivery.reply})
     if not delivery.ok:

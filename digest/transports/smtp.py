@@ -23,8 +23,9 @@ _FALSE = ("0", "false", "no", "off")
 
 
 class SMTPSetupError(DigestError):
-    """The relay cannot be used at all (bad credentials, a certificate that does not verify):
-    retrying message by message would only repeat the error, so the send stops."""
+    """The relay cannot be used at all (a 5xx greeting, EHLO or STARTTLS reply, bad credentials,
+    a certificate that does not verify, no STARTTLS where the URL needs it, a 5.7.x policy
+    refusal): retrying message by message would only repeat the error, so the send stops."""
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,16 @@ class SMTPSettings:
     username: str | None
     implicit_tls: bool
     starttls: bool | None  # None: use it when the server offers it
+    # a user without TLS: STARTTLS is required unless the URL says ?starttls=no
+    starttls_for_login: bool = False
 
     @classmethod
     def from_url(cls, url: str) -> SMTPSettings:
-        """`smtp://[user@]host[:port][?starttls=yes|no]` or `smtps://[user@]host[:port]`."""
+        """`smtp://[user@]host[:port][?starttls=yes|no]` or `smtps://[user@]host[:port]`.
+
+        With a user and smtp://, STARTTLS is required: "use it if offered" would hand the
+        password in clear to a server (or a man in the middle) that does not offer it. Only an
+        explicit ?starttls=no allows a cleartext login."""
         try:
             parts = urlsplit(url)
             port_in_url = parts.port
@@ -60,17 +67,22 @@ class SMTPSettings:
         implicit = parts.scheme == "smtps"
         if implicit and starttls:
             raise ConfigError("SMTP URL: smtps:// is already TLS; drop ?starttls")
+        username = unquote(parts.username) if parts.username else None
+        for_login = bool(username) and not implicit and starttls is None
         return cls(
             host=parts.hostname,
             port=port_in_url or (465 if implicit else 587),
-            username=unquote(parts.username) if parts.username else None,
+            username=username,
             implicit_tls=implicit,
-            starttls=False if implicit else starttls,
+            starttls=False if implicit else (True if for_login else starttls),
+            starttls_for_login=for_login,
         )
 
     def __str__(self) -> str:
         user = f"{self.username}@" if self.username else ""
-        return f"{'smtps' if self.implicit_tls else 'smtp'}://{user}{self.host}:{self.port}"
+        cleartext = "?starttls=no" if self.starttls is False and not self.implicit_tls else ""
+        scheme = "smtps" if self.implicit_tls else "smtp"
+        return f"{scheme}://{user}{self.host}:{self.port}{cleartext}"
 
 
 class SMTPTransport(Transport):
@@ -114,26 +126,53 @@ class SMTPTransport(Transport):
             timeout=self.timeout,
             tls_context=self.tls_context,
         )
+        logging_in = False
         try:
-            await client.connect()
+            await client.connect()  # greeting, EHLO and STARTTLS
+            logging_in = True
             if s.username:
                 await client.login(s.username, self._password or "")
-        except aiosmtplib.SMTPAuthenticationError as exc:
-            client.close()
-            raise SMTPSetupError(
-                f"{s}: login refused ({exc.code} {exc.message}); check the user in the URL"
-                " and DIGEST_SMTP_PASSWORD"
-            ) from None
         except BaseException as exc:
             client.close()
-            if _cert_error(exc) is not None:
-                raise SMTPSetupError(
-                    f"{s}: TLS certificate did not verify ({_cert_error(exc)});"
-                    " use --insecure only for a test server"
-                ) from None
-            raise
+            setup_error = self._setup_error(exc, logging_in)
+            if setup_error is not None:
+                raise SMTPSetupError(setup_error) from None
+            raise  # a refused or dropped connection, a timeout, a 4xx: try again later
         self.connections_opened += 1
         return client
+
+    def _setup_error(self, exc: BaseException, logging_in: bool) -> str | None:
+        """Why a failure while connecting means this relay cannot be used as configured, or None
+        when it is worth trying again later (a refused or dropped connection, a timeout, a 4xx
+        such as "421 too busy")."""
+        s = self.settings
+        cert_error = _cert_error(exc)
+        if cert_error is not None:
+            return (
+                f"{s}: TLS certificate did not verify ({cert_error});"
+                " use --insecure only for a test server"
+            )
+        if isinstance(exc, aiosmtplib.SMTPResponseException):
+            if exc.code < 500:
+                return None
+            if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+                return (
+                    f"{s}: login refused ({_reply(exc.code, exc.message)}); check the user in"
+                    " the URL and DIGEST_SMTP_PASSWORD"
+                )
+            # a 5xx greeting, EHLO or STARTTLS reply: every connection would get the same
+            return f"{s}: the relay refused us before any message ({_reply(exc.code, exc.message)})"
+        if isinstance(exc, TimeoutError | OSError) or not isinstance(exc, aiosmtplib.SMTPException):
+            return None
+        # a capability we need is missing: aiosmtplib raises a bare SMTPException for both
+        if logging_in:
+            return f"{s}: cannot log in: {' '.join(str(exc).split())}"
+        if s.starttls_for_login:
+            return (
+                f"{s}: the relay does not offer STARTTLS, so the password would go in clear;"
+                " use smtps://, or add ?starttls=no to the URL to log in unencrypted on purpose"
+            )
+        return f"{s}: the relay does not offer STARTTLS, which ?starttls=yes requires"
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
@@ -151,8 +190,10 @@ class SMTPTransport(Transport):
                 await client.sendmail(envelope.sender, [envelope.recipient], envelope.data)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 refused = exc.recipients[0]
+                self._stop_on_policy_refusal(client, envelope, refused.code, refused.message)
                 return self._answer(client, envelope, refused.code, refused.message)
             except aiosmtplib.SMTPSenderRefused as exc:
+                self._stop_on_policy_refusal(client, envelope, exc.code, exc.message)
                 # our own sender refused is no fault of the recipient: never a bounce
                 return self._answer(client, envelope, exc.code, exc.message, permanent=False)
             except aiosmtplib.SMTPResponseException as exc:
@@ -184,6 +225,23 @@ class SMTPTransport(Transport):
             return client
         return await self._connect()
 
+    def _stop_on_policy_refusal(
+        self, client: aiosmtplib.SMTP | None, envelope: Envelope, code: int, message: str
+    ) -> None:
+        """A 5.7.x to MAIL or RCPT ("554 5.7.1 Relay access denied", "530 5.7.0 Authentication
+        required") is the relay refusing *us*: every other recipient would get the same, and
+        recording it against the address would fail the whole list for good and suppress it as
+        bounced. Stop instead, leaving the rows pending for a resume once the settings are
+        fixed."""
+        if 500 <= code < 600 and message.lstrip().startswith("5.7."):
+            if client is not None:
+                self._idle.append(client)
+            raise SMTPSetupError(
+                f"{self.settings}: the relay refused {envelope.recipient} by policy"
+                f" ({_reply(code, message)}); that is about our sender, login or relay"
+                " permissions, not the address: fix them and run `digest send` again"
+            )
+
     def _answer(
         self,
         client: aiosmtplib.SMTP | None,
@@ -206,6 +264,11 @@ class SMTPTransport(Transport):
             reply=f"{code} {message}".strip(),
             connection_lost=lost,
         )
+
+
+def _reply(code: int, message: str) -> str:
+    """A server reply on one line, whatever the server put in it."""
+    return " ".join(f"{code} {message}".split())[:300]
 
 
 def _cert_error(exc: BaseException | None) -> str | None:
