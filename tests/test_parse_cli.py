@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import queue
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from conftest import http_server
 from typer.testing import CliRunner
 
 from digest.cli import app
@@ -199,12 +199,8 @@ def served(tmp_path: Path) -> Iterator[str]:
     def handler(*args: object, **kwargs: object) -> _QuietHandler:
         return _QuietHandler(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with http_server(handler) as url:
+        yield url
 
 
 def test_ingest_urls_with_a_dead_feed(runner: CliRunner, project: Path, served: str) -> None:
@@ -242,17 +238,11 @@ class _SlowDripHandler(BaseHTTPRequestHandler):
 
 
 def test_parse_url_slow_drip_times_out(runner: CliRunner) -> None:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _SlowDripHandler)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{httpd.server_address[1]}/story.txt"
-    try:
+    with http_server(_SlowDripHandler) as base:
+        url = f"{base}/story.txt"
         result = runner.invoke(app, ["parse", url, "--timeout", "1", "--json"])
         assert result.exit_code == 1
         assert result.stdout == ""
         assert result.stderr.splitlines() == [f"{url}: timed out after 1 s"]
         # the fetch gave up on its own deadline rather than waiting for the server to finish
         assert _SlowDripHandler.outcomes.get(timeout=10) == "client hung up"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()

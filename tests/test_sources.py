@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import queue
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from conftest import http_server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -611,13 +611,8 @@ def server() -> Iterator[str]:
         "/story": (200, "text/html; charset=utf-8", (FIXTURES / "page.html").read_bytes()),
         "/big": (200, "text/plain", b"Big\n\n" + b"word " * 5000),
     }
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with http_server(_Handler) as url:
+        yield url
 
 
 def test_feed_url(server: str) -> None:
@@ -696,17 +691,11 @@ class _DripHandler(BaseHTTPRequestHandler):
 
 
 def test_server_dripping_headers_cannot_outlast_the_timeout() -> None:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _DripHandler)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{httpd.server_address[1]}/drip"
-    try:
+    with http_server(_DripHandler) as base:
+        url = f"{base}/drip"
         items = list(read_source(url, timeout=0.5))
         assert items == [ParseFailure(url, "timed out after 0.5 s")]
         assert _DripHandler.outcomes.get(timeout=10) == "client hung up"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 # --- property tests: parsing never raises anything but ParseError --------------------------------
