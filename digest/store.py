@@ -201,12 +201,15 @@ class Store:
     def add_article(self, article: Article) -> tuple[int, bool]:
         """Store `article` unless it is already known by URL or body; return (id, added).
 
-        Either way the origin is remembered as one more source that carried the article."""
+        Either way the origin is remembered as one more source that carried the article, and a
+        better copy improves the stored one: a date where it had none, the full text where it
+        was cut off (a feed's teaser arriving before the page must not hide the page)."""
         url = normalise_url(article.source_url)
         fingerprint = body_fingerprint(article.body)
         with self.transaction():
             row = self.db.execute(
-                "SELECT id FROM articles WHERE body_hash = ? OR (url IS NOT NULL AND url = ?)",
+                "SELECT id, url, published, truncated FROM articles"
+                " WHERE body_hash = ? OR (url IS NOT NULL AND url = ?)",
                 (fingerprint, url),
             ).fetchone()
             added = row is None
@@ -234,12 +237,42 @@ class Store:
                 article_id = int(cursor.lastrowid or 0)
             else:
                 article_id = int(row["id"])
+                self._improve(row, article, url, fingerprint)
             for source in {s for s in (article.origin, url) if s}:
                 self.db.execute(
                     "INSERT OR IGNORE INTO article_sources (article_id, source) VALUES (?, ?)",
                     (article_id, source),
                 )
         return article_id, added
+
+    def _improve(self, row: sqlite3.Row, article: Article, url: str | None, body_hash: str) -> None:
+        """Fill what the stored copy lacks from a newer copy of the same article."""
+        if row["published"] is None and article.published is not None:
+            published = article.published.astimezone(UTC)
+            self.db.execute(
+                "UPDATE articles SET published = ?, published_ts = ? WHERE id = ?",
+                (published.isoformat(), published.timestamp(), row["id"]),
+            )
+        taken = self.db.execute(
+            "SELECT 1 FROM articles WHERE body_hash = ? AND id != ?", (body_hash, row["id"])
+        ).fetchone()
+        if row["truncated"] and not article.truncated and taken is None:
+            # the score belonged to the teaser: recomputed from the full text on the next build
+            self.db.execute(
+                """UPDATE articles SET body = ?, body_hash = ?, title = ?, headline = ?,
+                   authors = ?, truncated = 0, warnings = ?, political_score = NULL,
+                   url = coalesce(url, ?) WHERE id = ?""",
+                (
+                    article.body,
+                    body_hash,
+                    article.title,
+                    article.headline,
+                    json.dumps(article.authors),
+                    json.dumps(article.warnings),
+                    url,
+                    row["id"],
+                ),
+            )
 
     def _article(self, row: sqlite3.Row, sources: list[str]) -> Article:
         published = datetime.fromisoformat(row["published"]) if row["published"] else None

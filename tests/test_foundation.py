@@ -8,7 +8,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from pathlib import Path
 
@@ -326,3 +326,33 @@ def test_base_url_with_line_breaks_is_refused(tmp_path: Path) -> None:
     env = {"DIGEST_BASE_URL": "https://n.example/x\r\nBcc: leak@evil.example"}
     with pytest.raises(ConfigError, match="DIGEST_BASE_URL"):
         load_config(tmp_path / "digest.toml", env=env)
+
+
+def test_a_better_copy_improves_the_stored_article(tmp_path: Path) -> None:
+    """A feed's undated teaser arrives first; the dated, complete page at the same URL follows."""
+    store = Store(tmp_path / "s.db")
+    teaser = Article(
+        title="Budget vote",
+        body="MPs will vote on the budget",
+        truncated=True,
+        source_url="https://news.example.org/budget",
+        political_score=0.4,
+    )
+    assert store.add_article(teaser) == (1, True)
+    when = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    page = Article(
+        title="MPs back the budget",
+        body="MPs will vote on the budget today. It passed.",
+        source_url="https://news.example.org/budget",
+        published=when,
+        authors=["A. Writer"],
+    )
+    assert store.add_article(page) == (1, False)
+    stored = store.article(1)
+    assert stored.published == when and not stored.truncated
+    assert stored.body == page.body and stored.authors == ["A. Writer"]
+    assert stored.political_score is None  # recomputed from the full text
+    # a later worse copy changes nothing back
+    store.add_article(teaser)
+    assert store.article(1).body == page.body
+    assert store.articles_published_between(when - timedelta(days=1), when)[0].id == 1
