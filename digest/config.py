@@ -49,6 +49,7 @@ class Config:
     rate: float = 0.0  # messages per second, 0 = unlimited
     hourly_cap: int = 0  # messages per hour, 0 = unlimited
     timeout: float = 30.0
+    max_total_attempts: int = 0  # tries per address over all runs; 0 = 3 × --max-attempts
     dkim_selector: str = ""
     dkim_key_file: str = ""
     # subscribers
@@ -88,13 +89,14 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("transport", "rate"): ("rate", (int, float)),
     ("transport", "hourly_cap"): ("hourly_cap", int),
     ("transport", "timeout"): ("timeout", (int, float)),
+    ("transport", "max_total_attempts"): ("max_total_attempts", int),
     ("transport", "dkim_selector"): ("dkim_selector", str),
     ("transport", "dkim_key_file"): ("dkim_key_file", str),
     ("subscribers", "bounce_limit"): ("bounce_limit", int),
 }
 
 _POSITIVE = {"limit", "sentences", "words", "concurrency", "max_bytes", "timeout", "bounce_limit"}
-_NON_NEGATIVE = {"min_stories", "rate", "hourly_cap"}
+_NON_NEGATIVE = {"min_stories", "rate", "hourly_cap", "max_total_attempts"}
 
 
 def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
@@ -227,6 +229,8 @@ concurrency = 8
 rate = 0
 hourly_cap = 0
 timeout = 30
+# tries per address over all runs before a temporary failure becomes permanent (0: 3 × max-attempts)
+max_total_attempts = 0
 
 [subscribers]
 # permanent failures before an address is suppressed as bounced

@@ -482,7 +482,7 @@ async def send_issue_async(
     config = project.config
     concurrency = config.concurrency if concurrency is None else concurrency
     if max_total_attempts is None:
-        max_total_attempts = TOTAL_ATTEMPTS_FACTOR * max_attempts
+        max_total_attempts = config.max_total_attempts or TOTAL_ATTEMPTS_FACTOR * max_attempts
     _check_positive(
         concurrency=concurrency, max_attempts=max_attempts, max_total_attempts=max_total_attempts
     )

@@ -416,18 +416,28 @@ def test_the_next_run_does_not_try_a_deferred_address_before_its_next_try(
     assert handler.copies() == {address: 1}
 
 
-def test_an_address_deferred_for_ever_is_given_up_on_without_a_bounce(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["flag", "digest.toml"])
+def test_an_address_deferred_for_ever_is_given_up_on_without_a_bounce(
+    tmp_path: Path, where: str
+) -> None:
     addresses = ["full@example.net", "ok@example.net"]
     handler = FaultyRelay(temp_rcpt={addresses[0]: 1000})
     project = make_project(tmp_path / "p", addresses)
     set_bounce_limit(project, 1)
+    cap: tuple[str, ...] = ("--max-total-attempts", "3")
+    if where == "digest.toml":
+        settings = project.root / "digest.toml"
+        settings.write_text(
+            settings.read_text().replace("max_total_attempts = 0", "max_total_attempts = 3")
+        )
+        cap = ()
     relay = Relay(handler).start()
     try:
         args = ("send", "--smtp-url", relay.url, "--retry-base", "0.01", "--max-attempts", "2")
-        code, out, _ = digest(project.root, *args, "--max-total-attempts", "3", "--json")
+        code, out, _ = digest(project.root, *args, *cap, "--json")
         assert code == 1
         assert last_json(out) == {"sent": 1, "failed": 0, "deferred": 1, "skipped": 0}
-        code, out, _ = digest(project.root, *args, "--max-total-attempts", "3", "--json")
+        code, out, _ = digest(project.root, *args, *cap, "--json")
         assert code == 0
         assert last_json(out) == {"sent": 1, "failed": 1, "deferred": 0, "skipped": 0}
     finally:
