@@ -48,7 +48,7 @@ def summary_line(article: Article) -> str:
 
 
 def report_failure(failure: ParseFailure) -> None:
-    console.print(f"{failure.origin}: {failure.reason}", markup=False, soft_wrap=True)
+    console.print(f"{failure.origin}: {failure.reason}")
 
 
 @command(app, "parse")
@@ -74,7 +74,7 @@ def parse_command(
             elif as_json:
                 emit_json(article_json(item))
             else:
-                console.print(summary_line(item), markup=False, soft_wrap=True)
+                console.print(summary_line(item))
     raise typer.Exit(EXIT_PARTIAL if failed else EXIT_OK)
 
 
@@ -111,8 +111,5 @@ def ingest_command(
         project.close()
     for failure in report.failures:
         report_failure(failure)
-    console.print(
-        f"added {report.added}, already known {report.known}, failed {report.failed}",
-        markup=False,
-    )
+    console.print(f"added {report.added}, already known {report.known}, failed {report.failed}")
     raise typer.Exit(EXIT_PARTIAL if report.failed else EXIT_OK)

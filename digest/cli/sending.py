@@ -148,7 +148,6 @@ def _summarise(report: SendReport) -> None:
         f" {run.sent}, failed {run.failed}, skipped {run.skipped}, deferred {run.deferred}."
         f" Issue total: sent {counts['sent']}, failed {counts['failed']},"
         f" skipped {counts['skipped']}, deferred {counts['deferred']}",
-        soft_wrap=True,
     )
     if report.bounced:
         console.print(f"{report.bounced} addresses suppressed as bounced")

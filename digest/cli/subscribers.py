@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
-from rich.markup import escape
 
 from digest.cli import app
 from digest.cli._common import command, console, emit_json, project_dir
@@ -57,7 +56,7 @@ class _Problems:
 
     def __call__(self, problem: RowProblem) -> None:
         self.count += 1
-        console.print(f"skipped {escape(str(problem))}", soft_wrap=True)
+        console.print(f"skipped {problem}")
 
     def exit_if_any(self) -> None:
         if self.count:
@@ -73,14 +72,13 @@ def _read_all(list_name: str | None) -> tuple[list[Subscriber], _Problems]:
 
 def _say_import(report: ImportReport) -> None:
     for problem in report.problems:
-        console.print(f"skipped {escape(str(problem))}", soft_wrap=True)
+        console.print(f"skipped {problem}")
     for email in report.suppressed:
-        console.print(f"not added {escape(email)}: suppressed, and a suppression always wins")
+        console.print(f"not added {email}: suppressed, and a suppression always wins")
     console.print(
-        f"list {escape(report.list_name)}: {report.added} added, {report.updated} updated, "
+        f"list {report.list_name}: {report.added} added, {report.updated} updated, "
         f"{report.unchanged} unchanged, {report.duplicates} duplicates merged, "
         f"{len(report.suppressed)} suppressed, {len(report.problems)} bad rows skipped",
-        soft_wrap=True,
     )
 
 
@@ -115,12 +113,12 @@ def add_command(
     )
     if report.suppressed:
         console.print(
-            f"not added {escape(report.suppressed[0])}: suppressed "
+            f"not added {report.suppressed[0]}: suppressed "
             f"({project.store.suppression_reason(report.suppressed[0])}); a suppression always wins"
         )
         raise typer.Exit(EXIT_PARTIAL)
     verb = "added to" if report.added else "updated on" if report.updated else "already on"
-    console.print(f"{escape(email.strip())} {verb} list {escape(list_name)}")
+    console.print(f"{email.strip()} {verb} list {list_name}")
 
 
 @command(subscribers_app, "remove")
@@ -132,7 +130,7 @@ def remove_command(
     project = _project()
     removed = remove_subscriber(project.subscribers_dir, email, list_name)
     for name, rows in removed.items():
-        console.print(f"removed {escape(email.strip())} from list {escape(name)} ({rows} row(s))")
+        console.print(f"removed {email.strip()} from list {name} ({rows} row(s))")
 
 
 @command(subscribers_app, "list")
@@ -149,10 +147,9 @@ def list_command(
             emit_json(_as_json(subscriber))
     else:
         for subscriber in subscribers:
-            name = f" ({escape(subscriber.name)})" if subscriber.name else ""
+            name = f" ({subscriber.name})" if subscriber.name else ""
             console.print(
-                f"{escape(subscriber.list)}\t{escape(subscriber.email)}{name}\t{subscriber.status}",
-                soft_wrap=True,
+                f"{subscriber.list}\t{subscriber.email}{name}\t{subscriber.status}",
             )
         console.print(f"{len(subscribers)} subscriber(s)")
     problems.exit_if_any()
@@ -195,7 +192,7 @@ def export_command(
             f"{output or 'stdout'}: cannot write the export: {exc.strerror}"
         ) from None
     if output:
-        console.print(f"exported {len(subscribers)} subscriber(s) to {escape(str(output))}")
+        console.print(f"exported {len(subscribers)} subscriber(s) to {str(output)}")
     problems.exit_if_any()
 
 
@@ -215,7 +212,7 @@ def count_command(
     else:
         for name, by_status in counts.items():
             detail = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
-            console.print(f"{escape(name)}: {sum(by_status.values())} ({detail})")
+            console.print(f"{name}: {sum(by_status.values())} ({detail})")
         active = sum(c["active"] for c in counts.values())
         console.print(f"{active} active of {len(subscribers)}")
     problems.exit_if_any()
@@ -230,7 +227,7 @@ def forget_command(
     project = _project()
     report = forget(project.subscribers_dir, project.store, email, outbox=project.outbox_dir)
     console.print(
-        f"forgot {escape(email.strip())}: {report.list_rows} list row(s), "
+        f"forgot {email.strip()}: {report.list_rows} list row(s), "
         f"{report.send_rows} send record(s), {report.outbox_messages} outbox message(s) erased; "
         f"a hashed suppression ({report.reason}) remains"
     )
