@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from digest.classify import POLITICAL_THRESHOLD, political_score
 from digest.errors import DigestError
 from digest.models import Article
+from digest.sources.fields import normalise_url
 
 __all__ = [
     "Story",
@@ -154,15 +155,16 @@ def _representative_order(article: Article) -> tuple[bool, datetime, int, int]:
 
 
 def _other_sources(group: Sequence[Article]) -> list[str]:
+    """The addresses at which other sites ran the story: article URLs only (never a feed's or a
+    file's origin), cleaned of credentials and trackers, as they are published."""
     lead = group[0]
-    own = {lead.source_url, lead.origin}
+    own = {normalise_url(lead.source_url), normalise_url(lead.origin)}
     seen: set[str] = set()
     out: list[str] = []
-    candidates = [s for s in lead.sources if "://" in s]
+    candidates = list(lead.sources)
     for other in group[1:]:
-        candidates.append(other.source_url or other.origin or "")
-        candidates.extend(s for s in other.sources if "://" in s)
-    for url in candidates:
+        candidates += [other.source_url or "", *other.sources]
+    for url in map(normalise_url, candidates):
         if url and url not in own and url not in seen:
             seen.add(url)
             out.append(url)

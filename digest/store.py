@@ -85,6 +85,14 @@ MIGRATIONS: list[str] = [
         created TEXT NOT NULL
     );
     """,
+    # Which sources are article addresses (its own and those of the sites that re-ran it) and
+    # which are origins (a file, a feed's URL with its `?apikey=`): only addresses are ever
+    # published. Older rows are origins unless they are the article's own address.
+    """
+    ALTER TABLE article_sources ADD COLUMN kind TEXT NOT NULL DEFAULT 'origin';
+    UPDATE article_sources SET kind = 'url'
+        WHERE source = (SELECT url FROM articles WHERE articles.id = article_sources.article_id);
+    """,
 ]
 
 
@@ -238,10 +246,14 @@ class Store:
             else:
                 article_id = int(row["id"])
                 self._improve(row, article, url, fingerprint)
-            for source in {s for s in (article.origin, url) if s}:
+            kinds = {article.origin: "origin"} if article.origin else {}
+            if url:
+                kinds[url] = "url"  # a page read at its own address is an address
+            for source, kind in kinds.items():
                 self.db.execute(
-                    "INSERT OR IGNORE INTO article_sources (article_id, source) VALUES (?, ?)",
-                    (article_id, source),
+                    """INSERT INTO article_sources (article_id, source, kind) VALUES (?, ?, ?)
+                       ON CONFLICT DO UPDATE SET kind = 'url' WHERE excluded.kind = 'url'""",
+                    (article_id, source, kind),
                 )
         return article_id, added
 
@@ -274,7 +286,10 @@ class Store:
                 ),
             )
 
-    def _article(self, row: sqlite3.Row, sources: list[str]) -> Article:
+    def _article(self, row: sqlite3.Row, sources: list[tuple[str, str]]) -> Article:
+        """The stored article with the first origin it came from and the addresses it was
+        found at (its own and re-publishers'), so selection can tell the two apart."""
+        origins = [source for source, kind in sources if kind == "origin"]
         published = datetime.fromisoformat(row["published"]) if row["published"] else None
         return Article(
             id=row["id"],
@@ -287,7 +302,8 @@ class Store:
             truncated=bool(row["truncated"]),
             warnings=json.loads(row["warnings"]),
             political_score=row["political_score"],
-            sources=sources,
+            origin=origins[0] if origins else row["url"],
+            sources=[source for source, kind in sources if kind == "url"],
         )
 
     def articles_published_between(self, start: datetime, end: datetime) -> list[Article]:
@@ -306,17 +322,18 @@ class Store:
             raise DigestError(f"article {article_id}: not in the store")
         return self._article(row, self._sources([article_id]).get(article_id, []))
 
-    def _sources(self, ids: list[int]) -> dict[int, list[str]]:
-        found: dict[int, list[str]] = {}
+    def _sources(self, ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+        """(source, kind) of each article, in the order they were recorded."""
+        found: dict[int, list[tuple[str, str]]] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for row in self.db.execute(
-                f"SELECT article_id, source FROM article_sources WHERE article_id IN ({marks})"
-                " ORDER BY source",
+                "SELECT article_id, source, kind FROM article_sources"
+                f" WHERE article_id IN ({marks}) ORDER BY rowid",
                 chunk,
             ):
-                found.setdefault(row[0], []).append(row[1])
+                found.setdefault(row[0], []).append((row[1], row[2]))
         return found
 
     def set_political_scores(self, scores: Iterable[tuple[int, float]]) -> None:

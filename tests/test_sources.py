@@ -359,6 +359,11 @@ def test_split_authors(raw: str | list[str], expected: list[str]) -> None:
         ("HTTP://WWW.X.COM:80/a?utm_source=x&b=1#frag", "http://www.x.com/a?b=1"),
         ("//cdn.example.org/x", "https://cdn.example.org/x"),
         ("http://127.0.0.1:8000/feed", "http://127.0.0.1:8000/feed"),
+        # credentials and click trackers are never part of an address we store or publish
+        (
+            "https://ed:pw@news.example/a?id=7&apikey=SECRET&fbclid=x&gclid=y&Token=t&mc_cid=1",
+            "https://news.example/a?id=7",
+        ),
         ("javascript:alert(1)", None),
         ("not a url", None),
         ("word", None),
