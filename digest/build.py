@@ -57,7 +57,9 @@ def build_issue(
     since = since or parse_since(config.since)
     report = BuildReport(issue=None, ingest=IngestReport())
     if articles:
-        report.ingest = ingest(store, articles, max_bytes=config.max_bytes)
+        report.ingest = ingest(
+            store, articles, max_bytes=config.max_bytes, allow_private=config.allow_private
+        )
 
     candidates = store.articles_published_between(as_of - since, as_of)
     report.candidates = len(candidates)

@@ -10,6 +10,7 @@ import math
 import os
 import tomllib
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +34,8 @@ class Config:
     source_feeds: list[str] = field(default_factory=list)
     source_pages: list[str] = field(default_factory=list)
     max_bytes: int = 5_000_000
+    # feeds and pages on non-public addresses: refused (False), allowed (True) or these networks
+    allow_private: bool | list[IPv4Network | IPv6Network] = False
     # selection
     since: str = "7d"
     limit: int = 10
@@ -76,6 +79,7 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("sources", "feeds"): ("source_feeds", list),
     ("sources", "pages"): ("source_pages", list),
     ("sources", "max_bytes"): ("max_bytes", int),
+    ("sources", "allow_private"): ("allow_private", (bool, list)),
     ("selection", "since"): ("since", str),
     ("selection", "limit"): ("limit", int),
     ("selection", "min_stories"): ("min_stories", int),
@@ -124,6 +128,9 @@ def _set(config: Config, path: Path, section: str, key: str, value: Any) -> None
     if spec is None:
         raise ConfigError(f"{path}: unknown setting `{section}.{key}`")
     attr, kind = spec
+    if attr == "allow_private":
+        config.allow_private = _private_networks(path, value)
+        return
     # bool is an int in Python; a `true` where a number belongs is still a mistake
     if isinstance(value, bool) or not isinstance(value, kind):
         want = kind.__name__ if isinstance(kind, type) else "number"
@@ -133,6 +140,20 @@ def _set(config: Config, path: Path, section: str, key: str, value: Any) -> None
     if isinstance(value, list) and not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{path}: `{section}.{key}` must be a list of strings")
     setattr(config, attr, value)
+
+
+def _private_networks(path: Path, value: Any) -> bool | list[IPv4Network | IPv6Network]:
+    if isinstance(value, bool):
+        return value
+    try:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return [ip_network(v, strict=False) for v in value]
+    except ValueError:
+        pass
+    raise ConfigError(
+        f"{path}: `sources.allow_private` must be true, false or a list of networks like"
+        f' ["10.1.0.0/16"], not {value!r}'
+    )
 
 
 def _apply_env(config: Config, env: dict[str, str]) -> None:
@@ -206,6 +227,9 @@ language = "en"
 folders = ["articles"]
 feeds = []
 pages = []
+# feeds and pages on loopback, private or link-local addresses are refused; allow them for an
+# intranet source with true, or only some networks with a list like ["10.1.0.0/16"]
+allow_private = false
 
 [selection]
 since = "7d"

@@ -65,7 +65,10 @@ def run_period(
     key = period_key(as_of, period)
     store = project.store
     report = ingest(
-        store, [*project.config.sources, *(articles or [])], max_bytes=project.config.max_bytes
+        store,
+        [*project.config.sources, *(articles or [])],
+        max_bytes=project.config.max_bytes,
+        allow_private=project.config.allow_private,
     )
     issue = store.issue_by_key(key)
     built = False

@@ -322,6 +322,11 @@ class Store:
             raise DigestError(f"article {article_id}: not in the store")
         return self._article(row, self._sources([article_id]).get(article_id, []))
 
+    def article_origins(self, article_id: int) -> list[str]:
+        """Every file, folder entry or feed the article came from, first first."""
+        sources = self._sources([article_id]).get(article_id, [])
+        return [source for source, kind in sources if kind == "origin"]
+
     def _sources(self, ids: list[int]) -> dict[int, list[tuple[str, str]]]:
         """(source, kind) of each article, in the order they were recorded."""
         found: dict[int, list[tuple[str, str]]] = {}

@@ -12,7 +12,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
-from conftest import http_server
+from conftest import allow_loopback_sources, http_server
 from typer.testing import CliRunner
 
 from digest.cli import app
@@ -79,6 +79,7 @@ def keyed_feeds() -> Iterator[str]:
 def test_a_feed_url_and_its_key_are_never_published(tmp_path: Path, keyed_feeds: str) -> None:
     root = tmp_path / "news"
     init_project(root)
+    allow_loopback_sources(root)
     feeds = [f"{keyed_feeds}/wire.xml?apikey=SECRET-WIRE-KEY"]
     feeds.append(f"{keyed_feeds}/other.xml?token=SECRET-OTHER-TOKEN")
     ingested = runner.invoke(app, ["--project", str(root), "ingest", *feeds])
@@ -98,3 +99,149 @@ def test_a_feed_url_and_its_key_are_never_published(tmp_path: Path, keyed_feeds:
     feed_host = keyed_feeds.removeprefix("http://")
     for private in ("SECRET", "apikey", "token=", feed_host, "reader:pw", "fbclid", "gclid"):
         assert private not in published
+
+
+class _Internal(BaseHTTPRequestHandler):
+    """Stands for an internal service (cloud metadata, an admin page): counts who reached it."""
+
+    requests: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.requests.append(self.path)
+        body = b"Internal\n\nsecret-instance-credentials " * 20
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+class _Redirector(BaseHTTPRequestHandler):
+    """A feed host that answers every request with a redirect to `target`."""
+
+    target = ""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.send_response(302)
+        self.send_header("Location", self.target)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def _ingest(root: Path, *sources: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["--project", str(root), "ingest", *sources, "--timeout", "5"])
+    assert "Traceback" not in result.output
+    return result.exit_code, result.stderr
+
+
+def test_loopback_feed_is_refused_after_resolving_its_name(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    _Internal.requests = []
+    with http_server(_Internal) as base:
+        port = base.rsplit(":", 1)[1]
+        code, err = _ingest(tmp_path, f"http://localhost:{port}/latest/meta-data/")
+    assert code == 1
+    assert f"http://localhost:{port}/latest/meta-data/: refused to connect to localhost:" in err
+    assert "loopback address" in err and "allow_private" in err
+    assert _Internal.requests == []  # never connected
+    assert "added 0" in err
+
+
+def test_every_redirect_hop_is_checked(tmp_path: Path) -> None:
+    """The feed host is allowed (127.0.0.1 only); its redirect to another internal address
+    (127.0.0.2, as a redirect to 169.254.169.254 would be) is refused before connecting."""
+    init_project(tmp_path)
+    allow_loopback_sources(tmp_path)
+    _Internal.requests = []
+    with (
+        http_server(_Internal, host="127.0.0.2") as internal,
+        http_server(_Redirector) as feed_host,
+    ):
+        _Redirector.target = f"{internal}/computeMetadata/v1/"
+        code, err = _ingest(tmp_path, f"{feed_host}/feed.xml")
+        assert code == 1
+        assert f"{feed_host}/feed.xml: refused to connect to 127.0.0.2" in err
+        assert "127.0.0.2 is a loopback address" in err
+        assert _Internal.requests == []
+        # with the whole private space allowed the same redirect is followed
+        config = tmp_path / "digest.toml"
+        config.write_text(config.read_text().replace('["127.0.0.1/32"]', "true"))
+        code, err = _ingest(tmp_path, f"{feed_host}/feed.xml")
+        assert code == 0 and "added 1" in err, err
+        assert _Internal.requests == ["/computeMetadata/v1/"]
+
+
+@pytest.mark.parametrize(
+    ("address", "refused"),
+    [
+        ("169.254.169.254", "link-local"),  # cloud metadata
+        ("10.0.0.1", "private"),
+        ("192.168.1.1", "private"),
+        ("100.64.0.1", "not a public address"),  # carrier-grade NAT
+        ("0.0.0.0", "unspecified"),
+        ("::1", "loopback"),
+        ("fe80::1", "link-local"),
+        ("fd00::1", "private"),
+        ("::ffff:169.254.169.254", "link-local"),  # IPv4-mapped
+        ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 of 169.254.169.254
+        ("2002:7f00:1::", "loopback"),  # 6to4 of 127.0.0.1
+        ("224.0.0.1", "multicast"),
+        ("93.184.215.14", None),
+        ("2606:4700::1111", None),
+    ],
+)
+def test_which_addresses_are_not_public(address: str, refused: str | None) -> None:
+    from digest.sources.fetch import non_public_reason
+
+    reason = non_public_reason(address)
+    assert (reason is None) if refused is None else (reason and refused in reason)
+    assert non_public_reason(address, allow_private=True) is None
+
+
+def test_allow_private_must_be_a_switch_or_networks(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    config = tmp_path / "digest.toml"
+    config.write_text(config.read_text().replace("allow_private = false", 'allow_private = "yes"'))
+    result = runner.invoke(app, ["--project", str(tmp_path), "ingest"])
+    assert result.exit_code == 2
+    assert "`sources.allow_private` must be true, false or a list of networks" in result.stderr
+
+
+def test_a_link_out_of_the_articles_folder_reads_nothing_of_the_project(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    articles = tmp_path / "articles"
+    (articles / "2026-11-17_asylum.txt").write_bytes(
+        (EXAMPLES / "2026-11-17_asylum.txt").read_bytes()
+    )
+    (articles / "loop").symlink_to("..")
+    (tmp_path / "subscribers" / "readers.csv").write_text("email,name\nann@example.org,Ann\n")
+    result = runner.invoke(app, ["--project", str(tmp_path), "ingest"])
+    assert result.exit_code == 1, result.output
+    assert f"{articles.resolve() / 'loop'}: a link out of the source folder: not read" in (
+        result.stderr
+    )
+    assert "added 1, already known 0, failed 1" in result.stderr
+    listed = runner.invoke(app, ["--project", str(tmp_path), "parse", str(articles), "--json"])
+    assert [json.loads(line)["title"] for line in listed.stdout.splitlines()] == [
+        "Howard rebuts asylum criticisms"
+    ]
+
+
+def test_a_file_name_cannot_forge_a_line_of_output(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    forged = "x.txt\nadded 99, already known 0, failed 0\n\u202etxt.exe"
+    (tmp_path / "articles" / forged).write_bytes(b"\x00\x01 binary")
+    result = runner.invoke(app, ["--project", str(tmp_path), "ingest"])
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines == [
+        f"{(tmp_path / 'articles').resolve()}/x.txt\\nadded 99, already known 0, failed 0\\n"
+        "\\u202etxt.exe: binary content (NUL bytes), not text",
+        "added 0, already known 0, failed 1",
+    ]

@@ -133,7 +133,7 @@ def build_command(
         window = when - last
     report = build_issue(project, articles=articles, as_of=when, since=window, limit=limit)
     for failure in report.ingest.failures:
-        console.print(f"{failure.origin}: {failure.reason}")
+        console.print(str(failure))
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}", markup=True)
     if report.issue is None:

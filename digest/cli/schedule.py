@@ -42,7 +42,7 @@ def run_command(
         hold=hold,
     )
     for failure in report.ingest.failures:
-        console.print(f"{failure.origin}: {failure.reason}")
+        console.print(str(failure))
     ingested = f"ingested {report.ingest.added} new, {report.ingest.failed} failed"
     issue = report.issue
     if issue is None:
