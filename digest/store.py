@@ -7,8 +7,10 @@ address so that a forgotten person leaves nothing readable behind).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -151,9 +153,24 @@ class SendRow:
     next_try: float | None = None
 
 
+def _owner_only(path: Path) -> None:
+    """Create the database owner-only (SQLite gives its WAL and shared-memory files the same
+    mode), and tighten one an older digest left world-readable: they hold subscribers'
+    addresses and names. A file someone else owns is left as it is."""
+    with contextlib.suppress(OSError):  # it exists, or cannot be made: sqlite3 says why below
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+        except OSError:
+            pass
+
+
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
+        _owner_only(path)
         try:
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         except sqlite3.Error as exc:

@@ -62,7 +62,7 @@ def _generate_secret(path: Path) -> None:
     """Write a new secret to a private temporary file, then link it into place: the secret file
     appears whole or not at all, and a process that loses the race keeps the winner's secret
     (a link, unlike a rename, never replaces an existing file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret.", suffix=".tmp")  # mode 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -4,6 +4,9 @@ loopback servers and real folders."""
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
+import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -245,3 +248,50 @@ def test_a_file_name_cannot_forge_a_line_of_output(tmp_path: Path) -> None:
         "\\u202etxt.exe: binary content (NUL bytes), not text",
         "added 0, already known 0, failed 1",
     ]
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    """The common 022: what leaves files world-readable unless a program says otherwise."""
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_state_is_owner_only(tmp_path: Path, usual_umask: None) -> None:
+    root = tmp_path / "news"
+    assert runner.invoke(app, ["init", str(root)]).exit_code == 0
+    state = root / ".digest"
+    assert _mode(state) == 0o700
+    assert _mode(state / "digest.sqlite3") == 0o600
+    assert runner.invoke(app, ["--project", str(root), "ingest"]).exit_code == 0
+
+
+def test_state_left_readable_by_an_older_digest_is_tightened(
+    tmp_path: Path, usual_umask: None
+) -> None:
+    root = tmp_path / "news"
+    init_project(root)
+    state = root / ".digest"
+    database = state / "digest.sqlite3"
+    # another process holds the database open, so its WAL and shared-memory files exist
+    holder = sqlite3.connect(database)
+    try:
+        holder.execute("PRAGMA journal_mode = WAL")
+        holder.execute("CREATE TABLE IF NOT EXISTS held (x)")
+        files = [database, state / "digest.sqlite3-wal", state / "digest.sqlite3-shm"]
+        for path in files:
+            path.chmod(0o644)
+        state.chmod(0o755)
+        result = runner.invoke(app, ["--project", str(root), "ingest"])
+        assert result.exit_code == 0, result.output
+        assert _mode(state) == 0o700
+        assert [_mode(path) for path in files] == [0o600, 0o600, 0o600]
+    finally:
+        holder.close()
