@@ -60,6 +60,8 @@ class Config:
     # secrets: only ever from the environment, never written back
     smtp_password: str | None = field(default=None, repr=False)
     secret: str | None = field(default=None, repr=False)
+    # after a rotation: older secrets whose links must still verify (never used to sign)
+    previous_secrets: list[str] = field(default_factory=list, repr=False)
 
     @property
     def sources(self) -> list[str]:
@@ -164,6 +166,8 @@ def _apply_env(config: Config, env: dict[str, str]) -> None:
         config.base_url = env["DIGEST_BASE_URL"]
     config.smtp_password = env.get("DIGEST_SMTP_PASSWORD") or None
     config.secret = env.get("DIGEST_SECRET") or None
+    previous = env.get("DIGEST_SECRET_PREVIOUS") or ""
+    config.previous_secrets = [s.strip() for s in previous.split(",") if s.strip()]
 
 
 def _validate(config: Config, path: Path) -> None:
@@ -212,7 +216,8 @@ def _validate(config: Config, path: Path) -> None:
 
 DEFAULT_CONFIG = """\
 # digest project settings. Secrets never go here: use the environment
-# (DIGEST_SMTP_PASSWORD, DIGEST_SECRET). DIGEST_SMTP_URL and DIGEST_BASE_URL override.
+# (DIGEST_SMTP_PASSWORD, DIGEST_SECRET, and after a rotation DIGEST_SECRET_PREVIOUS).
+# DIGEST_SMTP_URL and DIGEST_BASE_URL override.
 
 [newsletter]
 name = "The Political Digest"

@@ -31,7 +31,7 @@ from digest.models import Article, Issue, IssueEntry
 from digest.project import Project, init_project, open_project
 from digest.render import render_issue
 from digest.tokens import _b64, _unb64, load_secret, make_token
-from digest.web import create_app
+from digest.web import SECURITY_HEADERS, create_app, server_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "subscribers"
 SECRET = "a-test-secret-that-is-long-enough"
@@ -43,6 +43,11 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
     project = init_project(tmp_path / "news")
     yield project
     project.close()
+
+
+def web_client(project: Project, **options: Any) -> TestClient:
+    """The app in-process, addressed by its public host (the only Host header it answers)."""
+    return TestClient(create_app(project), base_url=project.config.base_url, **options)
 
 
 def make_issue(project: Project, key: str, subject: str = "The week") -> Issue:
@@ -122,7 +127,7 @@ def test_one_click_from_the_outbox_sticks_through_reimport_and_next_send(
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     url = one_click_url(message)
 
-    client = TestClient(create_app(open_project(project.root)))
+    client = web_client(open_project(project.root))
     response = client.post(local(url), data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
     assert "ada@example.org" in response.text
@@ -155,7 +160,7 @@ def test_one_click_from_the_outbox_sticks_through_reimport_and_next_send(
 
 def test_confirmation_page_then_button_post(project: Project) -> None:
     token = make_token(load_secret(project.state_dir, SECRET), "grace@example.org", "example")
-    client = TestClient(create_app(project))
+    client = web_client(project)
     page = client.get("/unsubscribe", params={"token": token})
     assert page.status_code == 200
     assert '<form method="post"' in page.text and "grace@example.org" in page.text
@@ -191,7 +196,7 @@ def _tampered_tokens(secret: bytes) -> dict[str, str]:
 @pytest.mark.parametrize("case", list(_tampered_tokens(b"x")))
 def test_a_bad_token_is_400_and_changes_nothing(project: Project, case: str) -> None:
     token = _tampered_tokens(load_secret(project.state_dir, SECRET))[case]
-    client = TestClient(create_app(project))
+    client = web_client(project)
     assert client.get("/unsubscribe", params={"token": token}).status_code == 400
     response = client.post(
         "/unsubscribe", params={"token": token}, data={"List-Unsubscribe": "One-Click"}
@@ -202,7 +207,7 @@ def test_a_bad_token_is_400_and_changes_nothing(project: Project, case: str) -> 
 
 def test_a_post_without_the_one_click_body_changes_nothing(project: Project) -> None:
     token = make_token(load_secret(project.state_dir, SECRET), "ada@example.org", "example")
-    client = TestClient(create_app(project))
+    client = web_client(project)
     assert client.post("/unsubscribe", params={"token": token}).status_code == 400
     response = client.post("/unsubscribe", params={"token": token}, data={"List-Unsubscribe": "x"})
     assert response.status_code == 400
@@ -214,7 +219,7 @@ def test_an_unexpiring_token_still_works_and_a_future_expiry_too(project: Projec
     later = make_token(
         secret, "linus@example.net", "example", expires=datetime.now(UTC) + timedelta(days=1)
     )
-    client = TestClient(create_app(project))
+    client = web_client(project)
     assert client.get("/unsubscribe", params={"token": later}).status_code == 200
 
 
@@ -222,7 +227,7 @@ def test_archive_lists_sent_issues_escaped_and_hides_unsent_ones(project: Projec
     sent = make_issue(project, "w1", "Budget <script>alert(1)</script> & more")
     send(project, sent)
     draft = make_issue(project, "w2", "Not yet public")
-    client = TestClient(create_app(project))
+    client = web_client(project)
 
     archive = client.get("/")
     assert archive.status_code == 200
@@ -250,7 +255,7 @@ def live_server(project: Project) -> Iterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(project), log_level="warning"))
+    server = uvicorn.Server(server_config(create_app(project), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -332,3 +337,99 @@ def test_unsubscribe_in_a_browser_then_the_next_send_skips_the_person(
     assert project.store.suppression_reason("grace@example.org") == "unsubscribed"
     send(project, make_issue(project, "w2", "Week two"))
     assert recipients_of(project, "Week two") == {"ada@example.org", "linus@example.net"}
+
+
+# -- under abuse ----------------------------------------------------------------------------
+
+
+def _suppressed(project: Project, email: str) -> bool:
+    reopened = open_project(project.root)
+    try:
+        return reopened.store.is_suppressed(email)
+    finally:
+        reopened.close()
+
+
+def test_a_chunked_body_cannot_slip_past_the_size_limit(project: Project, live_server: str) -> None:
+    token = make_token(load_secret(project.state_dir, SECRET), "ada@example.org", "example")
+
+    def chunks(padding: int) -> Iterator[bytes]:
+        yield b"List-Unsubscribe=One-Click&pad="
+        for _ in range(padding):  # one long field: fewer than any cap on the number of fields
+            yield b"x" * 1000
+
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    with httpx.Client(base_url=live_server) as client:
+        # no Content-Length: the body comes chunked, 100 kB of it
+        big = client.post(
+            "/unsubscribe", params={"token": token}, content=chunks(100), headers=form
+        )
+        assert big.status_code == 413
+        assert big.request.headers.get("transfer-encoding") == "chunked"
+        assert not _suppressed(project, "ada@example.org")
+        small = client.post(
+            "/unsubscribe", params={"token": token}, content=chunks(0), headers=form
+        )
+        assert small.status_code == 200
+    assert _suppressed(project, "ada@example.org")
+
+
+def test_a_forged_host_is_refused_not_reflected(project: Project, live_server: str) -> None:
+    token = make_token(load_secret(project.state_dir, SECRET), "ada@example.org", "example")
+    with httpx.Client(base_url=live_server) as client:
+        forged = client.get(
+            "/unsubscribe/", params={"token": token}, headers={"Host": "evil.example"}
+        )
+        assert forged.status_code == 400
+        assert "evil.example" not in forged.headers.get("location", "")
+        assert forged.headers["content-security-policy"].startswith("default-src 'none'")
+        # the public host of base_url (http://127.0.0.1:8080) is answered, its redirects stay home
+        good = client.get("/unsubscribe/", params={"token": token})
+        assert good.status_code in (301, 302, 307, 308)
+        assert urlsplit(good.headers["location"]).hostname == "127.0.0.1"
+
+
+def test_starlettes_own_error_pages_carry_the_security_headers(
+    project: Project, live_server: str
+) -> None:
+    with httpx.Client(base_url=live_server) as client:
+        not_found = client.get("/wp-admin")
+        too_big = client.get("/issues/99999999999999999999999999")
+        wrong_method = client.delete("/unsubscribe")
+        assert [not_found.status_code, too_big.status_code, wrong_method.status_code] == [
+            404,
+            404,
+            405,
+        ]
+        assert set(wrong_method.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
+        # a database that is not one: the page says so briefly, the headers are still there
+        project.close()
+        for name in ("digest.sqlite3-wal", "digest.sqlite3-shm"):
+            (project.state_dir / name).unlink(missing_ok=True)
+        (project.state_dir / "digest.sqlite3").write_bytes(b"not a database" * 100)
+        broken = client.get("/")
+        assert broken.status_code == 500
+        assert "Traceback" not in broken.text and "sqlite" not in broken.text.lower()
+        for response in (not_found, too_big, wrong_method, broken):
+            for name, value in SECURITY_HEADERS.items():
+                assert response.headers[name] == value
+
+
+def test_links_signed_before_a_secret_rotation_still_unsubscribe(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    send(project, make_issue(project, "w1", "Week one"))
+    old_link = local(one_click_url(message_to(project, "linus@example.net", "Week one")))
+    monkeypatch.setenv("DIGEST_SECRET", "the-new-secret-after-rotation")
+    rotated_without_old = web_client(open_project(project.root))
+    assert rotated_without_old.get(old_link).status_code == 400
+    monkeypatch.setenv("DIGEST_SECRET_PREVIOUS", f"an-even-older-secret-0123456789, {SECRET}")
+    rotated = web_client(open_project(project.root))
+    response = rotated.post(old_link, data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    assert _suppressed(project, "linus@example.net")
+    # a previous secret is held to the same minimum length, with one line at `digest serve`
+    monkeypatch.setenv("DIGEST_SECRET_PREVIOUS", "short")
+    result = CliRunner().invoke(app, ["--project", str(project.root), "serve"])
+    assert result.exit_code == 2
+    assert "DIGEST_SECRET_PREVIOUS: secret 1 is 5 bytes" in result.stderr
