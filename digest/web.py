@@ -11,6 +11,10 @@ host of `base_url` is answered (a forged Host header would otherwise be reflecte
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -297,6 +301,59 @@ KEEP_ALIVE_TIMEOUT = 5
 LIMIT_CONCURRENCY = 200
 BACKLOG = 128
 MAX_INCOMPLETE_EVENT = 16 * 1024  # bytes of request line and headers
+# Descriptors kept free of connections: the store's files (3 per worker thread, 40 threads), the
+# listening socket, logs. Connections beyond the rest are closed as soon as they are accepted,
+# so the process never reaches its descriptor limit.
+RESERVED_DESCRIPTORS = 150
+
+
+def connection_limit(wanted: int) -> int:
+    """`wanted`, lowered to what the process's descriptor limit leaves for connections."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(2, min(wanted, soft - RESERVED_DESCRIPTORS))
+
+
+class _OncePerMinute(logging.Filter):
+    """Lets one "out of system resource" record through per minute: at the descriptor limit
+    asyncio logs a traceback for every failed accept, hundreds a second."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last = -math.inf
+        self.dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "out of system resource" not in record.getMessage():
+            return True
+        now = time.monotonic()
+        if now - self.last < 60:
+            self.dropped += 1
+            return False
+        self.last = now
+        if self.dropped:
+            record.msg = f"{record.msg} ({self.dropped} more in the last minute not logged)"
+            self.dropped = 0
+        return True
+
+
+def serve(config: Any) -> None:
+    """Run uvicorn with `config` (from `server_config`): the descriptor limit raised as far as
+    the system lets a process, and asyncio's accept errors logged once a minute."""
+    import resource
+
+    import uvicorn
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    config.limit_concurrency = connection_limit(config.limit_concurrency or LIMIT_CONCURRENCY)
+    logging.getLogger("asyncio").addFilter(_OncePerMinute())
+    uvicorn.Server(config).run()
 
 
 def server_config(
@@ -326,7 +383,7 @@ def server_config(
         access_log=False,
         log_level=log_level,
         timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
-        limit_concurrency=limit_concurrency or LIMIT_CONCURRENCY,
+        limit_concurrency=connection_limit(limit_concurrency or LIMIT_CONCURRENCY),
         backlog=backlog or BACKLOG,
         h11_max_incomplete_event_size=MAX_INCOMPLETE_EVENT,
         timeout_graceful_shutdown=10,
@@ -335,7 +392,9 @@ def server_config(
 
 def _deadline_protocol(request_timeout: float) -> type[Any]:
     """uvicorn's HTTP/1.1 protocol, with a deadline from the connection (or the end of the last
-    response) to the end of the next response; a connection past it is closed."""
+    response) to the end of the next response; a connection past it is closed. A connection
+    over the concurrency limit is closed at once, not kept open until it sends a request (when
+    uvicorn would answer 503), so waiting clients cannot use up the descriptors."""
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class DeadlineH11Protocol(H11Protocol):
@@ -343,6 +402,10 @@ def _deadline_protocol(request_timeout: float) -> type[Any]:
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
+            limit = self.limit_concurrency
+            if limit is not None and len(self.connections) > limit:
+                transport.close()
+                return
             self._arm()
 
         def on_response_complete(self) -> None:

@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import mailbox
 import os
+import resource
 import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from email.utils import parseaddr
@@ -282,30 +284,73 @@ def test_one_click_over_real_http(project: Project, live_server: str) -> None:
     assert project.store.suppression_reason("linus@example.net") == "unsubscribed"
 
 
-def test_digest_serve_runs_uvicorn(project: Project) -> None:
+@contextmanager
+def serving(
+    project: Project, *args: str, preexec_fn: Callable[[], None] | None = None
+) -> Iterator[tuple[str, Path]]:
+    """`digest serve` in its own process on a free port: (base URL, its log file)."""
     port = _free_port()
     env = dict(os.environ, DIGEST_SECRET=SECRET, DIGEST_PROJECT=str(project.root))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "digest", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log = project.root / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "digest", "serve", "--port", str(port), *args],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
+        )
+    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
-        response = None
-        while response is None and process.poll() is None and time.monotonic() < deadline:
+        while process.poll() is None and time.monotonic() < deadline:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/")
+                httpx.get(base)
+                break
             except httpx.TransportError:
                 time.sleep(0.1)
-        assert response is not None, process.stdout.read() if process.stdout else ""
-        assert response.status_code == 200
-        assert "No issue has been sent yet" in response.text
-        assert "server" not in response.headers
+        assert process.poll() is None, log.read_text()
+        yield base, log
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_digest_serve_runs_uvicorn(project: Project) -> None:
+    with serving(project) as (base, _):
+        response = httpx.get(f"{base}/")
+        assert response.status_code == 200
+        assert "No issue has been sent yet" in response.text
+        assert "server" not in response.headers
+
+
+def test_serve_closes_a_connection_that_drips_its_request(project: Project) -> None:
+    with serving(project, "--request-timeout", "1") as (base, _):
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as slow:
+            slow.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            # the headers never end: the server hangs up (b""), well before our own timeout
+            assert slow.recv(1024) == b""
+
+
+def test_serve_at_the_descriptor_limit_keeps_its_log_short_and_recovers(
+    project: Project,
+) -> None:
+    def few_descriptors() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    with serving(project, preexec_fn=few_descriptors) as (base, log):
+        port = int(base.rsplit(":", 1)[1])
+        held = []
+        try:
+            for _ in range(400):  # more than the server may open
+                held.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            time.sleep(2)  # what an unprotected server spends logging a traceback per accept
+            assert len(log.read_bytes()) < 4096, log.read_text()[:2000]
+        finally:
+            for connection in held:
+                connection.close()
+        assert httpx.get(f"{base}/").status_code == 200
 
 
 @pytest.mark.browser

@@ -56,9 +56,7 @@ def serve_command(
     """Serve one-click unsubscribe, the archive of sent issues and their web versions.
 
     Run it behind a reverse proxy that terminates TLS (see docs/deploy.md)."""
-    import uvicorn
-
-    from digest.web import create_app, server_config
+    from digest.web import create_app, serve, server_config
 
     project = open_project(project_dir())
     web_app = create_app(project)
@@ -77,6 +75,6 @@ def serve_command(
         backlog=backlog,
     )
     try:
-        uvicorn.Server(config).run()
+        serve(config)
     except OSError as exc:
         raise DigestError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
