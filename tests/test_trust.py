@@ -1,5 +1,5 @@
-"""Nothing private published, nothing internal fetched: driven through the CLI against real
-loopback servers and real folders."""
+"""Trust in operation: nothing private published, nothing internal fetched, state kept private
+and failing in one line; driven through the CLI against real loopback servers and folders."""
 
 from __future__ import annotations
 
@@ -295,3 +295,22 @@ def test_state_left_readable_by_an_older_digest_is_tightened(
         assert [_mode(path) for path in files] == [0o600, 0o600, 0o600]
     finally:
         holder.close()
+
+
+def test_a_damaged_database_page_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    assert runner.invoke(app, ["--project", str(tmp_path), "ingest", str(EXAMPLES)]).exit_code == 0
+    database = tmp_path / ".digest" / "digest.sqlite3"
+    with sqlite3.connect(database) as db:
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        [root_page] = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'articles'")
+    db.close()
+    with database.open("r+b") as file:  # a page in the middle of the file, not the header
+        file.seek(page_size * (root_page[0] - 1))
+        file.write(b"\xff" * page_size)
+    result = runner.invoke(app, ["--project", str(tmp_path), "build", "--as-of", AS_OF])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: {database}: the state store is damaged (database disk image is malformed); "
+        "restore it from a backup (`sqlite3 FILE .recover` may save what is left)"
+    ]
