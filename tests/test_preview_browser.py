@@ -6,6 +6,7 @@ Screenshots go to tmp_path, or to DIGEST_SCREENSHOT_DIR when set.
 
 from __future__ import annotations
 
+import http.client
 import os
 import urllib.request
 from collections.abc import Iterator
@@ -78,6 +79,33 @@ def test_preview_serves_html_text_and_template_version(project: Project) -> None
             assert response.read() != before
         with urllib.request.urlopen(server.url + "text") as response:
             assert response.read().decode() == f"changed {issue.subject}\n"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_preview_answers_only_its_own_loopback_host(project: Project) -> None:
+    """A page at evil.example whose name is rebound to 127.0.0.1 must not read the issue."""
+    issue = project.store.latest_issue()
+    server = PreviewServer(Preview(issue, project.config, project.template_dirs), port=0)
+    server.start_in_thread()
+    port = server.server_address[1]
+
+    def get(host: str) -> tuple[int, str]:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            connection.request("GET", "/text", headers={"Host": host})
+            response = connection.getresponse()
+            return response.status, response.read().decode()
+        finally:
+            connection.close()
+
+    try:
+        for foreign in (f"evil.example:{port}", "127.0.0.1", f"127.0.0.1.nip.io:{port}"):
+            status, body = get(foreign)
+            assert (status, body) == (421, f"This preview answers only at {server.url}\n")
+        for own in (f"127.0.0.1:{port}", f"localhost:{port}"):
+            assert get(own) == (200, server.preview.text())
     finally:
         server.shutdown()
         server.server_close()
