@@ -340,9 +340,10 @@ class _OncePerMinute(logging.Filter):
         return True
 
 
-def serve(config: Any) -> None:
-    """Run uvicorn with `config` (from `server_config`): the descriptor limit raised as far as
-    the system lets a process, and asyncio's accept errors logged once a minute."""
+def serve(app: ASGIApp, **options: Any) -> None:
+    """Run `app` under uvicorn (`server_config(app, **options)`), with the descriptor limit
+    raised as far as the system lets a process, and asyncio's accept errors logged once a
+    minute."""
     import resource
 
     import uvicorn
@@ -351,9 +352,8 @@ def serve(config: Any) -> None:
     if soft != hard:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    config.limit_concurrency = connection_limit(config.limit_concurrency or LIMIT_CONCURRENCY)
     logging.getLogger("asyncio").addFilter(_OncePerMinute())
-    uvicorn.Server(config).run()
+    uvicorn.Server(server_config(app, **options)).run()
 
 
 def server_config(

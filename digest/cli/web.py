@@ -56,7 +56,7 @@ def serve_command(
     """Serve one-click unsubscribe, the archive of sent issues and their web versions.
 
     Run it behind a reverse proxy that terminates TLS (see docs/deploy.md)."""
-    from digest.web import create_app, serve, server_config
+    from digest.web import create_app, serve
 
     project = open_project(project_dir())
     web_app = create_app(project)
@@ -64,17 +64,16 @@ def serve_command(
         f"Serving {project.config.name} on http://{host}:{port} "
         f"(public address: {project.config.base_url})"
     )
-    config = server_config(
-        web_app,
-        host=host,
-        port=port,
-        proxy_headers=proxy_headers,
-        forwarded_allow_ips=forwarded_allow_ips,
-        request_timeout=request_timeout,
-        limit_concurrency=limit_concurrency,
-        backlog=backlog,
-    )
     try:
-        serve(config)
+        serve(
+            web_app,
+            host=host,
+            port=port,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips=forwarded_allow_ips,
+            request_timeout=request_timeout,
+            limit_concurrency=limit_concurrency,
+            backlog=backlog,
+        )
     except OSError as exc:
         raise DigestError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
