@@ -39,6 +39,14 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # True: any destination; a collection: public ones and these networks; False: public ones only
 PrivatePolicy = bool | Collection[IPNetwork]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NON_PUBLIC = (
+    ("unspecified", "an unspecified"),
+    ("loopback", "a loopback"),
+    ("link_local", "a link-local"),
+    ("private", "a private"),
+    ("multicast", "a multicast"),
+    ("reserved", "a reserved"),
+)
 ALLOW_PRIVATE_HINT = "set [sources] allow_private in digest.toml for an intranet source"
 
 
@@ -56,9 +64,9 @@ def non_public_reason(address: str, allow_private: PrivatePolicy = False) -> str
             embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if embedded is not None:
             return non_public_reason(str(embedded), allow_private)
-    for kind in ("unspecified", "loopback", "link_local", "private", "multicast", "reserved"):
+    for kind, described in _NON_PUBLIC:
         if getattr(ip, f"is_{kind}"):
-            return f"{ip} is a {kind.replace('_', '-')} address, not a public one"
+            return f"{ip} is {described} address, not a public one"
     if not ip.is_global:
         return f"{ip} is not a public address"
     return None
