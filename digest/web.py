@@ -28,7 +28,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -205,7 +205,10 @@ def create_app(project: Project) -> ASGIApp:
         declared_too_large = length is not None and (
             not length.isdigit() or int(length) > MAX_FORM_BYTES
         )
-        body = None if declared_too_large else await _read_capped(request, MAX_FORM_BYTES)
+        try:
+            body = None if declared_too_large else await _read_capped(request, MAX_FORM_BYTES)
+        except ClientDisconnect:  # gone, or cut off at the request deadline: nobody to answer
+            return Response(status_code=400)
         if body is None:
             return error(413, "Request too large", "An unsubscribe request is one short field.")
         replayed = Request(request.scope, _replay(body))

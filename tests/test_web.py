@@ -325,12 +325,23 @@ def test_digest_serve_runs_uvicorn(project: Project) -> None:
 
 
 def test_serve_closes_a_connection_that_drips_its_request(project: Project) -> None:
-    with serving(project, "--request-timeout", "1") as (base, _):
+    with serving(project, "--request-timeout", "1") as (base, log):
         port = int(base.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=15) as slow:
             slow.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
             # the headers never end: the server hangs up (b""), well before our own timeout
             assert slow.recv(1024) == b""
+        token = make_token(load_secret(project.state_dir, SECRET), "ada@example.org", "example")
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as slow:
+            slow.sendall(
+                f"POST /unsubscribe?token={token} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
+                + b"Content-Type: application/x-www-form-urlencoded\r\n"
+                + b"Content-Length: 100\r\n\r\nList-Unsu"
+            )
+            assert slow.recv(1024) == b""  # the body never ends either
+        assert httpx.get(f"{base}/").status_code == 200
+    assert "Traceback" not in log.read_text()  # a client cut off is not an error to log
+    assert not _suppressed(project, "ada@example.org")
 
 
 def test_serve_at_the_descriptor_limit_keeps_its_log_short_and_recovers(
