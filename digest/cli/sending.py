@@ -19,6 +19,7 @@ from digest.cli._common import command, console, emit_json, project_dir
 from digest.errors import EXIT_PARTIAL, Interrupted
 from digest.project import Project, open_project
 from digest.send import SendProgress, SendReport, send_issue, send_test_copy
+from digest.wording import plural
 
 
 @command(app, "send")
@@ -138,7 +139,8 @@ def _summarise(report: SendReport) -> None:
     counts = report.summary()
     if report.dry_run:
         console.print(
-            f"issue {report.issue_id} ({report.issue_key}): dry run, {report.would_send} messages"
+            f"issue {report.issue_id} ({report.issue_key}): dry run,"
+            f" {plural(report.would_send, 'message')}"
             f" built, {report.run.skipped} would be skipped; nothing sent"
         )
         return

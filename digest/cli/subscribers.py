@@ -26,6 +26,7 @@ from digest.subscribers import (
     import_file,
     remove_subscriber,
 )
+from digest.wording import plural
 
 subscribers_app = typer.Typer(help="Manage subscriber lists.", no_args_is_help=True)
 app.add_typer(subscribers_app, name="subscribers")
@@ -130,7 +131,7 @@ def remove_command(
     project = _project()
     removed = remove_subscriber(project.subscribers_dir, email, list_name)
     for name, rows in removed.items():
-        console.print(f"removed {email.strip()} from list {name} ({rows} row(s))")
+        console.print(f"removed {email.strip()} from list {name} ({plural(rows, 'row')})")
 
 
 @command(subscribers_app, "list")
@@ -151,7 +152,7 @@ def list_command(
             console.print(
                 f"{subscriber.list}\t{subscriber.email}{name}\t{subscriber.status}",
             )
-        console.print(f"{len(subscribers)} subscriber(s)")
+        console.print(plural(len(subscribers), "subscriber"))
     problems.exit_if_any()
 
 
@@ -192,7 +193,7 @@ def export_command(
             f"{output or 'stdout'}: cannot write the export: {exc.strerror}"
         ) from None
     if output:
-        console.print(f"exported {len(subscribers)} subscriber(s) to {str(output)}")
+        console.print(f"exported {plural(len(subscribers), 'subscriber')} to {str(output)}")
     problems.exit_if_any()
 
 
@@ -227,7 +228,8 @@ def forget_command(
     project = _project()
     report = forget(project.subscribers_dir, project.store, email, outbox=project.outbox_dir)
     console.print(
-        f"forgot {email.strip()}: {report.list_rows} list row(s), "
-        f"{report.send_rows} send record(s), {report.outbox_messages} outbox message(s) erased; "
+        f"forgot {email.strip()}: {plural(report.list_rows, 'list row')}, "
+        f"{plural(report.send_rows, 'send record')},"
+        f" {plural(report.outbox_messages, 'outbox message')} erased; "
         f"a hashed suppression ({report.reason}) remains"
     )
