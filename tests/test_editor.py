@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -104,3 +105,67 @@ def test_a_build_whose_files_cannot_be_written_stores_no_issue(tmp_path: Path) -
     assert "cannot write the issue files" in result.stderr and "Traceback" not in result.output
     latest = digest(root, "preview", "--out", str(tmp_path / "latest.html"))
     assert latest.exit_code == 2 and "no issue has been built yet" in latest.stderr
+
+
+# -- "Also reported by" names sites; many near-copies do not fill the issue ----------------------
+
+
+def also_reported(html: str, title_words: str) -> list[str]:
+    """The site names after "Also reported by:" under the story whose title has `title_words`."""
+    story = html.split(title_words, 1)[1]
+    block = story.split("Also reported by:", 1)[1].split("</p>", 1)[0]
+    return re.findall(r">([^<]+)</a>", block)
+
+
+def test_also_reported_by_names_each_site_once(tmp_path: Path) -> None:
+    """One site re-runs the story twelve times (each under its own URL): one name, not twelve."""
+    root = new_project(tmp_path, "--examples")
+    rerun = (root / "articles" / "2026-11-16_maternity-pay-westminsterwire.txt").read_text()
+    for n in range(12):
+        (root / "articles" / f"rerun-{n}.txt").write_text(
+            rerun.replace("hewitt-maternity-pay-rise", f"hewitt-maternity-pay-rise-{n}")
+        )
+    result = digest(root, "build", "--as-of", AS_OF, "--out", str(root / "out"))
+    assert result.exit_code == 0, result.output
+    issue = json.loads((root / "out" / "issue.json").read_text())
+    [maternity] = [a for a in issue["articles"] if "aternity" in a["title"]]
+    assert len(maternity["other_sources"]) == 1, maternity["other_sources"]
+    html = (root / "out" / "issue.html").read_text()
+    assert also_reported(html, "aternity") == ["westminsterwire.net"]
+
+
+URL = "westminsterwire.net/2026/11/16/hewitt-maternity-pay-rise"
+
+
+def near_copy(text: str, site: str, n: int, every: int) -> str:
+    """Another site's copy of a scraped article, under its own URL, with every `every`-th word
+    of the body changed."""
+    lines = []
+    for line in text.replace(URL, f"{site}/story-{n}").splitlines():
+        if len(line) > 100:  # a body paragraph, not chrome or the footer
+            words = line.split(" ")
+            words[every - 1 :: every] = [f"{w}{n}" for w in words[every - 1 :: every]]
+            line = " ".join(words)
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def test_many_near_copies_of_one_story_do_not_fill_the_issue(tmp_path: Path) -> None:
+    root = new_project(tmp_path, "--examples")
+    original = (root / "articles" / "2026-11-16_maternity-pay-westminsterwire.txt").read_text()
+    # rewrites: every fourth word changed, so no five-word run survives to merge them as copies
+    for n in range(1, 13):
+        copy = near_copy(original, f"rewrites{n}.example", n, every=4)
+        (root / "articles" / f"rewrite-{n}.txt").write_text(copy)
+    # re-runs with one word in forty changed, more than the shingle index's boilerplate cut
+    # (a shingle in over 50 articles is a footer), so none are merged as copies either
+    for n in range(60):
+        copy = near_copy(original, f"mirror{n}.example", n, every=40)
+        (root / "articles" / f"rerun-{n}.txt").write_text(copy)
+    result = digest(root, "build", "--as-of", AS_OF, "--limit", "10", "--out", str(root / "out"))
+    assert result.exit_code == 0, result.output
+    titles = [a["title"] for a in json.loads((root / "out" / "issue.json").read_text())["articles"]]
+    maternity = [t for t in titles if "aternity" in t]
+    # every other political story of the week makes the issue
+    assert len(titles) - len(maternity) == 5, titles
+    assert len(maternity) <= 3, titles
