@@ -169,3 +169,22 @@ def test_many_near_copies_of_one_story_do_not_fill_the_issue(tmp_path: Path) -> 
     # every other political story of the week makes the issue
     assert len(titles) - len(maternity) == 5, titles
     assert len(maternity) <= 3, titles
+
+
+# -- the email reads well ------------------------------------------------------------------------
+
+
+def test_the_email_greets_in_sentences_and_the_masthead_gives_the_date(tmp_path: Path) -> None:
+    root = new_project(tmp_path, "--examples")
+    result = digest(root, "build", "--as-of", AS_OF, "--limit", "1", "--out", str(root / "out"))
+    assert result.exit_code == 0, result.output
+    assert "(1 story)" in result.stderr
+    text = (root / "out" / "issue.txt").read_text()
+    name, rule, masthead = text.splitlines()[:3]
+    assert name == "The Political Digest" and set(rule) == {"="}
+    assert re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}", masthead), masthead  # not the name again
+    assert "Hello,\n\nHere is this week's political story.\n" in text
+    html = (root / "out" / "issue.html").read_text()
+    masthead_html = html.split('class="masthead-date"', 1)[1].split("</p>", 1)[0]
+    assert "Political Digest" not in masthead_html and masthead in masthead_html
+    assert "Here is this week’s political story." in html and "1 political stories" not in html
