@@ -93,7 +93,6 @@ def clone_files(root: Path) -> list[str]:
     return [name for name in files if not name.startswith(f"{DEMO_DIR}/")]
 
 
-
 def test_the_demo_output_is_ignored_by_git(tmp_path: Path) -> None:
     """`digest demo` run in a clone leaves its folder untracked and out of the Quick start copy."""
     shutil.copy2(REPO / ".gitignore", tmp_path / ".gitignore")

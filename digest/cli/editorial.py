@@ -16,7 +16,9 @@ from digest.errors import EXIT_PARTIAL, DigestError
 from digest.models import Article
 from digest.wording import plural
 
-Files = Annotated[list[Path], typer.Argument(help="Article files (any supported format).")]
+Files = Annotated[
+    list[Path], typer.Argument(metavar="FILE...", help="Article files (any supported format).")
+]
 Json = Annotated[bool, typer.Option("--json", help="One JSON object per line on stdout.")]
 
 

@@ -25,7 +25,8 @@ from digest.wording import plural
 @command(app, "send")
 def send_command(
     issue_id: Annotated[
-        int | None, typer.Argument(help="Issue to send (default: the latest built).")
+        int | None,
+        typer.Argument(metavar="[ISSUE]", help="Issue to send (default: the latest built)."),
     ] = None,
     list_name: Annotated[
         str | None, typer.Option("--list", help="Send to this list only (subscribers/NAME.csv).")

@@ -13,6 +13,7 @@ import typer
 
 from digest.cli import app
 from digest.cli._common import command, console, emit_json, project_dir
+from digest.cli._usage import typer_app
 from digest.errors import EXIT_PARTIAL, DigestError
 from digest.models import Subscriber
 from digest.project import Project, open_project
@@ -24,11 +25,12 @@ from digest.subscribers import (
     all_subscribers,
     forget,
     import_file,
+    list_files,
     remove_subscriber,
 )
 from digest.wording import plural
 
-subscribers_app = typer.Typer(help="Manage subscriber lists.", no_args_is_help=True)
+subscribers_app = typer_app(help="Manage subscriber lists.", no_args_is_help=True)
 app.add_typer(subscribers_app, name="subscribers")
 
 ListOption = Annotated[str | None, typer.Option("--list", "-l", help="Only this list.")]
@@ -101,17 +103,44 @@ def import_command(
         raise typer.Exit(EXIT_PARTIAL)
 
 
+def _target_list(folder: Path, wanted: str | None, create: bool) -> tuple[str, bool]:
+    """The list `add` writes to, and whether it is new. A mistyped --list must not quietly
+    become a new list that nobody sends to, so a new one needs --new-list."""
+    lists = list_files(folder) if folder.is_dir() else {}
+    names = ", ".join(lists) or "none yet"
+    if wanted is None:
+        if len(lists) > 1:
+            raise DigestError(f"there are several lists ({names}): choose one with --list NAME")
+        return (next(iter(lists)), False) if lists else (DEFAULT_LIST, True)
+    if wanted in lists:
+        return wanted, False
+    if not create:
+        raise DigestError(
+            f"--list {wanted}: no such list (lists: {names}); add --new-list to create it"
+        )
+    return wanted, True
+
+
 @command(subscribers_app, "add")
 def add_command(
     email: Annotated[str, typer.Argument(help="The address to add.")],
     name: Annotated[str, typer.Option("--name", "-n", help="The subscriber's name.")] = "",
-    list_name: Annotated[str, typer.Option("--list", "-l", help="Target list.")] = DEFAULT_LIST,
+    list_name: Annotated[
+        str | None,
+        typer.Option("--list", "-l", help="Target list (default: the only list there is)."),
+    ] = None,
+    new_list: Annotated[
+        bool, typer.Option("--new-list", help="Create the list when there is none of that name.")
+    ] = False,
 ) -> None:
     """Add one subscriber to a list (or update their name)."""
     project = _project()
+    list_name, creating = _target_list(project.subscribers_dir, list_name, new_list)
     report = add_subscriber(
         project.subscribers_dir, project.store, email, name=name, list_name=list_name
     )
+    if creating:
+        console.print(f"created list {list_name} ({project.subscribers_dir / list_name}.csv)")
     if report.suppressed:
         console.print(
             f"not added {report.suppressed[0]}: suppressed "
