@@ -188,3 +188,29 @@ def test_the_email_greets_in_sentences_and_the_masthead_gives_the_date(tmp_path:
     masthead_html = html.split('class="masthead-date"', 1)[1].split("</p>", 1)[0]
     assert "Political Digest" not in masthead_html and masthead in masthead_html
     assert "Here is this week’s political story." in html and "1 political stories" not in html
+
+
+# -- the archive reads as issues, not keys -------------------------------------------------------
+
+
+def test_the_archive_lists_issues_by_date_and_headline(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from digest.project import open_project
+    from digest.web import create_app
+
+    root = new_project(tmp_path, "--examples")
+    issue_id, _ = built_titles(root)
+    assert digest(root, "send", str(issue_id)).exit_code == 0
+    project = open_project(root)
+    try:
+        issue = project.store.issue(issue_id)
+        archive = TestClient(create_app(project)).get("/").text
+    finally:
+        project.close()
+    assert issue.key.startswith("build-") and issue.key not in archive
+    item = archive.split('<ul id="issues">', 1)[1].split("</li>", 1)[0]
+    day = issue.created
+    assert f">{day.day} {day:%B %Y}</a>" in item
+    assert "Talks held on Gibraltar&#39;s future" in item and "6 stories" in item
+    assert "The Political Digest:" not in item  # the page's heading already says so
