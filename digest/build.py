@@ -86,6 +86,7 @@ def build_issue(
     min_stories: int = 1,
     exclude_sent: bool = True,
     out: Path | None = None,
+    read_sources_if_empty: bool = True,
 ) -> BuildReport:
     """Build an issue from the articles published in (as_of - since, as_of].
 
@@ -105,7 +106,7 @@ def build_issue(
     since = since or parse_since(config.since)
     report = BuildReport(issue=None, ingest=IngestReport(), window=(as_of - since, as_of))
     sources = list(articles or [])
-    if not store.count_articles() and config.sources:
+    if read_sources_if_empty and config.sources and not store.count_articles():
         # a fresh project: `build` alone does what the editor meant, with the configured sources
         sources = [*config.sources, *sources]
         report.ingested_sources = True
