@@ -43,7 +43,7 @@ def test_import_reports_bad_rows_by_line_and_exits_partial(root: Path) -> None:
     assert "messy.csv:3: 'not-an-address' is not a valid email address" in err
     assert "messy.csv:5: name holds a line break" in err
     assert "messy.csv:7: 5 fields" in err
-    assert "2 added" in err and "1 duplicates merged" in err and "3 bad rows skipped" in err
+    assert "2 added" in err and "1 duplicate merged" in err and "3 bad rows skipped" in err
     assert "Traceback" not in err
     news = [s for s in listed(root) if s["list"] == "news"]
     assert news == [

@@ -153,7 +153,7 @@ def _summarise(report: SendReport) -> None:
         f" skipped {counts['skipped']}, deferred {counts['deferred']}",
     )
     if report.bounced:
-        console.print(f"{report.bounced} addresses suppressed as bounced")
+        console.print(f"{plural(report.bounced, 'address')} suppressed as bounced")
     if report.remaining:
         console.print(
             f"{report.remaining} still deferred: run `digest send {report.issue_id}` later"

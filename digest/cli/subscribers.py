@@ -80,8 +80,8 @@ def _say_import(report: ImportReport) -> None:
         console.print(f"not added {email}: suppressed, and a suppression always wins")
     console.print(
         f"list {report.list_name}: {report.added} added, {report.updated} updated, "
-        f"{report.unchanged} unchanged, {report.duplicates} duplicates merged, "
-        f"{len(report.suppressed)} suppressed, {len(report.problems)} bad rows skipped",
+        f"{report.unchanged} unchanged, {plural(report.duplicates, 'duplicate')} merged, "
+        f"{len(report.suppressed)} suppressed, {plural(len(report.problems), 'bad row')} skipped",
     )
 
 
