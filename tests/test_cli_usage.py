@@ -132,6 +132,9 @@ def test_subscribers_add_never_quietly_creates_a_list(tmp_path: Path) -> None:
     assert result.exit_code == 0 and "created list vip" in result.stderr
     result = add("who@example.org")
     assert result.exit_code == 2 and "several lists (example, vip)" in result.stderr
+    assert add("first@example.org", "--list", "default", "--new-list").exit_code == 0
+    result = add("who@example.org")  # among several, a list named `default` is the default
+    assert result.exit_code == 0 and "added to list default" in result.stderr
 
 
 # -- preview keeps out of a mail catcher's way ---------------------------------------------------

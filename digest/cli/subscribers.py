@@ -109,6 +109,8 @@ def _target_list(folder: Path, wanted: str | None, create: bool) -> tuple[str, b
     lists = list_files(folder) if folder.is_dir() else {}
     names = ", ".join(lists) or "none yet"
     if wanted is None:
+        if DEFAULT_LIST in lists:
+            return DEFAULT_LIST, False
         if len(lists) > 1:
             raise DigestError(f"there are several lists ({names}): choose one with --list NAME")
         return (next(iter(lists)), False) if lists else (DEFAULT_LIST, True)
