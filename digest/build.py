@@ -49,14 +49,12 @@ class BuildReport:
         start, end = self.window
         span = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
         if self.candidates == 0:
-            newest = (
-                f"the newest of the {self.stored} stored articles is dated {self.newest:%Y-%m-%d}"
-                if self.newest
-                else f"none of the {self.stored} stored articles has a date"
-            )
+            if self.newest is None:
+                return f"No articles in the window {span}: none of the {self.stored} stored articles has a date."
             return (
-                f"No articles in the window {span}: {newest}"
-                " (try --as-of that date, or a longer --since)."
+                f"No articles in the window {span}: the newest of the {self.stored} stored"
+                f" articles is dated {self.newest:%Y-%m-%d} (try --as-of"
+                f" {self.newest + timedelta(days=1):%Y-%m-%d}, or a longer --since)."
             )
         if self.stories == 0 and self.already_sent:
             return (

@@ -38,7 +38,9 @@ def test_the_readme_flow_says_why_the_window_is_empty(tmp_path: Path) -> None:
     result = digest(root, "build", "--since", "7d", "--as-of", "2026-12-30")
     assert result.exit_code == 0, result.output
     assert "No articles in the window 2026-12-23 00:00 to 2026-12-30 00:00 UTC" in result.stderr
-    assert "newest of the 8 stored articles is dated 2026-11-20" in result.stderr
+    assert "newest of the 8 stored articles is dated 2026-11-20 (try --as-of 2026-11-21" in (
+        result.stderr
+    )
     assert "0 articles" not in result.stderr
 
 
