@@ -50,7 +50,10 @@ class BuildReport:
         span = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
         if self.candidates == 0:
             if self.newest is None:
-                return f"No articles in the window {span}: none of the {self.stored} stored articles has a date."
+                return (
+                    f"No articles in the window {span}: none of the {self.stored} stored"
+                    " articles has a date."
+                )
             return (
                 f"No articles in the window {span}: the newest of the {self.stored} stored"
                 f" articles is dated {self.newest:%Y-%m-%d} (try --as-of"
