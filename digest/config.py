@@ -125,6 +125,15 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
     return config
 
 
+# what a setting's type is called in an error message
+_KINDS: dict[object, str] = {
+    int: "a whole number",
+    str: "a string",
+    list: "a list",
+    bool: "true or false",
+}
+
+
 def _set(config: Config, path: Path, section: str, key: str, value: Any) -> None:
     spec = _SCHEMA.get((section, key))
     if spec is None:
@@ -135,8 +144,9 @@ def _set(config: Config, path: Path, section: str, key: str, value: Any) -> None
         return
     # bool is an int in Python; a `true` where a number belongs is still a mistake
     if isinstance(value, bool) or not isinstance(value, kind):
-        want = kind.__name__ if isinstance(kind, type) else "number"
-        raise ConfigError(f"{path}: `{section}.{key}` must be a {want}, not {value!r}")
+        raise ConfigError(
+            f"{path}: `{section}.{key}` must be {_KINDS.get(kind, 'a number')}, not {value!r}"
+        )
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{path}: `{section}.{key}` must be a finite number, not {value!r}")
     if isinstance(value, list) and not all(isinstance(v, str) for v in value):

@@ -53,6 +53,7 @@ class Preview:
             config=self.config,
             template_dirs=self.template_dirs,
             subject=self.issue.subject,
+            issued=self.issue.created,
         )
         return replace(self.issue, html=parts.html, text=parts.text)
 

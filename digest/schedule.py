@@ -82,6 +82,7 @@ def run_period(
                 status="held" if hold else "built",
                 min_stories=project.config.min_stories,
                 exclude_sent=True,
+                read_sources_if_empty=False,  # just ingested above
             )
         except IssueExists:
             # a concurrent run built this period's issue first: carry on with theirs

@@ -13,7 +13,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -368,6 +368,11 @@ class Store:
     def count_articles(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM articles").fetchone()[0])
 
+    def newest_published(self) -> datetime | None:
+        """The publication date of the newest dated article, in UTC."""
+        row = self.db.execute("SELECT max(published_ts) FROM articles").fetchone()
+        return datetime.fromtimestamp(row[0], UTC) if row and row[0] is not None else None
+
     # -- issues ---------------------------------------------------------------------------------
 
     def create_issue(
@@ -379,7 +384,10 @@ class Store:
         html: str,
         text: str,
         status: str = "built",
+        before_commit: Callable[[Issue], None] | None = None,
     ) -> Issue:
+        """Store a new issue. `before_commit` is given the issue inside the transaction: if it
+        raises (its files could not be written), the issue is not stored."""
         created = now_utc()
         with self.transaction():
             try:
@@ -403,6 +411,8 @@ class Store:
                 "INSERT INTO issue_articles (issue_id, article_id, position) VALUES (?, ?, ?)",
                 [(issue_id, e.article_id, i) for i, e in enumerate(entries)],
             )
+            if before_commit is not None:
+                before_commit(self.issue(issue_id))
         return self.issue(issue_id)
 
     def _issue(self, row: sqlite3.Row) -> Issue:

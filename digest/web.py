@@ -36,9 +36,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from digest.errors import DigestError
 from digest.models import Issue
 from digest.project import DB_NAME, Project
-from digest.render import web_version
+from digest.render import format_date, web_version
 from digest.store import Store
 from digest.tokens import BadToken, load_verification_secrets, read_token
+from digest.wording import plural
 
 # Issues a reader may see on the web: the web-version link in a message must work while it is
 # still being sent; a built or held issue is not public yet.
@@ -95,14 +96,22 @@ line-height:1.5}button{font-size:1rem;padding:.5rem 1rem}</style></head>
 {% block title %}Archive · {{ newsletter }}{% endblock %}
 {% block body %}<h1>{{ newsletter }}</h1>
 {% if issues %}<ul id="issues">
-{% for issue in issues %}<li><a href="issues/{{ issue.id }}">{{ issue.subject }}</a>
-<small>{{ issue.key }} · {{ issue.created.strftime("%Y-%m-%d") }}</small></li>
+{% for issue in issues %}<li><a href="issues/{{ issue.id }}">{{ issue.created | date }}</a>:
+{{ issue.subject | headline(newsletter) }}
+<small>{{ issue.entries | count_of("story", "stories") }}</small></li>
 {% endfor %}</ul>{% else %}<p>No issue has been sent yet.</p>{% endif %}
 {% endblock %}
 """,
         }
     ),
 )
+
+
+# the archive lists issues by their date and headline, never by their internal key
+_PAGES.filters["date"] = format_date
+# under the newsletter's name, a subject "Name: lead story" reads as its lead story
+_PAGES.filters["headline"] = lambda subject, name: subject.removeprefix(f"{name}: ")
+_PAGES.filters["count_of"] = lambda items, noun, nouns: plural(len(items), noun, nouns)
 
 
 def _page(name: str, status: int = 200, **context: object) -> HTMLResponse:

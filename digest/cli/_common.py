@@ -81,6 +81,10 @@ def command(app: typer.Typer, *args: Any, **kwargs: Any) -> Callable[[Callable[.
     """`app.command`, with DigestError turned into a clean exit."""
     import functools
 
+    from digest.cli._usage import DigestCommand
+
+    kwargs.setdefault("cls", DigestCommand)
+
     def decorate(fn: Callable[..., Any]) -> Any:
         @functools.wraps(fn)
         def wrapper(*a: Any, **kw: Any) -> Any:

@@ -13,6 +13,7 @@ from digest.errors import EXIT_OK, EXIT_PARTIAL, DigestError
 from digest.models import Article
 from digest.sources import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, ParseFailure, read_source
 from digest.sources.errors import printable
+from digest.wording import plural
 
 MaxBytes = Annotated[
     int | None,
@@ -41,7 +42,7 @@ def summary_line(article: Article) -> str:
     """One aligned line per article: date, size, flags, title, where it came from."""
     date = article.published.strftime("%Y-%m-%d") if article.published else "undated   "
     flags = "truncated" if article.truncated else ""
-    notes = f"{len(article.warnings)} warning(s)" if article.warnings else ""
+    notes = plural(len(article.warnings), "warning") if article.warnings else ""
     return (
         f"{date}  {len(article.body.split()):>5} words  {flags:<9}  {notes:<12}  "
         f"{printable(article.title)}  ({printable(article.origin or '')})"

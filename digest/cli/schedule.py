@@ -9,6 +9,7 @@ import typer
 from digest.cli import app
 from digest.cli._common import command, console, emit_json, project_dir
 from digest.errors import EXIT_PARTIAL, DigestError
+from digest.wording import plural
 
 
 @command(app, "run")
@@ -48,7 +49,7 @@ def run_command(
     if issue is None:
         minimum = project.config.min_stories
         found = (
-            f"only {report.stories} political stories (selection.min_stories is {minimum})"
+            f"only {plural(report.stories, 'political story')} (selection.min_stories is {minimum})"
             if report.stories
             else "no political stories in the window"
         )
@@ -64,7 +65,8 @@ def run_command(
         counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
         made = "built" if report.built else "existing"
         line = (
-            f"{report.key}: issue {issue.id} ({made}, {len(issue.entries)} stories) {state}"
+            f"{report.key}: issue {issue.id} ({made}, {plural(len(issue.entries), 'story')})"
+            f" {state}"
             f"{'; ' + counts if counts else ''} ({ingested})"
         )
     if json_out:

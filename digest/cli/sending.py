@@ -19,12 +19,14 @@ from digest.cli._common import command, console, emit_json, project_dir
 from digest.errors import EXIT_PARTIAL, Interrupted
 from digest.project import Project, open_project
 from digest.send import SendProgress, SendReport, send_issue, send_test_copy
+from digest.wording import plural
 
 
 @command(app, "send")
 def send_command(
     issue_id: Annotated[
-        int | None, typer.Argument(help="Issue to send (default: the latest built).")
+        int | None,
+        typer.Argument(metavar="[ISSUE]", help="Issue to send (default: the latest built)."),
     ] = None,
     list_name: Annotated[
         str | None, typer.Option("--list", help="Send to this list only (subscribers/NAME.csv).")
@@ -138,7 +140,8 @@ def _summarise(report: SendReport) -> None:
     counts = report.summary()
     if report.dry_run:
         console.print(
-            f"issue {report.issue_id} ({report.issue_key}): dry run, {report.would_send} messages"
+            f"issue {report.issue_id} ({report.issue_key}): dry run,"
+            f" {plural(report.would_send, 'message')}"
             f" built, {report.run.skipped} would be skipped; nothing sent"
         )
         return
@@ -150,7 +153,7 @@ def _summarise(report: SendReport) -> None:
         f" skipped {counts['skipped']}, deferred {counts['deferred']}",
     )
     if report.bounced:
-        console.print(f"{report.bounced} addresses suppressed as bounced")
+        console.print(f"{plural(report.bounced, 'address')} suppressed as bounced")
     if report.remaining:
         console.print(
             f"{report.remaining} still deferred: run `digest send {report.issue_id}` later"
