@@ -207,7 +207,7 @@ def test_the_archive_lists_issues_by_date_and_headline(tmp_path: Path) -> None:
     project = open_project(root)
     try:
         issue = project.store.issue(issue_id)
-        archive = TestClient(create_app(project)).get("/").text
+        archive = TestClient(create_app(project), base_url=project.config.base_url).get("/").text
     finally:
         project.close()
     assert issue.key.startswith("build-") and issue.key not in archive
