@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from digest.classify import POLITICAL_THRESHOLD
 from digest.errors import ConfigError, DigestError
 
 CONFIG_NAME = "digest.toml"
@@ -40,7 +41,7 @@ class Config:
     since: str = "7d"
     limit: int = 10
     min_stories: int = 1
-    min_score: float = 0.3
+    min_score: float = POLITICAL_THRESHOLD
     # summaries
     sentences: int = 3
     words: int = 90
@@ -250,10 +251,9 @@ allow_private = false
 since = "7d"
 limit = 10
 min_stories = 1
-# the political classifier's bar for a story (0-1). Lower than its 0.5 "political" label: the
-# feeds are political already, and wire-style foreign-affairs reports score lower than
-# domestic politics (docs/selection.md)
-min_score = 0.3
+# the political classifier's bar for a story: its calibrated probability (0-1) that the story
+# is political. 0.5 is also where `digest classify` says "political" (docs/selection.md)
+min_score = 0.5
 
 [summary]
 sentences = 3

@@ -101,7 +101,7 @@ def test_build_selects_in_window_political_stories_once(tmp_path: Path, mixed_fo
     assert any("westminsterwire.net" in s for s in maternity[0]["other_sources"])
     assert len(titles) == 6
     for article in issue["articles"]:
-        assert article["political_score"] >= 0.3  # selection.min_score
+        assert article["political_score"] >= 0.5  # selection.min_score, the political label
         assert "2026-11-14" < article["published"] <= AS_OF
         assert 1 <= len(article["summary"]) <= 3
         assert len(" ".join(article["summary"]).split()) <= 90 or len(article["summary"]) == 1

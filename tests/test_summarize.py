@@ -297,3 +297,101 @@ def test_training_reports_cross_validation_against_reduction_and_writes_weights(
 def test_training_refuses_a_folder_without_articles(tmp_path, capsys):
     assert train.main([str(tmp_path)]) == 2
     assert str(tmp_path) in capsys.readouterr().err
+
+
+# -- readability: every algorithm's choice reads on its own ---------------------------------------
+
+QUOTE_BODY = """The council voted on Tuesday to close the town's last public library in March.
+
+The leader of the council, Ann Smith, defended the decision at a packed meeting. She said: "We \
+have run out of options. Every other service has already been cut to the bone. We will not \
+borrow to keep the doors open." Campaigners said they would take the council to court.
+
+He attacked the plan as short-sighted and said it would hurt the poorest families most.
+
+And there was an insistence from ministers that the money would be found elsewhere in the budget.
+
+"It is a dark day for the town," he said.
+
+Library users have collected more than four thousand signatures against the closure since June.
+"""
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_no_algorithm_opens_with_a_sentence_that_needs_the_one_before(algorithm: str) -> None:
+    from digest.summarize.readability import needs_antecedent
+
+    for sentences in (1, 2, 3):
+        chosen = summarize(QUOTE_BODY, sentences=sentences, words=90, algorithm=algorithm)
+        assert chosen, algorithm
+        assert not needs_antecedent(chosen[0]), (algorithm, chosen[0])
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_a_multi_sentence_quotation_is_taken_whole_or_not_at_all(algorithm: str) -> None:
+    from digest.summarize.readability import unbalanced
+
+    for sentences in (1, 2, 3, 5):
+        for item in summarize(QUOTE_BODY, sentences=sentences, words=0, algorithm=algorithm):
+            assert not unbalanced(item), (algorithm, item)
+            assert item in QUOTE_BODY  # verbatim, even when it spans several sentences
+
+
+def test_quotation_runs_and_openers_are_recognised() -> None:
+    from digest.summarize.readability import needs_antecedent, quote_groups, unbalanced
+
+    assert needs_antecedent("He attacked Tory plans for the health service.")
+    assert needs_antecedent("And there was an insistence that it would go ahead.")
+    assert needs_antecedent("However, the minister said no decision had been made.")
+    assert needs_antecedent('"It is a dark day for the town," he said.')
+    assert needs_antecedent("This is the third time the vote has been delayed.")
+    assert not needs_antecedent('"It is a dark day for the town," the mayor said.')
+    assert not needs_antecedent("This week the council voted to close the library.")
+    assert not needs_antecedent("The government said it would act.")
+    assert unbalanced('She said: "We have run out of options.')
+    assert unbalanced('We will not borrow," she said.')
+    assert not unbalanced("The fans' view was clear, and the 'protect' clause stays.")
+    assert quote_groups(['She said: "One.', "Two.", 'Three," she added.', "Next."]) == [0, 0, 0, 3]
+    # a quotation left open at the end of its paragraph can never be shown whole
+    assert quote_groups(['She said: "One.', '"Two."', "Next."], [0, 0, 1]) == [-1, 1, 2]
+
+
+def test_captions_widgets_and_repeated_ledes_are_not_candidates() -> None:
+    body = (
+        "The prime minister announced a snap election for June on Tuesday morning.\n\n"
+        "Enlarge this image toggle caption Andrew Harnik/AP\n\n"
+        "The prime minister (pictured) spoke outside Downing Street for five minutes.\n\n"
+        "Scroll down for video.\n\n"
+        "The prime minister announced a snap election for June on Tuesday morning.\n\n"
+        "Opposition leaders said they welcomed the chance to put their case to voters.\n"
+    )
+    texts = [span.text for span in candidates(body)]
+    assert texts == [
+        "The prime minister announced a snap election for June on Tuesday morning.",
+        "Opposition leaders said they welcomed the chance to put their case to voters.",
+    ]
+
+
+def test_a_huge_body_is_bounded_and_still_summarised_from_its_start() -> None:
+    # 5 MB in one paragraph-less run: only the first part is considered, so this is quick and
+    # linear (the old code built dense n x n matrices over every sentence)
+    lede = "The senate passed the spending bill late on Friday after a week of talks. "
+    filler = "Officials in several departments reviewed the figures again on Thursday. "
+    body = lede + filler * (5_000_000 // len(filler))
+    chosen = summarize(body, sentences=3, words=90)
+    assert chosen[0] == lede.strip()
+    assert all(sentence in body for sentence in chosen)
+
+
+def test_the_seed_style_lede_opens_the_summary() -> None:
+    article = (
+        "WASHINGTON — The Senate voted 52 to 48 on Thursday to confirm the new attorney general, "
+        "ending a months-long fight over the nomination.\n\n"
+        "The vote fell largely along party lines, with two Democrats joining Republicans.\n\n"
+        "He had faced questions over his record as a state prosecutor and his views on "
+        "executive power.\n\n"
+        '"This is a great day for the rule of law," the majority leader said after the vote.\n\n'
+        "Critics said they would keep pressing for answers on his handling of past cases.\n"
+    )
+    chosen = summarize(article, sentences=3, words=90)
+    assert chosen[0].startswith("WASHINGTON — The Senate voted")

@@ -1,313 +1,475 @@
 """Train the political classifier and write its parameters (`params.json` beside this file).
 
-    python -m digest.classify.train DATASET_DIR [--folds 5] [--out PATH] [--keep-names]
+    python -m digest.classify.train DATASET_DIR... [--folds 5] [--repeats 2] [--out PATH]
 
-DATASET_DIR is a BBC-News-style folder of category sub-folders (`politics/`, `business/`, ...) of
-text files whose first line is the title. Politics is the positive class, every other category
-the negative. Exact duplicates are removed first so a copy can't sit on both sides of a fold.
-Prints stratified k-fold cross-validated precision, recall and F1, then fits on everything.
+Each DATASET_DIR is a folder of topic sub-folders of text files whose first line is the title:
+the BBC News Summary layout (`politics/`, `business/`, ...; `articles/` beside `summaries/` is
+accepted), or the modern-news layout (`political/` and `other/` with a `manifest.csv` whose
+`category` column names each file's topic). Politics is the positive class; every other topic is
+its own negative class. Exact duplicates are removed first, across all the data sets, so a copy
+can't sit on both sides of a fold.
 
-The model is L2-regularised logistic regression on sublinear, L2-normalised unigram + bigram
-counts, with features chosen by chi-squared inside each training fold, plus one hand-written
-lexicon rate (government, elections, parties, diplomacy, war, courts: see `features.LEXICON`)
-whose single weight is learned: it carries what the 2005 UK data teaches about political
-vocabulary to words it never saw (Senate, NATO, sanctions, Biden's "White House").
-`--drop-names` also leaves out words nearly always capitalised mid-sentence (Blair, Kilroy-Silk)
-unless they name a lasting institution; it cost about 0.01 F1 in cross-validation, and modern
-articles simply don't contain the 2005 names, so by default they are kept.
+The model: multi-class Complement Naive Bayes (Rennie et al., 2003) over damped term counts
+(body unigrams and bigrams, title words), so business, sport, entertainment, science and
+disasters each have their own profile and politics is weighed against the closest of them; then
+a four-number logistic calibration of the political margin against the text's length (margin per
+sqrt-token and per token, log length, bias), fitted on out-of-fold margins, so the score is a
+probability and one threshold serves the label and the selection.
+
+Cross-validation is stratified by data set and label; each fold fits its calibration on an inner
+3-fold split of its own training part. It prints, per data set and pooled over the modern ones,
+precision, recall, F1 and ROC AUC as the mean of the folds with their min-max spread, the
+expected calibration error, and recall on synthetic long modern articles (15 held-out short
+items of one label joined into one text: the modern sets have no full-length bodies).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import csv
 import math
 import random
-import re
+import statistics
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from digest.classify.features import LEXICON_PREFIX, TITLE_PREFIX, _wordset, raw_features, vectorise
+from digest.classify import POLITICAL_THRESHOLD, calibrated, calibration_features, evidence
+from digest.classify.features import term_weights
+from digest.classify.parameters import PARAMS_PATH, save
+from digest.wording import plural
 
 POSITIVE = "politics"
-PARAMS_PATH = Path(__file__).with_name("params.json")
 
-# Proper nouns that name institutions, parties and offices rather than people of one era.
-LASTING_NAMES = _wordset(
-    """labour tory tories conservative conservatives liberal liberals democrat democrats democratic
-    republican republicans parliament parliamentary commons lords westminster whitehall downing
-    congress congressional senate senator senators house white cabinet government minister
-    ministers president presidential chancellor secretary prime mp mps eu nato un ukip snp plaid
-    green greens treasury kremlin brussels european union tories' labour's"""
-)
-
-# A word that follows a lower-case word or a comma is mid-sentence: its capital is its own.
-_MID_SENTENCE_WORD = re.compile(r"(?<=[a-z,;:] )[A-Za-z]+(?:['-][A-Za-z]+)*")
+# The data sets' own section names, folded into shared topics so that "business" learned from
+# the BBC and from HuffPost is one profile. Unlisted categories of non-political items are
+# "lifestyle" (style, food, parenting, weird news...).
+TOPICS = {
+    "politics": POSITIVE,
+    "political": POSITIVE,
+    "Politics and elections": POSITIVE,
+    "International relations": POSITIVE,
+    "business": "business",
+    "BUSINESS": "business",
+    "MONEY": "business",
+    "entertainment": "entertainment",
+    "ENTERTAINMENT": "entertainment",
+    "CULTURE & ARTS": "entertainment",
+    "Arts and culture": "entertainment",
+    "sport": "sport",
+    "SPORTS": "sport",
+    "Sports": "sport",
+    "tech": "science-tech",
+    "TECH": "science-tech",
+    "SCIENCE": "science-tech",
+    "Science and technology": "science-tech",
+    "Disasters and accidents": "disasters",
+}
+# Data sets whose typical item is this short hold teasers, not articles (for the long-text check).
+SHORT_ITEM_TOKENS = 80
 
 
 @dataclass
 class Example:
     title: str
     body: str
-    political: bool
+    topic: str
+    source: str
     path: str
+    # the parameters are derived from the texts, so params.json records their licences
+    licence: str = ""
+    terms: dict[str, float] = field(default_factory=dict, repr=False)
+    tokens: int = 0
+
+    @property
+    def political(self) -> bool:
+        return is_political_topic(self.topic)
+
+
+def is_political_topic(topic: str) -> bool:
+    return topic.split("/")[0] == POSITIVE
+
+
+@dataclass(frozen=True)
+class Settings:
+    alpha: float = 0.3  # Naive Bayes smoothing
+    min_df: int = 1  # keep terms seen in at least this many texts
+    clip: float = 1.0  # bound on one term's centred weight (log-odds units)
 
 
 @dataclass
 class Model:
-    weights: dict[str, float]
-    bias: float
+    classes: list[str]
+    weights: dict[str, list[float]]
+    calibration: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
 
-    def score(self, vector: dict[str, float]) -> float:
-        z = self.bias + sum(self.weights.get(f, 0.0) * v for f, v in vector.items())
-        return 1.0 / (1.0 + math.exp(-max(-35.0, min(35.0, z))))
+    def margin(self, terms: dict[str, float]) -> float:
+        political = [is_political_topic(c) for c in self.classes]
+        return evidence(terms, 0, self.weights.get, political).margin
+
+    def score(self, terms: dict[str, float], tokens: int) -> float:
+        return calibrated(self.calibration, self.margin(terms), tokens)
 
 
-def load(dataset_dir: Path) -> tuple[list[Example], int]:
-    """Every article under DATASET_DIR/<category>/, exact duplicates dropped (count returned).
+def _source_name(dataset_dir: Path) -> str:
+    for part in (dataset_dir, *dataset_dir.parents):
+        if part.name not in {"articles", "dev", "train", ""}:
+            return part.name
+    return "data"
 
-    The BBC News Summary layout (DATASET_DIR/articles/<category>/ beside summaries/) is accepted.
-    """
-    if (dataset_dir / "articles").is_dir():
-        dataset_dir = dataset_dir / "articles"
+
+def load(dataset_dirs: Sequence[Path]) -> tuple[list[Example], int]:
+    """Every article under each DATASET_DIR/<topic>/, exact duplicates dropped (count returned)."""
     seen: set[str] = set()
     examples: list[Example] = []
     duplicates = 0
-    for path in sorted(dataset_dir.glob("*/*.txt")):
-        text = path.read_bytes().decode("utf-8", errors="replace")
-        key = " ".join(text.split())
-        if key in seen:
-            duplicates += 1
-            continue
-        seen.add(key)
-        title, _, body = text.strip().partition("\n")
-        examples.append(
-            Example(title.strip(), body.strip(), path.parent.name == POSITIVE, str(path))
-        )
+    for dataset_dir in dataset_dirs:
+        if (dataset_dir / "articles").is_dir():
+            dataset_dir = dataset_dir / "articles"
+        categories: dict[str, str] = {}
+        sources: dict[str, str] = {}
+        licences: dict[str, str] = {}
+        manifest = dataset_dir / "manifest.csv"
+        if manifest.is_file():
+            with manifest.open(encoding="utf-8", newline="") as fh:
+                for row in csv.DictReader(fh):
+                    categories[row["file"]] = row.get("category", "")
+                    sources[row["file"]] = row.get("source_dataset", "")
+                    licences[row["file"]] = row.get("licence", "")
+        for path in sorted(dataset_dir.glob("*/*.txt")):
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            key = " ".join(text.split())
+            if key in seen:
+                duplicates += 1
+                continue
+            seen.add(key)
+            folder = path.parent.name
+            key = f"{folder}/{path.name}"
+            category = categories.get(key, folder)
+            source = sources.get(key) or _source_name(dataset_dir)
+            topic = TOPICS.get(category, "lifestyle")
+            if (folder == "political") != (topic == POSITIVE) and folder in {"political", "other"}:
+                topic = POSITIVE if folder == "political" else "lifestyle"
+            if topic == POSITIVE:
+                # One political profile per data set: 2005 UK parliamentary reports, US
+                # partisan teasers and world-event summaries share too little vocabulary to be
+                # one class; an article is political when its closest profile is political.
+                topic = f"{POSITIVE}/{source}"
+            title, _, body = text.strip().partition("\n")
+            example = Example(title.strip(), body.strip(), topic, source, str(path))
+            example.licence = licences.get(key) or "see docs/data.md"
+            example.terms, example.tokens = term_weights(example.title, example.body)
+            examples.append(example)
     return examples, duplicates
 
 
-def era_names(examples: Sequence[Example], min_count: int = 3, ratio: float = 0.9) -> set[str]:
-    """Lower-cased words written capitalised mid-sentence at least `ratio` of the time."""
-    capitalised: Counter[str] = Counter()
-    total: Counter[str] = Counter()
+def fit_naive_bayes(
+    examples: Sequence[Example], classes: list[str], settings: Settings
+) -> dict[str, list[float]]:
+    """Complement NB weights: w[c][t] = -log P(t | not c), smoothed by alpha.
+
+    A document's evidence for class c is sum_t x_t * w[c][t]; estimating each class from its
+    complement keeps the small classes' profiles as sharp as the large ones'. Only differences
+    between topics count, so each term's weights are centred, then clipped to +-clip: no single
+    term, however often it is seen in one topic ("senate", "party"), can outweigh the rest of a
+    text on its own.
+    """
+    index = {c: i for i, c in enumerate(classes)}
+    per_class: list[Counter[str]] = [Counter() for _ in classes]
+    df: Counter[str] = Counter()
     for ex in examples:
-        for word in _MID_SENTENCE_WORD.findall(ex.body):
-            total[word.lower()] += 1
-            if word[0].isupper():
-                capitalised[word.lower()] += 1
-    return {
-        w
-        for w, n in capitalised.items()
-        if n >= min_count and n / total[w] >= ratio and w not in LASTING_NAMES
-    }
+        per_class[index[ex.topic]].update(ex.terms)
+        df.update(ex.terms.keys())
+    vocabulary = [t for t, n in df.items() if n >= settings.min_df]
+    total = {t: sum(counts[t] for counts in per_class) for t in vocabulary}
+    weights: dict[str, list[float]] = {t: [0.0] * len(classes) for t in vocabulary}
+    for i, counts in enumerate(per_class):
+        complement = {t: total[t] - counts[t] + settings.alpha for t in vocabulary}
+        log_norm = math.log(sum(complement.values()))
+        for t in vocabulary:
+            weights[t][i] = log_norm - math.log(complement[t])
+    for t, ws in weights.items():
+        mean = sum(ws) / len(ws)
+        weights[t] = [max(-settings.clip, min(settings.clip, w - mean)) for w in ws]
+    return weights
 
 
-def _is_era_feature(feature: str, names: set[str]) -> bool:
-    return any(part in names for part in feature.removeprefix(TITLE_PREFIX).split(" "))
-
-
-def select_features(
-    docs: Sequence[dict[str, float]], labels: Sequence[bool], k: int, min_df: int, names: set[str]
-) -> set[str]:
-    """The k features with the highest chi-squared association with the label (presence/absence)."""
-    df_pos: Counter[str] = Counter()
-    df_all: Counter[str] = Counter()
-    for doc, label in zip(docs, labels, strict=True):
-        df_all.update(doc.keys())
-        if label:
-            df_pos.update(doc.keys())
-    n = len(docs)
-    n_pos = sum(labels)
-    scored = []
-    for f, df in df_all.items():
-        if df < min_df or _is_era_feature(f, names):
-            continue
-        a = df_pos[f]  # present, positive
-        b = df - a  # present, negative
-        c = n_pos - a  # absent, positive
-        d = n - n_pos - b  # absent, negative
-        denom = (a + b) * (c + d) * (a + c) * (b + d)
-        chi2 = n * (a * d - b * c) ** 2 / denom if denom else 0.0
-        scored.append((chi2, f))
-    scored.sort(reverse=True)
-    return {f for _, f in scored[:k]} | {f for f in df_all if f.startswith(LEXICON_PREFIX)}
-
-
-def fit(
-    vectors: Sequence[dict[str, float]],
-    labels: Sequence[bool],
-    *,
-    epochs: int = 40,
-    l2: float = 1e-4,
-    rate: float = 0.5,
-    seed: int = 0,
-) -> Model:
-    """Logistic regression by AdaGrad SGD; classes weighted to balance politics' minority."""
-    n_pos = sum(labels)
-    n_neg = len(labels) - n_pos
-    class_weight = {True: len(labels) / (2 * n_pos), False: len(labels) / (2 * n_neg)}
-    weights: dict[str, float] = {}
-    grad_sq: dict[str, float] = {}
-    bias, bias_sq = 0.0, 0.0
-    order = list(range(len(vectors)))
-    rng = random.Random(seed)
-    for _ in range(epochs):
-        rng.shuffle(order)
-        for i in order:
-            x, y = vectors[i], labels[i]
-            z = bias + sum(weights.get(f, 0.0) * v for f, v in x.items())
+def fit_calibration(
+    rows: Sequence[tuple[float, int, bool]], ridge: float = 1e-6
+) -> tuple[float, ...]:
+    """Logistic regression of the label on (margin/sqrt(n), margin/n, ln n, 1), by Newton."""
+    xs = [list(calibration_features(m, n)) for m, n, _ in rows]
+    ys = [1.0 if y else 0.0 for _, _, y in rows]
+    beta = [0.0, 0.0, 0.0, 0.0]
+    for _ in range(50):
+        grad = [ridge * b for b in beta]
+        hess = [[ridge if i == j else 0.0 for j in range(4)] for i in range(4)]
+        for x, y in zip(xs, ys, strict=True):
+            z = sum(b * v for b, v in zip(beta, x, strict=True))
             p = 1.0 / (1.0 + math.exp(-max(-35.0, min(35.0, z))))
-            err = (p - (1.0 if y else 0.0)) * class_weight[y]
-            for f, v in x.items():
-                w = weights.get(f, 0.0)
-                g = err * v + l2 * w
-                grad_sq[f] = grad_sq.get(f, 0.0) + g * g
-                weights[f] = w - rate * g / math.sqrt(grad_sq[f])
-            bias_sq += err * err
-            bias -= rate * err / math.sqrt(bias_sq)
-    return Model(weights, bias)
+            for i in range(4):
+                grad[i] += (p - y) * x[i]
+                for j in range(4):
+                    hess[i][j] += p * (1 - p) * x[i] * x[j]
+        step = _solve(hess, grad)
+        beta = [b - s for b, s in zip(beta, step, strict=True)]
+        if max(abs(s) for s in step) < 1e-8:
+            break
+    return tuple(beta)
 
 
-def train(
-    examples: Sequence[Example], names: set[str], *, k: int, min_df: int, epochs: int, l2: float
-) -> Model:
-    docs = [raw_features(ex.title, ex.body) for ex in examples]
-    labels = [ex.political for ex in examples]
-    vocabulary = select_features(docs, labels, k, min_df, names)
-    vectors = [vectorise(doc, vocabulary) for doc in docs]
-    return fit(vectors, labels, epochs=epochs, l2=l2)
+def _solve(a: list[list[float]], b: list[float]) -> list[float]:
+    """Gaussian elimination with partial pivoting for the small calibration system."""
+    n = len(b)
+    m = [row[:] + [b[i]] for i, row in enumerate(a)]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(m[r][col]))
+        m[col], m[pivot] = m[pivot], m[col]
+        if abs(m[col][col]) < 1e-300:
+            continue
+        for r in range(col + 1, n):
+            f = m[r][col] / m[col][col]
+            for c in range(col, n + 1):
+                m[r][c] -= f * m[col][c]
+    out = [0.0] * n
+    for r in range(n - 1, -1, -1):
+        s = m[r][n] - sum(m[r][c] * out[c] for c in range(r + 1, n))
+        out[r] = s / m[r][r] if abs(m[r][r]) >= 1e-300 else 0.0
+    return out
 
 
-def stratified_folds(labels: Sequence[bool], k: int, seed: int) -> list[list[int]]:
+def stratified_folds(strata: Sequence[str], k: int, seed: int) -> list[list[int]]:
     rng = random.Random(seed)
     folds: list[list[int]] = [[] for _ in range(k)]
-    for cls in (True, False):
-        idx = [i for i, y in enumerate(labels) if y is cls]
+    by_stratum: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(strata):
+        by_stratum[s].append(i)
+    offset = 0
+    for key in sorted(by_stratum):
+        idx = by_stratum[key]
         rng.shuffle(idx)
         for j, i in enumerate(idx):
-            folds[j % k].append(i)
+            folds[(j + offset) % k].append(i)
+        offset += len(idx)
     return folds
 
 
-def metrics(truth: Sequence[bool], predicted: Sequence[bool]) -> dict[str, float]:
+def _strata(examples: Sequence[Example]) -> list[str]:
+    return [f"{ex.source}/{ex.political}" for ex in examples]
+
+
+def train(examples: Sequence[Example], settings: Settings, inner_folds: int = 3) -> Model:
+    """NB on all of `examples`, calibrated on margins from an inner k-fold split of them."""
+    classes = sorted({ex.topic for ex in examples})
+    rows: list[tuple[float, int, bool]] = []
+    for held in stratified_folds(_strata(examples), inner_folds, seed=17):
+        held_set = set(held)
+        part = [ex for i, ex in enumerate(examples) if i not in held_set]
+        inner = Model(classes, fit_naive_bayes(part, classes, settings))
+        rows += [
+            (inner.margin(examples[i].terms), examples[i].tokens, examples[i].political)
+            for i in held
+        ]
+    model = Model(classes, fit_naive_bayes(examples, classes, settings))
+    a, b, c, d = fit_calibration(rows)
+    model.calibration = (a, b, c, d)
+    return model
+
+
+def roc_auc(truth: Sequence[bool], scores: Sequence[float]) -> float:
+    """Probability that a random positive outscores a random negative (ties count half)."""
+    ranked = sorted(zip(scores, truth, strict=True))
+    rank_sum, n_pos, i = 0.0, 0, 0
+    while i < len(ranked):
+        j = i
+        while j < len(ranked) and ranked[j][0] == ranked[i][0]:
+            j += 1
+        mid_rank = (i + j + 1) / 2
+        positives = sum(1 for _, t in ranked[i:j] if t)
+        rank_sum += mid_rank * positives
+        n_pos += positives
+        i = j
+    n_neg = len(ranked) - n_pos
+    if not n_pos or not n_neg:
+        return float("nan")
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def metrics(truth: Sequence[bool], scores: Sequence[float], threshold: float) -> dict[str, float]:
+    predicted = [s >= threshold for s in scores]
     tp = sum(t and p for t, p in zip(truth, predicted, strict=True))
     fp = sum(p and not t for t, p in zip(truth, predicted, strict=True))
     fn = sum(t and not p for t, p in zip(truth, predicted, strict=True))
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
+    return {"precision": precision, "recall": recall, "f1": f1, "auc": roc_auc(truth, scores)}
+
+
+def calibration_error(truth: Sequence[bool], scores: Sequence[float], bins: int = 10) -> float:
+    """Expected calibration error: |mean score - share political| per score decile, weighted."""
+    groups: dict[int, list[tuple[float, bool]]] = defaultdict(list)
+    for s, t in zip(scores, truth, strict=True):
+        groups[min(int(s * bins), bins - 1)].append((s, t))
+    return sum(
+        len(g) * abs(statistics.fmean(s for s, _ in g) - statistics.fmean(t for _, t in g))
+        for g in groups.values()
+    ) / max(1, len(truth))
+
+
+def synthetic_long(
+    examples: Sequence[Example], indices: Sequence[int], rng: random.Random, n: int, k: int = 15
+) -> list[tuple[dict[str, float], int, bool]]:
+    """`n` texts per label, each k held-out short items of that label joined."""
+    out = []
+    for label in (True, False):
+        pool = [i for i in indices if examples[i].political is label]
+        if len(pool) < k:
+            continue
+        for _ in range(n):
+            picked = rng.sample(pool, k)
+            body = " ".join(f"{examples[i].title}. {examples[i].body}" for i in picked)
+            terms, tokens = term_weights(examples[picked[0]].title, body)
+            out.append((terms, tokens, label))
+    return out
 
 
 def cross_validate(
-    examples: Sequence[Example], *, folds: int, repeats: int, threshold: float, **params: object
-) -> tuple[dict[str, float], list[float], list[str]]:
-    """Pooled out-of-fold predictions over `repeats` shufflings; also each repeat's F1 (the
-    spread says how much of a difference between two settings is only the shuffle) and the
-    paths misclassified in the first repeat."""
-    truth: list[bool] = []
-    predicted: list[bool] = []
+    examples: Sequence[Example], settings: Settings, *, folds: int, repeats: int
+) -> tuple[dict[str, dict[str, list[float]]], list[str]]:
+    """Per-fold metrics per group (each data set, "modern" = the short-item sets pooled,
+    "synthetic long modern"), and the paths misclassified in the first repeat."""
+    short_sources = {
+        s
+        for s in {ex.source for ex in examples}
+        if statistics.median(ex.tokens for ex in examples if ex.source == s) < SHORT_ITEM_TOKENS
+    }
+    results: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     wrong: list[str] = []
-    per_repeat: list[float] = []
     for repeat in range(repeats):
-        repeat_start = len(truth)
-        labels = [ex.political for ex in examples]
-        for held in stratified_folds(labels, folds, seed=repeat):
+        rng = random.Random(repeat)
+        for held in stratified_folds(_strata(examples), folds, seed=repeat):
             held_set = set(held)
-            training = [ex for i, ex in enumerate(examples) if i not in held_set]
-            names = era_names(training) if params["drop_names"] else set()
-            model = train(
-                training,
-                names,
-                k=int(params["k"]),  # type: ignore[call-overload]
-                min_df=int(params["min_df"]),  # type: ignore[call-overload]
-                epochs=int(params["epochs"]),  # type: ignore[call-overload]
-                l2=float(params["l2"]),  # type: ignore[arg-type]
-            )
+            model = train([ex for i, ex in enumerate(examples) if i not in held_set], settings)
+            scores = {i: model.score(examples[i].terms, examples[i].tokens) for i in held}
+            groups: dict[str, list[int]] = defaultdict(list)
             for i in held:
-                ex = examples[i]
-                vocab = model.weights
-                p = model.score(vectorise(raw_features(ex.title, ex.body), vocab)) >= threshold
-                truth.append(ex.political)
-                predicted.append(p)
-                if p != ex.political and repeat == 0:
-                    wrong.append(ex.path)
-        per_repeat.append(metrics(truth[repeat_start:], predicted[repeat_start:])["f1"])
-    return metrics(truth, predicted), per_repeat, wrong
+                groups[examples[i].source].append(i)
+                if examples[i].source in short_sources:
+                    groups["modern (short sets pooled)"].append(i)
+                groups["all"].append(i)
+            for name, idx in groups.items():
+                truth = [examples[i].political for i in idx]
+                m = metrics(truth, [scores[i] for i in idx], POLITICAL_THRESHOLD)
+                m["ece"] = calibration_error(truth, [scores[i] for i in idx])
+                for key, value in m.items():
+                    results[name][key].append(value)
+            long_held = [i for i in held if examples[i].source in short_sources]
+            synthetic = synthetic_long(examples, long_held, rng, n=50)
+            if synthetic:
+                truth = [label for _, _, label in synthetic]
+                m = metrics(
+                    truth, [model.score(t, n) for t, n, _ in synthetic], POLITICAL_THRESHOLD
+                )
+                for key, value in m.items():
+                    results["synthetic long modern (15 items joined)"][key].append(value)
+            if repeat == 0:
+                wrong += [
+                    examples[i].path
+                    for i in held
+                    if (scores[i] >= POLITICAL_THRESHOLD) != examples[i].political
+                ]
+    return results, wrong
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.fmean(values):.3f} [{min(values):.3f}-{max(values):.3f}]"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m digest.classify.train", description=__doc__)
-    parser.add_argument("dataset_dir", type=Path)
+    parser.add_argument("dataset_dirs", type=Path, nargs="+", metavar="DATASET_DIR")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--features", type=int, default=5000, dest="k")
-    parser.add_argument("--min-df", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--l2", type=float, default=1e-4)
-    parser.add_argument("--threshold", type=float, default=0.5)
-    parser.add_argument(
-        "--drop-names", action="store_true", help="leave out words nearly always capitalised"
-    )
+    parser.add_argument("--alpha", type=float, default=Settings.alpha, help="NB smoothing")
+    parser.add_argument("--min-df", type=int, default=Settings.min_df, help="keep terms in N texts")
+    parser.add_argument("--clip", type=float, default=Settings.clip, help="bound one term's weight")
     parser.add_argument("--out", type=Path, default=PARAMS_PATH)
     parser.add_argument("--no-write", action="store_true", help="only cross-validate")
+    parser.add_argument("--show-errors", action="store_true", help="list misclassified files")
     args = parser.parse_args(argv)
 
-    if not args.dataset_dir.is_dir():
-        print(f"error: {args.dataset_dir}: not a folder", file=sys.stderr)
-        return 2
-    examples, duplicates = load(args.dataset_dir)
+    for d in args.dataset_dirs:
+        if not d.is_dir():
+            print(f"error: {d}: not a folder", file=sys.stderr)
+            return 2
+    examples, duplicates = load(args.dataset_dirs)
     n_pos = sum(ex.political for ex in examples)
     if not n_pos or n_pos == len(examples):
-        print(f"error: {args.dataset_dir}: needs {POSITIVE}/ and other categories", file=sys.stderr)
+        print("error: the data needs political and other articles", file=sys.stderr)
         return 2
-    print(f"{len(examples)} unique articles ({n_pos} politics), {duplicates} duplicates dropped")
-
-    params = {
-        "k": args.k,
-        "min_df": args.min_df,
-        "epochs": args.epochs,
-        "l2": args.l2,
-        "drop_names": args.drop_names,
-    }
+    sources = Counter(ex.source for ex in examples)
+    print(
+        f"{plural(len(examples), 'unique text')} ({n_pos} political), "
+        f"{plural(duplicates, 'duplicate')} dropped; "
+        + ", ".join(f"{s} {n}" for s, n in sorted(sources.items()))
+    )
+    settings = Settings(alpha=args.alpha, min_df=args.min_df, clip=args.clip)
     started = time.perf_counter()
-    cv, per_repeat, wrong = cross_validate(
-        examples, folds=args.folds, repeats=args.repeats, threshold=args.threshold, **params
-    )
-    print(
-        f"{args.repeats}x stratified {args.folds}-fold CV: precision {cv['precision']:.3f}  "
-        f"recall {cv['recall']:.3f}  F1 {cv['f1']:.3f}  "
-        f"(tp {cv['tp']}, fp {cv['fp']}, fn {cv['fn']}; {time.perf_counter() - started:.0f} s)"
-    )
-    print("  F1 per repeat: " + " ".join(f"{f1:.3f}" for f1 in per_repeat))
-    print(
-        f"  settings: features {args.k}, min_df {args.min_df}, epochs {args.epochs}, "
-        f"l2 {args.l2}, threshold {args.threshold}, drop_names {args.drop_names}"
-    )
-    for path in wrong:
-        print(f"  misclassified: {path}")
+    cv_summary: dict[str, dict[str, float]] = {}
+    if args.folds >= 2:
+        results, wrong = cross_validate(examples, settings, folds=args.folds, repeats=args.repeats)
+        print(
+            f"{args.repeats}x stratified {args.folds}-fold CV at the shipped threshold "
+            f"{POLITICAL_THRESHOLD} (mean of folds [min-max]; "
+            f"{time.perf_counter() - started:.0f} s):"
+        )
+        print(f"  {'group':40} {'precision':>19} {'recall':>19} {'F1':>19} {'ROC AUC':>19}")
+        for name, m in sorted(results.items()):
+            cols = " ".join(f"{_spread(m[k]):>19}" for k in ("precision", "recall", "f1", "auc"))
+            print(f"  {name:40} {cols}")
+        print(
+            "  expected calibration error: "
+            + ", ".join(
+                f"{name} {statistics.fmean(m['ece']):.3f}"
+                for name, m in sorted(results.items())
+                if "ece" in m
+            )
+        )
+        print(f"  settings: {settings}")
+        cv_summary = {
+            name: {k: round(statistics.fmean(v), 4) for k, v in m.items()}
+            for name, m in sorted(results.items())
+        }
+        if args.show_errors:
+            for path in wrong:
+                print(f"  misclassified: {path}")
     if args.no_write:
         return 0
 
-    names = era_names(examples) if params["drop_names"] else set()
-    model = train(examples, names, k=args.k, min_df=args.min_df, epochs=args.epochs, l2=args.l2)
-    payload = {
-        "model": "logistic regression, sublinear L2-normalised unigram+bigram counts",
-        "threshold": args.threshold,
-        "bias": round(model.bias, 5),
-        "weights": {f: round(w, 5) for f, w in sorted(model.weights.items()) if abs(w) >= 1e-5},
-        "cv": {k: round(v, 4) for k, v in cv.items()},
-        "trained_on": {"articles": len(examples), "politics": n_pos, "params": params},
+    model = train(examples, settings)
+    metadata = {
+        "model": "complement naive bayes over topics, length-calibrated political margin",
+        "threshold": POLITICAL_THRESHOLD,
+        "political": [c for c in model.classes if is_political_topic(c)],
+        "calibration": [round(c, 6) for c in model.calibration],
+        "trained_on": {
+            "texts": len(examples),
+            "political": n_pos,
+            "sources": dict(sorted(sources.items())),
+            "settings": asdict(settings),
+            "licences": {ex.source: ex.licence for ex in examples},
+            "attribution": "docs/data.md",
+        },
+        "cv": cv_summary,
     }
-    args.out.write_text(json.dumps(payload, separators=(",", ":"), ensure_ascii=False) + "\n")
+    blob = save(args.out, metadata, model.classes, model.weights)
     print(
-        f"wrote {args.out} ({args.out.stat().st_size // 1024} KB, "
-        f"{len(payload['weights'])} weights)"
+        f"wrote {args.out} and {blob} "
+        f"({blob.stat().st_size // 1024} KB, {len(model.weights)} terms)"
     )
     return 0
 

@@ -14,6 +14,7 @@ from digest.cli import app
 from digest.cli._common import command, console, emit_json, project_dir
 from digest.errors import EXIT_PARTIAL, DigestError
 from digest.models import Article
+from digest.sources.errors import printable
 from digest.wording import plural
 
 Files = Annotated[
@@ -68,21 +69,46 @@ def summarize_command(
 
 
 @command(app, "classify")
-def classify_command(files: Files, json_out: Json = False) -> None:
-    """Score articles as political or not (0 to 1)."""
-    from digest.classify import is_political, political_score
+def classify_command(
+    files: Files,
+    json_out: Json = False,
+    show_terms: Annotated[
+        bool, typer.Option("--explain", help="Also list the terms that moved each score.")
+    ] = False,
+) -> None:
+    """Score articles as political or not: the probability (0 to 1) that each is political news."""
+    from digest.classify import explain, is_political
 
     done = 0
     for path, article in _parsed(files):
-        score = political_score(article.title, article.body)
+        why = explain(article.title, article.body)
         done += 1
+        record: dict[str, object] = {
+            "path": str(path),
+            "political": is_political(why.score),
+            "score": why.score,
+        }
+        if show_terms:
+            record["closest_other_topic"] = why.closest_other_topic
+            record["for"] = dict(why.for_political)
+            record["against"] = dict(why.against)
         if json_out:
-            emit_json({"path": str(path), "political": is_political(score), "score": score})
-        else:
-            label = "political" if is_political(score) else "not political"
-            console.print(f"{path}: {label} ({score:.3f})")
+            emit_json(record)
+            continue
+        label = "political" if is_political(why.score) else "not political"
+        console.print(f"{printable(str(path))}: {label} ({why.score:.3f})")
+        if show_terms:
+            console.print(f"  for:     {_terms(why.for_political)}")
+            console.print(
+                f"  against: {_terms(why.against)} (closest other topic: {why.closest_other_topic})"
+            )
     if done < len(files):
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def _terms(moves: list[tuple[str, float]]) -> str:
+    """`senate +0.41, t:vote +0.30`: a title word keeps its `t:` so the editor sees where it was."""
+    return ", ".join(f"{term} {move:+.2f}" for term, move in moves) or "nothing"
 
 
 def parse_as_of(value: str | None) -> datetime | None:

@@ -1,7 +1,14 @@
 """What every summarisation algorithm shares: the candidates, the newsletter constraints, the pick.
 
 An algorithm only scores candidate sentences (`Summarizer.score`); `Summarizer.summarize` applies
-the constraints the same way for all of them, so they can be compared fairly.
+the constraints the same way for all of them, so they can be compared fairly:
+- candidates are whole: boilerplate and a truncated body's cut-off last fragment are left out,
+  and a quotation that runs over several sentences is one candidate (all of it or none);
+- the summary must read on its own: it never opens with a sentence that needs the one before it
+  (`readability.needs_antecedent`); when the best choice would, the sentence before it is taken
+  too, or another is chosen;
+- the work is bounded: only the first MAX_BODY_CHARS of a body and its first MAX_CANDIDATES
+  sentences are considered (news puts what matters first), so no article can stall a build.
 """
 
 from __future__ import annotations
@@ -10,41 +17,97 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 from digest.summarize.boilerplate import is_boilerplate
+from digest.summarize.readability import needs_antecedent, quote_groups
 from digest.summarize.sentences import Span, split_spans, word_count
+
+MAX_BODY_CHARS = 50_000  # ~8,000 words: far beyond any news story's summary-worthy part
+MAX_CANDIDATES = 120
 
 
 def candidates(body: str, *, truncated: bool = False) -> list[Span]:
-    """The sentences of `body` a summary may use: no boilerplate, and no cut-off last fragment."""
+    """The units of `body` a summary may use, in document order: sentences, or the run of
+    sentences one quotation spans; no boilerplate, no cut-off last fragment, no part of a
+    quotation whose other part is missing."""
+    if len(body) > MAX_BODY_CHARS:
+        # cut where a paragraph ends when one is near, and drop the fragment either way
+        cut = body.rfind("\n", MAX_BODY_CHARS // 2, MAX_BODY_CHARS)
+        body, truncated = body[: cut if cut > 0 else MAX_BODY_CHARS], True
     spans = split_spans(body)
     if truncated and spans:
         spans = spans[:-1]
-    return [span for span in spans if not is_boilerplate(span.text)]
+    units: list[Span] = []
+    groups = quote_groups([span.text for span in spans], [span.paragraph for span in spans])
+    for i, span in enumerate(spans):
+        group = groups[i]
+        if group < 0:
+            continue
+        if units and group == groups[i - 1] and group != i:
+            first = units[-1]
+            units[-1] = Span(
+                body[first.start : span.end],
+                first.start,
+                span.end,
+                first.paragraph,
+                first.first_in_paragraph,
+            )
+        else:
+            units.append(span)
+    seen: set[str] = set()
+    kept = []
+    for unit in units:
+        # pages repeat their lede as a caption or a pull quote: one copy is enough
+        key = " ".join(unit.text.lower().split())
+        if key in seen or is_boilerplate(unit.text):
+            continue
+        seen.add(key)
+        kept.append(unit)
+    return kept[:MAX_CANDIDATES]
+
+
+def openers(spans: Sequence[Span]) -> list[bool]:
+    """Whether each span may open a summary (it does not lean on the sentence before it)."""
+    return [not needs_antecedent(span.text) for span in spans]
 
 
 def pick(
-    spans: Sequence[Span], scores: Sequence[float], *, sentences: int, words: int | None
+    spans: Sequence[Span],
+    scores: Sequence[float],
+    *,
+    sentences: int,
+    words: int | None,
+    can_open: Sequence[bool] | None = None,
 ) -> list[Span]:
-    """The best-scored spans, at most `sentences` of them within `words` words, in document order.
+    """The best-scored spans, at most `sentences` of them within `words` words, in document order,
+    opening with a span that can open a summary.
 
     Goes down the ranking and skips a sentence that would overrun the budget, so a long high-ranked
-    sentence gives way to shorter ones. If not even one sentence fits, the best-ranked sentence is
-    returned alone: a summary over budget is more useful to a reader than an empty one.
+    sentence gives way to shorter ones. A sentence that would become the summary's first but leans
+    on the one before it brings that one along when it fits, and is skipped otherwise. If not even
+    one sentence fits, the best-ranked opener is returned alone: a summary over budget is more
+    useful to a reader than an empty one.
     """
     if not spans or sentences <= 0:
         return []
+    opens = list(can_open) if can_open is not None else openers(spans)
+    lengths = [word_count(span.text) for span in spans]
     ranking = sorted(range(len(spans)), key=lambda i: (-scores[i], i))
     chosen: list[int] = []
-    used = 0
     for index in ranking:
         if len(chosen) == sentences:
             break
-        length = word_count(spans[index].text)
-        if words is not None and used + length > words:
+        addition = [index]
+        if (not chosen or index < min(chosen)) and not opens[index]:
+            before = index - 1
+            if before < 0 or not opens[before] or before in chosen:
+                continue
+            addition.append(before)
+        if len(chosen) + len(addition) > sentences:
             continue
-        chosen.append(index)
-        used += length
+        if words is not None and sum(lengths[i] for i in chosen + addition) > words:
+            continue
+        chosen.extend(addition)
     if not chosen:
-        chosen = [ranking[0]]
+        chosen = [next((i for i in ranking if opens[i]), ranking[0])]
     return [spans[i] for i in sorted(chosen)]
 
 
@@ -76,4 +139,4 @@ class Summarizer(ABC):
         self, spans: Sequence[Span], scores: Sequence[float], *, sentences: int, words: int | None
     ) -> list[Span]:
         """The summary's spans in document order; by default the greedy `pick`."""
-        return pick(spans, scores, sentences=sentences, words=words)
+        return pick(spans, scores, sentences=sentences, words=words, can_open=openers(spans))

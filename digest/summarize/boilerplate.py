@@ -14,8 +14,16 @@ _CALL_TO_ACTION = re.compile(
       | (?:associated\s+press|reuters|afp|pa\s+media)\s*/ | image\s+copyright
       | related\s*: | see\s+also | more\s+on\s+this\s+story | download\s+(?:our|the)\s+app
       | continue\s+reading | watch\s*: | listen\s*:
+      | scroll\s+down | toggle\s+caption | enlarge\s+this\s+image | hide\s+caption
+      | ^(?:pictured|above|below|left|right)\s*:
     )""",
     re.IGNORECASE | re.VERBOSE,
+)
+# a photo caption run into the text: "Baron (left) helps with the dishes"
+_CAPTION = re.compile(
+    r"\((?:pictured\b[^)]{0,40}|file\s+(?:photo|picture)|(?:above|below|left|right|centre|center"
+    r"|top|bottom|inset)(?:\s*(?:,|and)\s*(?:above|below|left|right|centre|center|top|bottom))?)\)",
+    re.IGNORECASE,
 )
 _URL_ONLY = re.compile(r"^[(<\[]?(?:https?://|www\.)\S+[)>\]]?$", re.IGNORECASE)
 _BYLINE = re.compile(r"^(?:by|written\s+by|reporting\s+by)\s+[A-Z]", re.IGNORECASE)
@@ -35,4 +43,4 @@ def is_boilerplate(sentence: str) -> bool:
         return True
     if _BYLINE.match(text) and len(tokens) <= _MAX_BYLINE_WORDS:
         return True
-    return bool(_CALL_TO_ACTION.search(text))
+    return bool(_CALL_TO_ACTION.search(text) or _CAPTION.search(text))

@@ -11,6 +11,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from digest.summarize.sentences import split_sentences
+
 ROUGE_WORDS = 75
 _TOKEN = re.compile(r"\w+")
 _SPACES = re.compile(r"\s+")
@@ -35,7 +37,10 @@ def rouge2_recall(summary: str, reference: str, max_words: int = ROUGE_WORDS) ->
 
 
 def sentence_precision(chosen: Sequence[str], reference: str) -> float:
-    if not chosen:
+    """Share of the summary's sentences found in the reference. An item of the summary may hold
+    several sentences (a quotation taken whole); each counts, as the reference lists them."""
+    sentences = [s for item in chosen for s in split_sentences(item)]
+    if not sentences:
         return 0.0
     flat = normalise_space(reference)
-    return sum(normalise_space(sentence) in flat for sentence in chosen) / len(chosen)
+    return sum(normalise_space(sentence) in flat for sentence in sentences) / len(sentences)
