@@ -43,7 +43,7 @@ class FaultyRelay:
     """An aiosmtpd handler. Each fault map counts down: `{"a@x": 2}` answers the fault twice,
     then accepts."""
 
-    temp_rcpt: dict[str, int] = field(default_factory=dict)  # 451 at RCPT
+    temp_rcpt: dict[str, int] = field(default_factory=dict)  # 451 4.2.0 (the mailbox) at RCPT
     perm_rcpt: set[str] = field(default_factory=set)  # 550 at RCPT
     policy_rcpt: set[str] = field(default_factory=set)  # 554 5.7.1 relay access denied at RCPT
     drop_data: dict[str, int] = field(default_factory=dict)  # connection dropped at DATA
@@ -83,7 +83,7 @@ class FaultyRelay:
         if address in self.policy_rcpt:
             return "554 5.7.1 <" + address + ">: Relay access denied"
         if self._take(self.temp_rcpt, address):
-            return "451 4.7.1 greylisted, try again later"
+            return "451 4.2.0 mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -10,6 +10,7 @@ import typer
 
 from digest.cli import app
 from digest.cli._common import command, console
+from digest.errors import EXIT_PARTIAL
 from digest.project import init_project
 
 # The sample articles were published in the week of 16 November 2026: the demo builds that week.
@@ -61,3 +62,10 @@ def demo_command(
     console.print(
         f"Delivered {sent.counts.sent} messages to the outbox: {project.outbox_dir / 'new'}"
     )
+    if sent.exit_code or not sent.counts.sent:
+        # a demo that delivered nothing (or not everything) must not look like it worked
+        replies = f": {sent.top_replies()}" if sent.replies else ""
+        console.print(
+            f"not delivered: {sent.counts.failed} failed, {sent.remaining} deferred{replies}"
+        )
+        raise typer.Exit(EXIT_PARTIAL)
