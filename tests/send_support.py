@@ -1,10 +1,13 @@
 """Shared pieces for the send tests: a project with a rendered issue, and an aiosmtpd relay on
 loopback that injects faults (451/550 at RCPT, a dropped connection mid-DATA, 421, slow replies,
-a restart)."""
+a restart) or behaves like a real relay with a problem of its own: one reply to every message
+(about our sender, our content, a quota), a throttle at MAIL FROM, a refused bare HELO name; and
+a server that accepts connections but never greets."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import socketserver
 import ssl
@@ -51,6 +54,16 @@ class FaultyRelay:
     slow_data: dict[str, int] = field(default_factory=dict)  # DATA reply after `slow_seconds`
     slow_seconds: float = 2.0
     delay: float = 0.0  # before every RCPT and DATA reply
+    mail_reply: str = ""  # the reply to every MAIL FROM, instead of 250
+    rcpt_reply: str = ""  # the reply to every RCPT TO, instead of 250
+    data_reply: str = ""  # the reply to every DATA, instead of 250
+    # Postfix's `smtpd_recipient_restrictions = reject_non_fqdn_helo_hostname`: a HELO name
+    # without a dot is refused, at RCPT TO
+    require_fqdn_helo: bool = False
+    # (messages, seconds): at most that many MAIL FROM per window, then "450 4.7.1 too much mail"
+    mail_quota: tuple[int, float] | None = None
+    mail_log: list[tuple[float, bool]] = field(default_factory=list)  # (time, accepted)
+    helo_names: list[str] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     rcpt_log: list[tuple[str, float]] = field(default_factory=list)  # (address, Unix time)
     sessions: set[int] = field(default_factory=set)  # SMTP sessions that sent MAIL
@@ -68,6 +81,17 @@ class FaultyRelay:
     ) -> str:
         with self.lock:
             self.sessions.add(id(session))
+            self.helo_names.append(str(session.host_name))
+            if self.mail_quota is not None:
+                limit, window = self.mail_quota
+                now = time.monotonic()
+                recent = [t for t, ok in self.mail_log if ok and t > now - window]
+                accepted = len(recent) < limit
+                self.mail_log.append((now, accepted))
+                if not accepted:
+                    return f"450 4.7.1 <{address}>: too much mail from 127.0.0.1, slow down"
+        if self.mail_reply:
+            return self.mail_reply
         envelope.mail_from = address
         return "250 OK"
 
@@ -78,6 +102,13 @@ class FaultyRelay:
             await asyncio.sleep(self.delay)
         with self.lock:
             self.rcpt_log.append((address, time.time()))
+        if self.require_fqdn_helo and "." not in str(session.host_name):
+            return (
+                f"504 5.5.2 <{session.host_name}>: Helo command rejected:"
+                " need fully-qualified hostname"
+            )
+        if self.rcpt_reply:
+            return self.rcpt_reply
         if address in self.perm_rcpt:
             return "550 5.1.1 no such user here"
         if address in self.policy_rcpt:
@@ -91,6 +122,8 @@ class FaultyRelay:
         if self.delay:
             await asyncio.sleep(self.delay)
         recipient = envelope.rcpt_tos[0]
+        if self.data_reply:
+            return self.data_reply
         if self._take(self.drop_data, recipient):
             server.transport.abort()
             return "451 dropped"
@@ -197,6 +230,43 @@ class ScriptedRelay:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+
+class SilentRelay:
+    """Accepts TCP connections on loopback and never says a word: a hung relay."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = int(self.sock.getsockname()[1])
+        self.connections = 0
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self._held.append(conn)
+
+    def __enter__(self) -> SilentRelay:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        self.sock.close()
+        for conn in self._held:
+            conn.close()
 
     @property
     def url(self) -> str:

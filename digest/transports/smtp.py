@@ -9,6 +9,7 @@ in a message, a log line or a repr.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import socket
 import ssl
@@ -278,7 +279,7 @@ class SMTPTransport(Transport):
                     envelope, ok=False, reply=reply, connection_lost=True, about_us=True
                 )
             except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
-                reason = " ".join((str(exc) or type(exc).__name__).split())
+                reason = self._connect_failure(exc)
                 return Delivery(
                     envelope, ok=False, reply=reason, connection_lost=True, unreachable=True
                 )
@@ -315,6 +316,16 @@ class SMTPTransport(Transport):
                 continue
             return client
         return await self._connect()
+
+    def _connect_failure(self, exc: BaseException) -> str:
+        """Why no session could be opened, in words: "Connection refused", not "[Errno 111]
+        Connect call failed ('127.0.0.1', 25)"."""
+        cause = exc if isinstance(exc, OSError) and exc.errno else exc.__cause__
+        if isinstance(cause, OSError) and cause.errno:
+            reason = os.strerror(cause.errno)
+        else:
+            reason = str(exc) or type(exc).__name__
+        return " ".join(f"{self.settings.host}:{self.settings.port}: {reason}".split())
 
     def _refused(
         self, client: aiosmtplib.SMTP, envelope: Envelope, stage: str, code: int, message: str
