@@ -43,7 +43,12 @@ class _OpenSSLSigned(dkim.DKIM):
     `RSASSA_PKCS1_v1_5_sign(h, pk)` is dkimpy's own."""
 
     def __init__(self, message: bytes, key: rsa.RSAPrivateKey) -> None:
-        super().__init__(message)
+        # dkimpy splits the whole message into lines to find the body; ours are CRLF
+        # throughout, so the header block is parsed and the body handed over as it is
+        head, blank, body = message.partition(b"\r\n\r\n")
+        super().__init__(head + b"\r\n\r\n" if blank else message)
+        if blank:
+            self.body = body
         self._key = key
 
     def gen_header(

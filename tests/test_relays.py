@@ -4,6 +4,7 @@ greets or is down, logins, TLS settings, transport switches and links that would
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -409,3 +410,59 @@ def test_demo_reports_a_total_failure_as_failure(tmp_path: Path) -> None:
     code, _, err = digest(tmp_path, "demo", str(root))
     assert code != 0
     assert "outbox" in err
+
+
+# -- DKIM ----------------------------------------------------------------------------------------
+
+
+def test_dkim_signing_runs_off_the_event_loop_and_verifies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Signing on the loop stalled every connection for each signature (~100 msg/s whatever
+    the concurrency); it runs in worker threads, with OpenSSL's RSA."""
+    import asyncio
+    import base64
+
+    import dkim
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from digest.dkim import DKIMSigner
+    from digest.send import send_issue
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    project = make_project(tmp_path / "p", 6)
+    (project.root / "dkim.pem").write_bytes(pem)
+    configure(project, dkim_selector="mail", dkim_key_file="dkim.pem")
+    project.config.dkim_selector, project.config.dkim_key_file = "mail", "dkim.pem"
+
+    on_loop: list[bool] = []
+    sign = DKIMSigner.sign
+
+    def recording_sign(self: DKIMSigner, message: bytes) -> bytes:
+        running = False
+        with contextlib.suppress(RuntimeError):
+            running = asyncio.get_running_loop() is not None
+        on_loop.append(running)
+        return sign(self, message)
+
+    monkeypatch.setattr(DKIMSigner, "sign", recording_sign)
+    relay = Relay(FaultyRelay()).start()
+    try:
+        report = send_issue(project, None, smtp_url=relay.url, concurrency=3)
+    finally:
+        relay.stop()
+    assert report.summary()["sent"] == 6
+    # the one signature on the loop is the key's check when the settings are read
+    assert len(on_loop) == 6 + 1 and on_loop.count(True) == 1
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    for received in relay.handler.received:
+        assert dkim.verify(received.data, dnsfunc=lambda name, timeout=5: record)
