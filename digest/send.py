@@ -254,6 +254,8 @@ def check_transport_switch(
     without DIGEST_SMTP_URL must not finish it into the local outbox and call it sent."""
     recorded = project.store.issue_transport(issue.id)
     kind = transport_kind(transport)
+    if issue.status == "sent" and not explicit:
+        return  # nothing left to send: a repeated `digest send` only confirms
     if recorded and recorded.split(" ", 1)[0] != kind and not explicit:
         raise DigestError(
             f"issue {issue.id} was started through {recorded.split(' ', 1)[1]}; this send would"
@@ -583,21 +585,31 @@ class _Run:
             self._limit = max(1, self._limit // 2)
             self.pace.slow_down()
         self.replies[delivery.reply[:200]] += 1
-        email = item.subscriber.email
-        next_try = time.time() + (self._paused_until - now)
+        self._defer_uncounted(
+            item.subscriber,
+            delivery.reply,
+            self._paused_until - now,
+            item.attempts + 1,
+            item.earlier,
+        )
+
+    def _defer_uncounted(
+        self, subscriber: Subscriber, reply: str, delay: float, attempts: int, earlier: int
+    ) -> None:
+        """Deferred for a reason that is not the address's (a throttle, no connection): the
+        stored attempt count, which decides giving up, is untouched; --max-attempts still
+        bounds this run's tries."""
+        next_try = time.time() + delay
         self.store.mark_send(
             self.issue.id,
-            email,
+            subscriber.email,
             "deferred",
-            reply=delivery.reply[:500],
+            reply=reply[:500],
             next_try=next_try,
             count_attempt=False,
         )
-        # --max-attempts still bounds this run's tries; the store's count (which decides
-        # giving up) is untouched
-        attempts = item.attempts + 1
         if attempts < self.max_attempts and self.fatal is None:
-            self._retry_later(item.subscriber, self._paused_until - now, attempts, item.earlier)
+            self._retry_later(subscriber, delay, attempts, earlier)
         else:
             self.state.deferred += 1
 
@@ -623,14 +635,7 @@ class _Run:
         elif delivery.unreachable:
             # no session was opened: nothing was said about the address
             delay = backoff(self.retry_base, attempts)
-            next_try = time.time() + delay
-            store.mark_send(
-                issue_id, email, "deferred", reply=reply, next_try=next_try, count_attempt=False
-            )
-            if attempts < self.max_attempts and self.fatal is None:
-                self._retry_later(subscriber, delay, attempts, earlier)
-            else:
-                self.state.deferred += 1
+            self._defer_uncounted(subscriber, reply, delay, attempts, earlier)
         elif total >= self.max_total_attempts and not delivery.connection_lost:
             # The server answered for this address, temporarily, too many times: give up, like
             # an MTA whose queue lifetime ran out. Lost connections never get here, so a relay
