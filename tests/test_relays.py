@@ -59,6 +59,28 @@ def configure(project: Project, **settings: object) -> None:
 
 
 @pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("5.1.1 <r@example.net>: Recipient address rejected: User unknown", True),
+        ("5.2.2 mailbox full", True),
+        ("4.2.0 mailbox busy", True),
+        ("Requested action not taken", True),  # no enhanced code: as before
+        ("5.7.1 Message content rejected as spam", False),
+        ("5.3.4 Message size exceeds fixed limit", False),
+        ("5.4.5 Daily user sending quota exceeded", False),
+        ("5.5.2 <box>: Helo command rejected: need fully-qualified hostname", False),
+        ("4.7.1 <r@example.net>: too much mail from 10.0.0.1", False),
+        ("5.1.8 <digest@example.org>: Sender address rejected: Domain not found", False),
+        ("5.1.0 <digest@example.org>: Sender address rejected: not owned by user", False),
+    ],
+)
+def test_replies_are_classified_by_their_enhanced_status_code(reply: str, expected: bool) -> None:
+    from digest.transports.smtp import about_address
+
+    assert about_address(reply, sender=SENDER, recipient="r@example.net") is expected
+
+
+@pytest.mark.parametrize(
     ("where", "reply"),
     [
         ("data_reply", "554 5.7.1 Message content rejected as spam"),
@@ -365,8 +387,9 @@ def test_an_issue_started_through_smtp_is_not_finished_into_the_outbox(tmp_path:
     relay = Relay(handler).start()
     try:
         args = ("send", "--retry-base", "0.01", "--max-attempts", "1")
-        code, _, _ = digest(project.root, *args, env={"DIGEST_SMTP_URL": relay.url})
-        assert code == 1  # one deferred
+        code, _, err = digest(project.root, *args, env={"DIGEST_SMTP_URL": relay.url})
+        assert code == 1  # one deferred, and the summary says why
+        assert "1 still deferred" in err and "1× 451 4.2.0 mailbox busy" in err
     finally:
         relay.stop()
     # a shell without DIGEST_SMTP_URL: the outbox would "deliver" the rest
