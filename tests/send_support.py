@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from digest.models import Article, IssueEntry
 from digest.project import Project, init_project, open_project
@@ -361,3 +362,39 @@ def tls_contexts(ca: Any) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     client = ssl.create_default_context()
     ca.configure_trust(client)
     return server, client
+
+
+class Authenticator:
+    """aiosmtpd's authenticator for user `mailer` with `password`; records every login tried."""
+
+    def __init__(self, password: bytes = b"s3cret-pw") -> None:
+        self.password = password
+        self.logins: list[tuple[bytes, bytes]] = []
+
+    @property
+    def calls(self) -> int:
+        return len(self.logins)
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
+        self.logins.append((auth_data.login, auth_data.password))
+        ok = auth_data.login == b"mailer" and auth_data.password == self.password
+        return AuthResult(success=ok, handled=False)
+
+
+def dkim_key() -> tuple[bytes, bytes]:
+    """A fresh 2048-bit RSA key (PEM) and the DNS TXT record that publishes it."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return pem, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)

@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from aiosmtpd.smtp import AuthResult
-from send_support import FaultyRelay, Relay, add_issue, make_project
+from send_support import Authenticator, FaultyRelay, Relay, add_issue, make_project
 
 from digest.schedule import period_key
 from digest.store import now_utc
@@ -25,15 +24,6 @@ CRON_ENV = {"PATH": "/usr/bin:/bin", "SHELL": "/bin/sh", "HOME": "/nonexistent",
 PLAIN_ASSIGNMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=[^\s\"'$`\\]*$")
 
 
-class Authenticator:
-    def __init__(self) -> None:
-        self.logins: list[tuple[bytes, bytes]] = []
-
-    def __call__(self, server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
-        self.logins.append((auth_data.login, auth_data.password))
-        return AuthResult(success=auth_data.password == b"relay-pw-123", handled=False)
-
-
 @pytest.fixture
 def deployment(tmp_path: Path):  # type: ignore[no-untyped-def]
     """A project with this period's issue waiting, a relay that needs a login, and an env file
@@ -41,7 +31,7 @@ def deployment(tmp_path: Path):  # type: ignore[no-untyped-def]
     project = make_project(tmp_path / "newsletter", 3)
     add_issue(project, period_key(now_utc(), "week"))
     project.close()
-    authenticator = Authenticator()
+    authenticator = Authenticator(b"relay-pw-123")
     relay = Relay(FaultyRelay(), authenticator=authenticator, auth_require_tls=False).start()
     values = {
         "DIGEST_SMTP_URL": f"smtp://mailer@127.0.0.1:{relay.port}?starttls=no",

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 import trustme
-from aiosmtpd.smtp import AuthResult
 from send_support import (
+    Authenticator,
     FaultyRelay,
     Relay,
     ScriptedRelay,
     SilentRelay,
+    dkim_key,
     make_project,
     tls_contexts,
 )
@@ -247,16 +248,6 @@ def test_a_refused_connection_stops_quickly_and_the_rows_stay_deferred(tmp_path:
 # -- logins ------------------------------------------------------------------------------------
 
 
-class Authenticator:
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self, server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
-        self.calls += 1
-        ok = auth_data.login == b"mailer" and auth_data.password == b"s3cret-pw"
-        return AuthResult(success=ok, handled=False)
-
-
 def test_a_missing_password_is_reported_before_connecting(tmp_path: Path) -> None:
     project = make_project(tmp_path / "p", 3)
     with ScriptedRelay("220 ready") as relay:
@@ -444,24 +435,13 @@ def test_dkim_signing_runs_off_the_event_loop_and_verifies(
     """Signing on the loop stalled every connection for each signature (~100 msg/s whatever
     the concurrency); it runs in worker threads, with OpenSSL's RSA."""
     import asyncio
-    import base64
 
     import dkim
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
 
     from digest.dkim import DKIMSigner
     from digest.send import send_issue
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    pem, record = dkim_key()
     project = make_project(tmp_path / "p", 6)
     (project.root / "dkim.pem").write_bytes(pem)
     configure(project, dkim_selector="mail", dkim_key_file="dkim.pem")
@@ -486,6 +466,5 @@ def test_dkim_signing_runs_off_the_event_loop_and_verifies(
     assert report.summary()["sent"] == 6
     # the one signature on the loop is the key's check when the settings are read
     assert len(on_loop) == 6 + 1 and on_loop.count(True) == 1
-    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
     for received in relay.handler.received:
         assert dkim.verify(received.data, dnsfunc=lambda name, timeout=5: record)

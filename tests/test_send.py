@@ -13,6 +13,7 @@ from send_support import (
     Relay,
     ScriptedRelay,
     add_issue,
+    dkim_key,
     make_project,
     running_relay,
 )
@@ -284,22 +285,9 @@ def test_rate_limit_still_sends_everyone(tmp_path: Path, relay: Relay) -> None:
 
 
 def test_dkim_signature_verifies_against_the_public_key(tmp_path: Path) -> None:
-    import base64
-
     import dkim
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    pem, record = dkim_key()
     (tmp_path / "dkim.pem").write_bytes(pem)
     project = make_project(tmp_path / "p", 1)
     config = project.config.path
