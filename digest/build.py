@@ -19,6 +19,7 @@ from digest.render import fill_placeholders, generic_values, render_issue, web_v
 from digest.select import parse_since, select_stories
 from digest.store import now_utc
 from digest.summarize import ALGORITHMS, summarize
+from digest.wording import plural
 
 
 @dataclass
@@ -28,6 +29,50 @@ class BuildReport:
     candidates: int = 0
     stories: int = 0  # qualifying stories, also when too few to build an issue
     warnings: list[str] = field(default_factory=list)
+    # Why nothing was built, for the editor: the window looked at, what the store holds, and
+    # how many stories were left out because they went out in a sent issue already.
+    window: tuple[datetime, datetime] | None = None
+    stored: int = 0
+    newest: datetime | None = None
+    already_sent: int = 0
+    ingested_sources: bool = False  # the store was empty, so the project's [sources] were read
+    files: list[Path] = field(default_factory=list)
+
+    def why_empty(self, min_stories: int = 1) -> str:
+        """One line saying why no issue was built, and what to try."""
+        if self.stored == 0:
+            return (
+                "No articles are stored yet: run `digest ingest SOURCE...`, pass --articles,"
+                " or set [sources] in digest.toml."
+            )
+        assert self.window is not None
+        start, end = self.window
+        span = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
+        if self.candidates == 0:
+            if self.newest is None:
+                return (
+                    f"No articles in the window {span}: none of the {self.stored} stored"
+                    " articles has a date."
+                )
+            return (
+                f"No articles in the window {span}: the newest of the {self.stored} stored"
+                f" articles is dated {self.newest:%Y-%m-%d} (try --as-of"
+                f" {self.newest + timedelta(days=1):%Y-%m-%d}, or a longer --since)."
+            )
+        if self.stories == 0 and self.already_sent:
+            return (
+                f"{plural(self.already_sent, 'story')} in the window {span}"
+                " already went out in a sent issue (--include-sent to repeat them)."
+            )
+        if self.stories == 0:
+            return (
+                f"No political stories among {plural(self.candidates, 'article')}"
+                f" in the window {span}."
+            )
+        return (
+            f"Only {plural(self.stories, 'political story')} in the"
+            f" window {span}; at least {min_stories} are needed."
+        )
 
 
 def build_issue(
@@ -40,13 +85,18 @@ def build_issue(
     key: str | None = None,
     status: str = "built",
     min_stories: int = 1,
-    exclude_sent: bool = False,
+    exclude_sent: bool = True,
+    out: Path | None = None,
+    read_sources_if_empty: bool = True,
 ) -> BuildReport:
     """Build an issue from the articles published in (as_of - since, as_of].
 
     Returns a report whose `issue` is None when fewer than `min_stories` stories qualified:
-    an empty digest is never built. With `exclude_sent`, articles that already went out in an
-    issue are left out (a scheduled run must not mail last week's stories again)."""
+    an empty digest is never built. With `exclude_sent` (the default), articles that already
+    went out in a sent issue are left out: an editor must not mail last week's stories again.
+    When the store holds no article at all, the project's `[sources]` are ingested first.
+    With `out`, the issue files are written there too, all or nothing: an issue whose files
+    cannot be written is not stored."""
     config, store = project.config, project.store
     if config.algorithm not in ALGORITHMS:  # checked before any work is done
         raise ConfigError(
@@ -55,12 +105,20 @@ def build_issue(
         )
     as_of = (as_of or now_utc()).astimezone(UTC)
     since = since or parse_since(config.since)
-    report = BuildReport(issue=None, ingest=IngestReport())
-    if articles:
-        report.ingest = ingest(store, articles, max_bytes=config.max_bytes)
+    report = BuildReport(issue=None, ingest=IngestReport(), window=(as_of - since, as_of))
+    sources = list(articles or [])
+    if read_sources_if_empty and config.sources and not store.count_articles():
+        # a fresh project: `build` alone does what the editor meant, with the configured sources
+        sources = [*config.sources, *sources]
+        report.ingested_sources = True
+    if sources:
+        report.ingest = ingest(
+            store, sources, max_bytes=config.max_bytes, allow_private=config.allow_private
+        )
 
     candidates = store.articles_published_between(as_of - since, as_of)
     report.candidates = len(candidates)
+    report.stored = store.count_articles()
     # scores are cached with the article: a 5,000-article window scores only what is new
     scored: list[tuple[int, float]] = []
     for article in candidates:
@@ -69,16 +127,21 @@ def build_issue(
             scored.append((article.id, article.political_score))
     store.set_political_scores(scored)
 
+    sent = store.article_ids_in_issues() if exclude_sent else set()
     stories = select_stories(
         candidates,
         as_of=as_of,
         since=since,
         limit=limit or config.limit,
         min_score=config.min_score,
-        exclude=store.article_ids_in_issues() if exclude_sent else (),
+        exclude=sent,
     )
     report.stories = len(stories)
     if len(stories) < max(min_stories, 1):
+        report.newest = store.newest_published()
+        if sent and not stories:
+            every = select_stories(candidates, as_of=as_of, since=since, min_score=config.min_score)
+            report.already_sent = len(every)
         return report
 
     entries = []
@@ -111,8 +174,19 @@ def build_issue(
     )
     report.warnings.extend(parts.warnings)
     key = key or f"build-{now_utc():%Y%m%dT%H%M%S%f}"
+
+    def write_files(issue: Issue) -> None:
+        if out is not None:
+            report.files = write_issue_files(issue, out, config.base_url)
+
     report.issue = store.create_issue(
-        key=key, subject=subject, entries=entries, html=parts.html, text=parts.text, status=status
+        key=key,
+        subject=subject,
+        entries=entries,
+        html=parts.html,
+        text=parts.text,
+        status=status,
+        before_commit=write_files,
     )
     return report
 
@@ -128,10 +202,19 @@ def write_issue_files(issue: Issue, out: Path, base_url: str = "") -> list[Path]
             issue.text, generic_values(issue, base_url), escape_html=False
         ),
     }
+    # Each file goes to a temporary name first and all are renamed at the end, so a failure
+    # (disk full, no permission) leaves no mix of this issue's files and an older one's.
+    written: list[Path] = []
     try:
         out.mkdir(parents=True, exist_ok=True)
         for name, content in files.items():
-            (out / name).write_text(content, encoding="utf-8")
+            partial = out / f".{name}.partial"
+            written.append(partial)
+            partial.write_text(content, encoding="utf-8")
+        for partial in written:
+            partial.replace(out / partial.name[1 : -len(".partial")])
     except OSError as exc:
+        for partial in written:
+            partial.unlink(missing_ok=True)
         raise DigestError(f"{out}: cannot write the issue files: {exc.strerror}") from None
     return [out / name for name in files]

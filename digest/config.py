@@ -11,6 +11,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +35,8 @@ class Config:
     source_feeds: list[str] = field(default_factory=list)
     source_pages: list[str] = field(default_factory=list)
     max_bytes: int = 5_000_000
+    # feeds and pages on non-public addresses: refused (False), allowed (True) or these networks
+    allow_private: bool | list[IPv4Network | IPv6Network] = False
     # selection
     since: str = "7d"
     limit: int = 10
@@ -63,6 +66,8 @@ class Config:
     # secrets: only ever from the environment, never written back
     smtp_password: str | None = field(default=None, repr=False)
     secret: str | None = field(default=None, repr=False)
+    # after a rotation: older secrets whose links must still verify (never used to sign)
+    previous_secrets: list[str] = field(default_factory=list, repr=False)
 
     @property
     def sources(self) -> list[str]:
@@ -82,6 +87,7 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("sources", "feeds"): ("source_feeds", list),
     ("sources", "pages"): ("source_pages", list),
     ("sources", "max_bytes"): ("max_bytes", int),
+    ("sources", "allow_private"): ("allow_private", (bool, list)),
     ("selection", "since"): ("since", str),
     ("selection", "limit"): ("limit", int),
     ("selection", "min_stories"): ("min_stories", int),
@@ -130,20 +136,47 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
     return config
 
 
+# what a setting's type is called in an error message
+_KINDS: dict[object, str] = {
+    int: "a whole number",
+    str: "a string",
+    list: "a list",
+    bool: "true or false",
+}
+
+
 def _set(config: Config, path: Path, section: str, key: str, value: Any) -> None:
     spec = _SCHEMA.get((section, key))
     if spec is None:
         raise ConfigError(f"{path}: unknown setting `{section}.{key}`")
     attr, kind = spec
+    if attr == "allow_private":
+        config.allow_private = _private_networks(path, value)
+        return
     # bool is an int in Python; a `true` where a number belongs is still a mistake
     if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
-        want = kind.__name__ if isinstance(kind, type) else "number"
-        raise ConfigError(f"{path}: `{section}.{key}` must be a {want}, not {value!r}")
+        raise ConfigError(
+            f"{path}: `{section}.{key}` must be {_KINDS.get(kind, 'a number')}, not {value!r}"
+        )
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{path}: `{section}.{key}` must be a finite number, not {value!r}")
     if isinstance(value, list) and not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{path}: `{section}.{key}` must be a list of strings")
     setattr(config, attr, value)
+
+
+def _private_networks(path: Path, value: Any) -> bool | list[IPv4Network | IPv6Network]:
+    if isinstance(value, bool):
+        return value
+    try:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return [ip_network(v, strict=False) for v in value]
+    except ValueError:
+        pass
+    raise ConfigError(
+        f"{path}: `sources.allow_private` must be true, false or a list of networks like"
+        f' ["10.1.0.0/16"], not {value!r}'
+    )
 
 
 def _apply_env(config: Config, env: dict[str, str]) -> None:
@@ -154,6 +187,8 @@ def _apply_env(config: Config, env: dict[str, str]) -> None:
         config.base_url = env["DIGEST_BASE_URL"]
     config.smtp_password = env.get("DIGEST_SMTP_PASSWORD") or None
     config.secret = env.get("DIGEST_SECRET") or None
+    previous = env.get("DIGEST_SECRET_PREVIOUS") or ""
+    config.previous_secrets = [s.strip() for s in previous.split(",") if s.strip()]
 
 
 def _validate(config: Config, path: Path) -> None:
@@ -214,7 +249,8 @@ def _validate(config: Config, path: Path) -> None:
 
 DEFAULT_CONFIG = """\
 # digest project settings. Secrets never go here: use the environment
-# (DIGEST_SMTP_PASSWORD, DIGEST_SECRET). DIGEST_SMTP_URL and DIGEST_BASE_URL override.
+# (DIGEST_SMTP_PASSWORD, DIGEST_SECRET, and after a rotation DIGEST_SECRET_PREVIOUS).
+# DIGEST_SMTP_URL and DIGEST_BASE_URL override.
 
 [newsletter]
 name = "The Political Digest"
@@ -229,6 +265,9 @@ language = "en"
 folders = ["articles"]
 feeds = []
 pages = []
+# feeds and pages on loopback, private or link-local addresses are refused; allow them for an
+# intranet source with true, or only some networks with a list like ["10.1.0.0/16"]
+allow_private = false
 
 [selection]
 since = "7d"

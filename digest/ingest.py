@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from digest.sources import ParseFailure, read_source
+from digest.sources.fetch import PrivatePolicy
 from digest.store import Store
 
 
@@ -21,12 +22,20 @@ class IngestReport:
 
 
 def ingest(
-    store: Store, sources: Iterable[str], *, max_bytes: int = 5_000_000, timeout: float = 20.0
+    store: Store,
+    sources: Iterable[str],
+    *,
+    max_bytes: int = 5_000_000,
+    timeout: float = 20.0,
+    allow_private: PrivatePolicy = False,
 ) -> IngestReport:
-    """Store the articles of every source. A bad input is recorded and the rest goes on."""
+    """Store the articles of every source. A bad input is recorded and the rest goes on. URLs
+    are fetched from public addresses only unless `allow_private` ([sources] allow_private)."""
     report = IngestReport()
     for source in sources:
-        for item in read_source(source, max_bytes=max_bytes, timeout=timeout):
+        for item in read_source(
+            source, max_bytes=max_bytes, timeout=timeout, allow_private=allow_private
+        ):
             if isinstance(item, ParseFailure):
                 report.failures.append(item)
                 continue

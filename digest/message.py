@@ -244,9 +244,10 @@ class MessageFactory:
 
     def message_id(self, subscriber: Subscriber) -> str:
         """The same for every copy of this issue sent to this subscriber (a resend is
-        recognisable), unguessable from the address alone (keyed with the secret)."""
+        recognisable), also after the signing secret is rotated; unguessable from the address
+        alone (keyed with the issue's creation time, to the microsecond)."""
         mac = hmac.new(
-            self._secret,
+            f"{self.issue.id}\0{self.issue.key}\0{self.issue.created.isoformat()}".encode(),
             f"message-id\0{self.issue.id}\0{self.issue.key}\0{subscriber.email.strip().lower()}".encode(),
             hashlib.sha256,
         ).hexdigest()

@@ -26,7 +26,7 @@ class Article:
     origin: str | None = None  # file path or URL it was read from
     id: int | None = None  # set once stored
     political_score: float | None = None  # cached classifier output
-    sources: list[str] = field(default_factory=list)  # every origin / URL that carried it
+    sources: list[str] = field(default_factory=list)  # every article URL it was found at
 
     @property
     def source_name(self) -> str:

@@ -6,7 +6,9 @@ request, so an editor sees a template change as soon as the page reloads; the pa
 is still the frozen copy made by `digest build`; rebuild to send a changed design.
 
 Routes: `/` the HTML (web version, with the reload script), `/html` the same without the script,
-`/text` the plain-text part, `/version` the template fingerprint.
+`/text` the plain-text part, `/version` the template fingerprint. Only requests naming the server's
+own loopback address in their Host header are answered: a page elsewhere whose name is made to
+resolve to 127.0.0.1 (DNS rebinding) must not read the unpublished issue.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class Preview:
             config=self.config,
             template_dirs=self.template_dirs,
             subject=self.issue.subject,
+            issued=self.issue.created,
         )
         return replace(self.issue, html=parts.html, text=parts.text)
 
@@ -102,6 +105,12 @@ class PreviewServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}/"
 
+    @property
+    def own_hosts(self) -> set[str]:
+        """The Host header values that name this server."""
+        host, port = self.server_address[:2]
+        return {f"{name}:{port}" for name in (str(host), "localhost", "127.0.0.1", "[::1]")}
+
     def start_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="digest-preview", daemon=True)
         thread.start()
@@ -114,6 +123,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
         preview = self.server.preview
         path = self.path.split("?", 1)[0]
+        if (self.headers.get("Host") or "").lower() not in self.server.own_hosts:
+            self._send(
+                f"This preview answers only at {self.server.url}\n",
+                "text/plain",
+                HTTPStatus.MISDIRECTED_REQUEST,
+            )
+            return
         try:
             if path == "/version":
                 self._send(preview.templates_version(), "text/plain")

@@ -31,6 +31,14 @@ def data_path(name: str) -> Path:
     return installed if installed.exists() else here.parent / name
 
 
+def make_state_dir(path: Path) -> None:
+    """`.digest/`, owner-only (the store and the signing secret are inside), also when an older
+    digest created it world-readable."""
+    path.mkdir(mode=0o700, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+
+
 @dataclass
 class Project:
     root: Path
@@ -57,7 +65,7 @@ class Project:
     @cached_property
     def store(self) -> Store:
         try:
-            self.state_dir.mkdir(exist_ok=True)
+            make_state_dir(self.state_dir)
         except OSError as exc:
             raise DigestError(f"{self.state_dir}: cannot create the state folder: {exc}") from None
         store = Store(self.state_dir / DB_NAME)

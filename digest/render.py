@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -170,7 +170,12 @@ def environment(template_dirs: Iterable[Path]) -> jinja2.Environment:
 
 
 def _context(
-    entries: list[IssueEntry], *, config: Config, subject: str, recipient: Mapping[str, object]
+    entries: list[IssueEntry],
+    *,
+    config: Config,
+    subject: str,
+    recipient: Mapping[str, object],
+    issued: datetime | None = None,
 ) -> dict[str, object]:
     views = [entry_view(e) for e in entries]
     preheader = " · ".join(v.title for v in views[:3])
@@ -181,6 +186,8 @@ def _context(
             "language": config.language or "en",
         },
         "subject": defuse(subject),
+        # the masthead's line under the name: the issue's date, not the subject again
+        "issue_date": format_date(issued or datetime.now(UTC)),
         "preheader": preheader,
         "entries": views,
         "recipient": recipient,
@@ -213,6 +220,7 @@ def render_templates(
     template_dirs: list[Path],
     subject: str,
     recipient: Mapping[str, str] | None = None,
+    issued: datetime | None = None,
 ) -> tuple[str, str]:
     """The (un-inlined HTML, text) from the templates; placeholders unless `recipient` (flat
     personal values, as `MessageFactory.personal_values` gives them) is given."""
@@ -222,7 +230,7 @@ def render_templates(
         view["attributes"] = RecipientAttributes()
     else:
         view = {**recipient, "attributes": RecipientAttributes(recipient)}
-    context = _context(entries, config=config, subject=subject, recipient=view)
+    context = _context(entries, config=config, subject=subject, recipient=view, issued=issued)
     try:
         html = env.get_template(HTML_TEMPLATE).render(context)
         text = env.get_template(TEXT_TEMPLATE).render(context)
@@ -237,11 +245,17 @@ def render_templates(
 
 
 def render_issue(
-    entries: list[IssueEntry], *, config: Config, template_dirs: list[Path], subject: str
+    entries: list[IssueEntry],
+    *,
+    config: Config,
+    template_dirs: list[Path],
+    subject: str,
+    issued: datetime | None = None,
 ) -> RenderedParts:
-    """Render and inline the issue once; the parts carry placeholders for `digest.message`."""
+    """Render and inline the issue once; the parts carry placeholders for `digest.message`.
+    `issued` (default now: the issue's creation) is the date the masthead shows."""
     raw_html, text = render_templates(
-        entries, config=config, template_dirs=template_dirs, subject=subject
+        entries, config=config, template_dirs=template_dirs, subject=subject, issued=issued
     )
     html = inline_css(raw_html)
     warnings = []

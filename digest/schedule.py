@@ -69,7 +69,10 @@ def run_period(
     key = period_key(as_of, period)
     store = project.store
     report = ingest(
-        store, [*project.config.sources, *(articles or [])], max_bytes=project.config.max_bytes
+        store,
+        [*project.config.sources, *(articles or [])],
+        max_bytes=project.config.max_bytes,
+        allow_private=project.config.allow_private,
     )
     issue = store.issue_by_key(key)
     built = False
@@ -83,6 +86,7 @@ def run_period(
                 status="held" if hold else "built",
                 min_stories=project.config.min_stories,
                 exclude_sent=True,
+                read_sources_if_empty=False,  # just ingested above
             )
         except IssueExists:
             # a concurrent run built this period's issue first: carry on with theirs

@@ -5,19 +5,25 @@ Pure functions over `digest.models.Article`; the formula is explained in docs/se
 
 from __future__ import annotations
 
+import heapq
+import math
 import re
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from digest.classify import POLITICAL_THRESHOLD, political_score
+from digest.classify.features import STOPWORDS
 from digest.errors import DigestError
 from digest.models import Article
+from digest.sources.fields import normalise_url
 
 __all__ = [
     "Story",
+    "distinct_sites",
     "group_near_duplicates",
     "in_window",
     "parse_since",
@@ -42,6 +48,11 @@ RECENCY_FLOOR = 0.5  # the oldest article in the window keeps half its political
 COVERAGE_BONUS = 0.1  # per other site that ran the story ...
 COVERAGE_BONUS_CAP = 3  # ... up to this many
 SAME_SITE_PENALTY = 0.7  # each story already taken from a site multiplies its next by this
+# Diversity of stories (see docs/selection.md): cosine similarity of content-word counts to the
+# most similar story already taken. In the sample week unrelated stories sit below 0.15, two
+# different stories about one Budget at 0.42, another site's rewrite of the same report at 0.74.
+RELATED_SIMILARITY = 0.2  # below this, no penalty; above, the score shrinks linearly ...
+SAME_STORY_SIMILARITY = 0.6  # ... and from here on it is the same story: listed, not repeated
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
@@ -154,17 +165,35 @@ def _representative_order(article: Article) -> tuple[bool, datetime, int, int]:
 
 
 def _other_sources(group: Sequence[Article]) -> list[str]:
+    """The addresses at which other sites ran the story: article URLs only (never a feed's or a
+    file's origin), cleaned of credentials and trackers, as they are published."""
     lead = group[0]
-    own = {lead.source_url, lead.origin}
+    own = {normalise_url(lead.source_url), normalise_url(lead.origin)}
     seen: set[str] = set()
     out: list[str] = []
-    candidates = [s for s in lead.sources if "://" in s]
+    candidates = list(lead.sources)
     for other in group[1:]:
-        candidates.append(other.source_url or other.origin or "")
-        candidates.extend(s for s in other.sources if "://" in s)
-    for url in candidates:
+        candidates += [other.source_url or "", *other.sources]
+    for url in map(normalise_url, candidates):
         if url and url not in own and url not in seen:
             seen.add(url)
+            out.append(url)
+    return out
+
+
+def _site(url: str) -> str:
+    return (urlsplit(url).hostname or "").removeprefix("www.")
+
+
+def distinct_sites(urls: Iterable[str], lead: Article) -> list[str]:
+    """The first URL of each site, leaving out the lead's own site: "Also reported by" names
+    sites, and a site that re-ran a story twelve times is one of them."""
+    seen = {lead.source_name} if lead.source_name else set()
+    out: list[str] = []
+    for url in urls:
+        site = _site(url)
+        if site and site not in seen:
+            seen.add(site)
             out.append(url)
     return out
 
@@ -182,39 +211,80 @@ def rank(
     since: timedelta,
     limit: int | None,
 ) -> list[Story]:
-    """Stories in issue order: political score × recency × coverage, then spread across sites."""
-    by_site: dict[str, list[Story]] = defaultdict(list)
+    """Stories in issue order: political score × recency × coverage, then spread across sites
+    and across stories."""
+    stories = []
     for group in groups:
         lead = group[0]
-        others = _other_sources(group)
+        others = distinct_sites(_other_sources(group), lead)
         political = max(_score(a) for a in group)
         newest = max((_aware(a.published) for a in group if a.published), default=as_of - since)
         freshness = min(1.0, max(0.0, 1.0 - (as_of - newest) / since))
         recency = RECENCY_FLOOR + (1.0 - RECENCY_FLOOR) * freshness
         coverage = 1.0 + COVERAGE_BONUS * min(len(others), COVERAGE_BONUS_CAP)
-        by_site[lead.source_name].append(Story(lead, others, political * recency * coverage))
-    for stories in by_site.values():
-        # Worst first, so the best is popped off the end.
-        stories.sort(key=lambda s: (s.score, -(s.article.id or 0), s.article.title), reverse=False)
-    # Greedy: take the best story after each site's penalty for what it already placed. Only
-    # each site's head can win, so a step costs the number of sites, not the number of stories.
+        stories.append(Story(lead, others, political * recency * coverage))
+    return _take_diverse(stories, limit)
+
+
+def _take_diverse(stories: Sequence[Story], limit: int | None) -> list[Story]:
+    """Greedy: take the best story after its penalties, for what its site already placed and
+    for how close it is to a story already taken; a story as good as one taken is folded into
+    it as another site that reported it. Penalties only ever lower a score, so a story's last
+    computed score bounds its next (lazy greedy): only the head of the queue is recomputed."""
+    queue = [(-story.score, order, story) for order, story in enumerate(stories)]
+    heapq.heapify(queue)
     taken: dict[str, int] = defaultdict(int)
     chosen: list[Story] = []
-    wanted = limit if limit is not None else sum(len(s) for s in by_site.values())
-    while len(chosen) < wanted:
-        best_site, best_score = None, -1.0
-        for site, stories in by_site.items():
-            if stories:
-                effective = stories[-1].score * SAME_SITE_PENALTY ** taken[site]
-                if effective > best_score:
-                    best_site, best_score = site, effective
-        if best_site is None:
-            break
-        story = by_site[best_site].pop()
-        story.score = best_score
-        taken[best_site] += 1
+    words: dict[int, dict[str, float]] = {}
+    wanted = limit if limit is not None else len(stories)
+    while queue and len(chosen) < wanted:
+        _, order, story = heapq.heappop(queue)
+        closest, similarity = _closest(story, chosen, words)
+        if closest is not None and similarity >= SAME_STORY_SIMILARITY:
+            closest.other_sources = distinct_sites(
+                [*closest.other_sources, story.article.source_url or "", *story.other_sources],
+                closest.article,
+            )
+            continue
+        site = story.article.source_name
+        relatedness = max(0.0, similarity - RELATED_SIMILARITY) / (1.0 - RELATED_SIMILARITY)
+        effective = story.score * SAME_SITE_PENALTY ** taken[site] * (1.0 - relatedness)
+        if queue and effective < -queue[0][0]:
+            heapq.heappush(queue, (-effective, order, story))
+            continue
+        story.score = effective
+        taken[site] += 1
         chosen.append(story)
     return chosen
+
+
+def _closest(
+    story: Story, chosen: Sequence[Story], words: dict[int, dict[str, float]]
+) -> tuple[Story | None, float]:
+    """The taken story most like `story`, and their similarity (0 when none is taken)."""
+    best, best_similarity = None, 0.0
+    mine = _content_words(story.article, words)
+    for other in chosen:
+        theirs = _content_words(other.article, words)
+        small, large = (mine, theirs) if len(mine) <= len(theirs) else (theirs, mine)
+        similarity = sum(weight * large.get(word, 0.0) for word, weight in small.items())
+        if similarity > best_similarity:
+            best, best_similarity = other, similarity
+    return best, best_similarity
+
+
+def _content_words(article: Article, cache: dict[int, dict[str, float]]) -> dict[str, float]:
+    """Counts of the words that carry the topic (no stop words), scaled to unit length."""
+    key = id(article)
+    if key not in cache:
+        counts = Counter(
+            word
+            for word in _WORD.findall(f"{article.title} {article.body}".lower())
+            if len(word) > 2 and not word.isdigit() and word not in STOPWORDS
+        )
+        norm = math.sqrt(sum(n * n for n in counts.values())) or 1.0
+        cache[key] = {word: n / norm for word, n in counts.items()}
+    return cache[key]
 
 
 def select_stories(

@@ -7,11 +7,13 @@ address so that a forgotten person leaves nothing readable behind).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -85,6 +87,14 @@ MIGRATIONS: list[str] = [
         created TEXT NOT NULL
     );
     """,
+    # Which sources are article addresses (its own and those of the sites that re-ran it) and
+    # which are origins (a file, a feed's URL with its `?apikey=`): only addresses are ever
+    # published. Older rows are origins unless they are the article's own address.
+    """
+    ALTER TABLE article_sources ADD COLUMN kind TEXT NOT NULL DEFAULT 'origin';
+    UPDATE article_sources SET kind = 'url'
+        WHERE source = (SELECT url FROM articles WHERE articles.id = article_sources.article_id);
+    """,
     # the transport an issue's send started through ("smtp smtp://relay:587", "outbox …")
     "ALTER TABLE issues ADD COLUMN transport TEXT;",
 ]
@@ -145,9 +155,24 @@ class SendRow:
     next_try: float | None = None
 
 
+def _owner_only(path: Path) -> None:
+    """Create the database owner-only (SQLite gives its WAL and shared-memory files the same
+    mode), and tighten one an older digest left world-readable: they hold subscribers'
+    addresses and names. A file someone else owns is left as it is."""
+    with contextlib.suppress(OSError):  # it exists, or cannot be made: sqlite3 says why below
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+        except OSError:
+            pass
+
+
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
+        _owner_only(path)
         try:
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         except sqlite3.Error as exc:
@@ -240,10 +265,14 @@ class Store:
             else:
                 article_id = int(row["id"])
                 self._improve(row, article, url, fingerprint)
-            for source in {s for s in (article.origin, url) if s}:
+            kinds = {article.origin: "origin"} if article.origin else {}
+            if url:
+                kinds[url] = "url"  # a page read at its own address is an address
+            for source, kind in kinds.items():
                 self.db.execute(
-                    "INSERT OR IGNORE INTO article_sources (article_id, source) VALUES (?, ?)",
-                    (article_id, source),
+                    """INSERT INTO article_sources (article_id, source, kind) VALUES (?, ?, ?)
+                       ON CONFLICT DO UPDATE SET kind = 'url' WHERE excluded.kind = 'url'""",
+                    (article_id, source, kind),
                 )
         return article_id, added
 
@@ -276,7 +305,10 @@ class Store:
                 ),
             )
 
-    def _article(self, row: sqlite3.Row, sources: list[str]) -> Article:
+    def _article(self, row: sqlite3.Row, sources: list[tuple[str, str]]) -> Article:
+        """The stored article with the first origin it came from and the addresses it was
+        found at (its own and re-publishers'), so selection can tell the two apart."""
+        origins = [source for source, kind in sources if kind == "origin"]
         published = datetime.fromisoformat(row["published"]) if row["published"] else None
         return Article(
             id=row["id"],
@@ -289,7 +321,8 @@ class Store:
             truncated=bool(row["truncated"]),
             warnings=json.loads(row["warnings"]),
             political_score=row["political_score"],
-            sources=sources,
+            origin=origins[0] if origins else row["url"],
+            sources=[source for source, kind in sources if kind == "url"],
         )
 
     def articles_published_between(self, start: datetime, end: datetime) -> list[Article]:
@@ -308,17 +341,23 @@ class Store:
             raise DigestError(f"article {article_id}: not in the store")
         return self._article(row, self._sources([article_id]).get(article_id, []))
 
-    def _sources(self, ids: list[int]) -> dict[int, list[str]]:
-        found: dict[int, list[str]] = {}
+    def article_origins(self, article_id: int) -> list[str]:
+        """Every file, folder entry or feed the article came from, first first."""
+        sources = self._sources([article_id]).get(article_id, [])
+        return [source for source, kind in sources if kind == "origin"]
+
+    def _sources(self, ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+        """(source, kind) of each article, in the order they were recorded."""
+        found: dict[int, list[tuple[str, str]]] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for row in self.db.execute(
-                f"SELECT article_id, source FROM article_sources WHERE article_id IN ({marks})"
-                " ORDER BY source",
+                "SELECT article_id, source, kind FROM article_sources"
+                f" WHERE article_id IN ({marks}) ORDER BY rowid",
                 chunk,
             ):
-                found.setdefault(row[0], []).append(row[1])
+                found.setdefault(row[0], []).append((row[1], row[2]))
         return found
 
     def set_political_scores(self, scores: Iterable[tuple[int, float]]) -> None:
@@ -331,6 +370,11 @@ class Store:
     def count_articles(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM articles").fetchone()[0])
 
+    def newest_published(self) -> datetime | None:
+        """The publication date of the newest dated article, in UTC."""
+        row = self.db.execute("SELECT max(published_ts) FROM articles").fetchone()
+        return datetime.fromtimestamp(row[0], UTC) if row and row[0] is not None else None
+
     # -- issues ---------------------------------------------------------------------------------
 
     def create_issue(
@@ -342,7 +386,10 @@ class Store:
         html: str,
         text: str,
         status: str = "built",
+        before_commit: Callable[[Issue], None] | None = None,
     ) -> Issue:
+        """Store a new issue. `before_commit` is given the issue inside the transaction: if it
+        raises (its files could not be written), the issue is not stored."""
         created = now_utc()
         with self.transaction():
             try:
@@ -366,6 +413,8 @@ class Store:
                 "INSERT INTO issue_articles (issue_id, article_id, position) VALUES (?, ?, ?)",
                 [(issue_id, e.article_id, i) for i, e in enumerate(entries)],
             )
+            if before_commit is not None:
+                before_commit(self.issue(issue_id))
         return self.issue(issue_id)
 
     def _issue(self, row: sqlite3.Row) -> Issue:

@@ -27,6 +27,7 @@ from email_validator import EmailNotValidError, validate_email
 from digest.errors import DigestError
 from digest.models import Subscriber
 from digest.store import Store
+from digest.wording import plural
 
 LIST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DEFAULT_LIST = "default"
@@ -390,7 +391,7 @@ def _refuse_if_unreadable(path: Path, parsed: ListFile) -> None:
     if parsed.unreadable:
         first = parsed.unreadable[0]
         more = len(parsed.unreadable) - 1
-        also = f" (and {more} more unreadable row(s))" if more else ""
+        also = f" (and {plural(more, 'more unreadable row')})" if more else ""
         raise ListError(
             f"{path}:{first.line}: {first.reason}{also}; fix it by hand first (a list that "
             "cannot be read to the end is never rewritten: nothing was changed)"

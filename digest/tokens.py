@@ -3,7 +3,8 @@
 The secret comes from DIGEST_SECRET, or is generated on first use and kept in `.digest/secret`
 (mode 0600); one shorter than 16 bytes is refused. A token cannot be altered into another
 subscriber's without the secret. A token may carry an expiry time (signed with the rest); the
-tokens in messages carry none.
+tokens in messages carry none. After a rotation the old secrets, in DIGEST_SECRET_PREVIOUS, still
+verify (links in messages already sent keep working) but never sign.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import os
 import secrets
 import tempfile
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,11 +60,27 @@ def load_secret(state_dir: Path, env_secret: str | None) -> bytes:
     return secret
 
 
+def load_verification_secrets(
+    state_dir: Path, env_secret: str | None, previous: Sequence[str] = ()
+) -> list[bytes]:
+    """The signing secret first, then each previous one (DIGEST_SECRET_PREVIOUS), each held to
+    the same minimum length: a token signed with any of them verifies."""
+    secrets = [load_secret(state_dir, env_secret)]
+    for number, old in enumerate(previous, start=1):
+        if len(old.encode()) < MIN_SECRET_BYTES:
+            raise DigestError(
+                f"DIGEST_SECRET_PREVIOUS: secret {number} is {len(old.encode())} bytes; each must "
+                f"be at least {MIN_SECRET_BYTES} bytes"
+            )
+        secrets.append(old.encode())
+    return secrets
+
+
 def _generate_secret(path: Path) -> None:
     """Write a new secret to a private temporary file, then link it into place: the secret file
     appears whole or not at all, and a process that loses the race keeps the winner's secret
     (a link, unlike a rename, never replaces an existing file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret.", suffix=".tmp")  # mode 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -99,14 +117,18 @@ def make_token(
     return f"{_b64(payload)}.{_b64(_mac(secret, payload))}"
 
 
-def read_token(secret: bytes, token: str, *, now: datetime | None = None) -> tuple[str, str]:
-    """(email, list) named by a genuine, unexpired token; BadToken otherwise."""
+def read_token(
+    secret: bytes | Sequence[bytes], token: str, *, now: datetime | None = None
+) -> tuple[str, str]:
+    """(email, list) named by a genuine, unexpired token signed with `secret` (or any of a list
+    of secrets); BadToken otherwise."""
     try:
         payload_part, mac_part = token.split(".")
         payload, mac = _unb64(payload_part), _unb64(mac_part)
     except (ValueError, TypeError) as exc:
         raise BadToken("malformed unsubscribe token") from exc
-    if not hmac.compare_digest(mac, _mac(secret, payload)):
+    keys = [secret] if isinstance(secret, bytes) else secret
+    if not any(hmac.compare_digest(mac, _mac(key, payload)) for key in keys):
         raise BadToken("unsubscribe token does not verify")
     try:
         fields = json.loads(payload)

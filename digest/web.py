@@ -1,36 +1,52 @@
 """The small web side of a project: unsubscribe (RFC 8058 one-click, and a confirmation page for
 people), the archive of sent issues and each issue's web version.
 
-Run by `digest serve` under uvicorn, behind a reverse proxy in production (docs/deploy.md). Each
-request opens its own connection to the store, so the app holds no SQLite handle across threads
-and several workers may share one project.
+Run by `digest serve` under uvicorn (`serve`), behind a reverse proxy in production
+(docs/deploy.md). Each request opens its own connection to the store, so the app holds no SQLite
+handle across threads and several workers may share one project.
+
+Every response, Starlette's own 404/405/500 included, carries the security headers; only the
+host of `base_url` is answered (a forged Host header would otherwise be reflected in redirects).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest.errors import DigestError
 from digest.models import Issue
 from digest.project import DB_NAME, Project
-from digest.render import web_version
+from digest.render import format_date, web_version
 from digest.store import Store
-from digest.tokens import BadToken, load_secret, read_token
+from digest.tokens import BadToken, load_verification_secrets, read_token
+from digest.wording import plural
 
 # Issues a reader may see on the web: the web-version link in a message must work while it is
 # still being sent; a built or held issue is not public yet.
 PUBLIC_STATUSES = ("sending", "sent")
 ONE_CLICK = "One-Click"
 MAX_FORM_BYTES = 4096
+MAX_ISSUE_ID = 2**63 - 1  # SQLite's largest integer; a longer number names no issue
 
 SECURITY_HEADERS = {
     # the token is in the URL: never send it on to another site as a Referer
@@ -80,8 +96,9 @@ line-height:1.5}button{font-size:1rem;padding:.5rem 1rem}</style></head>
 {% block title %}Archive · {{ newsletter }}{% endblock %}
 {% block body %}<h1>{{ newsletter }}</h1>
 {% if issues %}<ul id="issues">
-{% for issue in issues %}<li><a href="issues/{{ issue.id }}">{{ issue.subject }}</a>
-<small>{{ issue.key }} · {{ issue.created.strftime("%Y-%m-%d") }}</small></li>
+{% for issue in issues %}<li><a href="issues/{{ issue.id }}">{{ issue.created | date }}</a>:
+{{ issue.subject | headline(newsletter) }}
+<small>{{ issue.entries | count_of("story", "stories") }}</small></li>
 {% endfor %}</ul>{% else %}<p>No issue has been sent yet.</p>{% endif %}
 {% endblock %}
 """,
@@ -90,19 +107,63 @@ line-height:1.5}button{font-size:1rem;padding:.5rem 1rem}</style></head>
 )
 
 
+# the archive lists issues by their date and headline, never by their internal key
+_PAGES.filters["date"] = format_date
+# under the newsletter's name, a subject "Name: lead story" reads as its lead story
+_PAGES.filters["headline"] = lambda subject, name: subject.removeprefix(f"{name}: ")
+_PAGES.filters["count_of"] = lambda items, noun, nouns: plural(len(items), noun, nouns)
+
+
 def _page(name: str, status: int = 200, **context: object) -> HTMLResponse:
-    return HTMLResponse(
-        _PAGES.get_template(name).render(**context),
-        status_code=status,
-        headers=SECURITY_HEADERS,
-    )
+    return HTMLResponse(_PAGES.get_template(name).render(**context), status_code=status)
 
 
-def create_app(project: Project) -> Starlette:
-    """The web app of `project`. The signing secret is read once, here, as the messages were
-    signed with it."""
-    secret = load_secret(project.state_dir, project.config.secret)
-    newsletter = project.config.name
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every response that does not set them, whoever made it: our
+    pages, the router's 404/405, the trusted-host check's 400 and the error handler's 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def _read_capped(request: Request, limit: int) -> bytes | None:
+    """The request body, or None once more than `limit` bytes arrived: counted as read, so a
+    chunked body (no Content-Length) cannot slip past the limit."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _replay(body: bytes) -> Receive:
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def create_app(project: Project) -> ASGIApp:
+    """The web app of `project`. The secrets are read once, here: the signing one and any
+    previous ones (DIGEST_SECRET_PREVIOUS), so links signed before a rotation still work."""
+    config = project.config
+    secrets = load_verification_secrets(project.state_dir, config.secret, config.previous_secrets)
+    newsletter = config.name
     db_path: Path = project.state_dir / DB_NAME
 
     @contextmanager
@@ -130,7 +191,7 @@ def create_app(project: Project) -> Starlette:
         if not token:
             return bad_token()
         try:
-            email, list_name = read_token(secret, token)
+            email, list_name = read_token(secrets, token)
         except BadToken as exc:
             return bad_token(exc)
         return token, email, list_name
@@ -149,10 +210,18 @@ def create_app(project: Project) -> Starlette:
         if isinstance(found, HTMLResponse):
             return found
         _, email, list_name = found
-        length = request.headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > MAX_FORM_BYTES:
+        length = request.headers.get("content-length")
+        declared_too_large = length is not None and (
+            not length.isdigit() or int(length) > MAX_FORM_BYTES
+        )
+        try:
+            body = None if declared_too_large else await _read_capped(request, MAX_FORM_BYTES)
+        except ClientDisconnect:  # gone, or cut off at the request deadline: nobody to answer
+            return Response(status_code=400)
+        if body is None:
             return error(413, "Request too large", "An unsubscribe request is one short field.")
-        async with request.form(max_files=0, max_fields=8) as form:
+        replayed = Request(request.scope, _replay(body))
+        async with replayed.form(max_files=0, max_fields=8, max_part_size=MAX_FORM_BYTES) as form:
             field = form.get("List-Unsubscribe")
         if field != ONE_CLICK:
             return error(
@@ -165,6 +234,11 @@ def create_app(project: Project) -> Starlette:
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    async def unsubscribe_route(request: Request) -> Response:
+        if request.method == "POST":
+            return await unsubscribe(request)
+        return await unsubscribe_page(request)
+
     def _suppress(email: str, list_name: str) -> None:
         with open_store() as store:
             # an address already bounced or complained keeps that stronger reason
@@ -176,6 +250,8 @@ def create_app(project: Project) -> Starlette:
             return [i for i in store.issues() if i.status in PUBLIC_STATUSES]
 
     def _public_issue(issue_id: int) -> Issue | None:
+        if not 0 < issue_id <= MAX_ISSUE_ID:
+            return None
         with open_store() as store:
             try:
                 issue = store.issue(issue_id)
@@ -191,13 +267,175 @@ def create_app(project: Project) -> Starlette:
         issue = await run_in_threadpool(_public_issue, request.path_params["issue_id"])
         if issue is None:
             return error(404, "No such issue", "This issue does not exist or is not public yet.")
-        return HTMLResponse(web_version(issue), headers=SECURITY_HEADERS)
+        return HTMLResponse(web_version(issue))
 
-    return Starlette(
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return error(404, "Not found", "There is no page at this address.")
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        allowed = exc.headers if isinstance(exc, HTTPException) and exc.headers else {}
+        response = error(405, "Method not allowed", "This page does not accept that request.")
+        response.headers.update(allowed)
+        return response
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        return error(500, "Something went wrong", "Please try again later.")
+
+    app = Starlette(
         routes=[
             Route("/", archive, methods=["GET"]),
             Route("/issues/{issue_id:int}", issue_page, methods=["GET"]),
-            Route("/unsubscribe", unsubscribe_page, methods=["GET"]),
-            Route("/unsubscribe", unsubscribe, methods=["POST"]),
-        ]
+            # one route for both, so a 405 lists every method the path allows
+            Route("/unsubscribe", unsubscribe_route, methods=["GET", "POST"]),
+        ],
+        middleware=[
+            Middleware(
+                TrustedHostMiddleware,
+                allowed_hosts=[trusted_host(config.base_url)],
+                www_redirect=False,
+            )
+        ],
+        exception_handlers={404: not_found, 405: not_allowed, 500: server_error},
     )
+    return SecurityHeaders(app)
+
+
+def trusted_host(base_url: str) -> str:
+    """The one Host the app answers: the one in the links it sends out."""
+    return urlsplit(base_url).hostname or ""
+
+
+# `digest serve`'s limits (docs/deploy.md). uvicorn has an idle timeout between requests but none
+# for reading a request: REQUEST_TIMEOUT bounds a whole request, so a client that drips its
+# headers or body cannot hold a connection for ever.
+REQUEST_TIMEOUT = 20.0
+KEEP_ALIVE_TIMEOUT = 5
+LIMIT_CONCURRENCY = 200
+BACKLOG = 128
+MAX_INCOMPLETE_EVENT = 16 * 1024  # bytes of request line and headers
+# Descriptors kept free of connections: the store's files (3 per worker thread, 40 threads), the
+# listening socket, logs. Connections beyond the rest are closed as soon as they are accepted,
+# so the process never reaches its descriptor limit.
+RESERVED_DESCRIPTORS = 150
+
+
+def connection_limit(wanted: int) -> int:
+    """`wanted`, lowered to what the process's descriptor limit leaves for connections."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(2, min(wanted, soft - RESERVED_DESCRIPTORS))
+
+
+class _OncePerMinute(logging.Filter):
+    """Lets one "out of system resource" record through per minute: at the descriptor limit
+    asyncio logs a traceback for every failed accept, hundreds a second."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last = -math.inf
+        self.dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "out of system resource" not in record.getMessage():
+            return True
+        now = time.monotonic()
+        if now - self.last < 60:
+            self.dropped += 1
+            return False
+        self.last = now
+        if self.dropped:
+            record.msg = f"{record.msg} ({self.dropped} more in the last minute not logged)"
+            self.dropped = 0
+        return True
+
+
+def serve(app: ASGIApp, **options: Any) -> None:
+    """Run `app` under uvicorn (`server_config(app, **options)`), with the descriptor limit
+    raised as far as the system lets a process, and asyncio's accept errors logged once a
+    minute."""
+    import resource
+
+    import uvicorn
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    logging.getLogger("asyncio").addFilter(_OncePerMinute())
+    uvicorn.Server(server_config(app, **options)).run()
+
+
+def server_config(
+    app: ASGIApp,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    proxy_headers: bool = True,
+    forwarded_allow_ips: str = "127.0.0.1",
+    request_timeout: float | None = None,
+    limit_concurrency: int | None = None,
+    backlog: int | None = None,
+    log_level: str = "info",
+) -> Any:
+    """uvicorn's configuration for the app, with every limit set (None: our default)."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=_deadline_protocol(request_timeout or REQUEST_TIMEOUT),
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+        server_header=False,
+        # the query strings hold unsubscribe tokens: no access log (the proxy keeps one)
+        access_log=False,
+        log_level=log_level,
+        timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
+        limit_concurrency=connection_limit(limit_concurrency or LIMIT_CONCURRENCY),
+        backlog=backlog or BACKLOG,
+        h11_max_incomplete_event_size=MAX_INCOMPLETE_EVENT,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _deadline_protocol(request_timeout: float) -> type[Any]:
+    """uvicorn's HTTP/1.1 protocol, with a deadline from the connection (or the end of the last
+    response) to the end of the next response; a connection past it is closed. A connection
+    over the concurrency limit is closed at once, not kept open until it sends a request (when
+    uvicorn would answer 503), so waiting clients cannot use up the descriptors."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class DeadlineH11Protocol(H11Protocol):
+        _deadline: Any = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            limit = self.limit_concurrency
+            if limit is not None and len(self.connections) > limit:
+                transport.close()
+                return
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            self._deadline = self.loop.call_later(request_timeout, self._expire)
+
+        def _expire(self) -> None:
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return DeadlineH11Protocol

@@ -47,13 +47,24 @@ def chromium() -> Callable[[], AbstractContextManager[Any]]:
 
 
 @contextmanager
-def http_server(handler: Callable[..., BaseHTTPRequestHandler]) -> Iterator[str]:
+def http_server(
+    handler: Callable[..., BaseHTTPRequestHandler], host: str = "127.0.0.1"
+) -> Iterator[str]:
     """A real `http.server` on a loopback port, in a thread: yields its base URL."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd = ThreadingHTTPServer((host, 0), handler)
     httpd.daemon_threads = True
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+        yield f"http://{host}:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def allow_loopback_sources(root: Path) -> None:
+    """Let the project at `root` fetch from 127.0.0.1, where the tests' feed servers listen: a
+    project refuses loopback and private addresses by default."""
+    config = root / "digest.toml"
+    text = config.read_text()
+    assert "allow_private = false" in text
+    config.write_text(text.replace("allow_private = false", 'allow_private = ["127.0.0.1/32"]'))

@@ -118,7 +118,8 @@ def test_build_limit_and_empty_window(tmp_path: Path) -> None:
     assert limited.exit_code == 0, limited.output
     assert lines(limited.stdout)[0]["stories"] == 2
     empty = runner.invoke(app, [*base, "--as-of", "2026-06-01T00:00:00+00:00"])
-    assert empty.exit_code == 0 and "No political stories" in empty.stderr
+    assert empty.exit_code == 0 and "No articles in the window" in empty.stderr
+    assert "dated 2026-11-20" in empty.stderr  # the newest sample article: the way out
 
 
 def test_bad_as_of_and_since_are_usage_errors(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from digest.cli import app
 
 REPO = Path(__file__).resolve().parent.parent
 runner = CliRunner()
+DEMO_DIR = "digest-demo"  # where `digest demo` puts its project by default
 
 
 def outbox_messages(root: Path) -> list:
@@ -79,6 +80,35 @@ def quick_start_commands() -> list[str]:
     return [c for c in commands if not c.lstrip().startswith("#")]
 
 
+def clone_files(root: Path) -> list[str]:
+    """The files a clone of `root` would hold, with the work in progress, but not what git
+    ignores: the demo's output from an earlier `digest demo` must not leak into the copy."""
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    return [name for name in files if not name.startswith(f"{DEMO_DIR}/")]
+
+
+def test_the_demo_output_is_ignored_by_git(tmp_path: Path) -> None:
+    """`digest demo` run in a clone leaves its folder untracked and out of the Quick start copy."""
+    shutil.copy2(REPO / ".gitignore", tmp_path / ".gitignore")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    result = runner.invoke(app, ["demo", str(tmp_path / DEMO_DIR)])
+    assert result.exit_code == 0, result.output
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", f"{DEMO_DIR}/issue/issue.html"], cwd=tmp_path
+    )
+    assert ignored.returncode == 0, "the demo's output shows up in `git status`"
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=tmp_path, capture_output=True, text=True
+    ).stdout
+    assert DEMO_DIR not in status
+
+
 def test_readme_quick_start_has_exactly_two_commands() -> None:
     commands = quick_start_commands()
     assert len(commands) == 2, commands
@@ -89,14 +119,7 @@ def test_readme_quick_start_has_exactly_two_commands() -> None:
 def test_quick_start_main_job_as_written(tmp_path: Path) -> None:
     """Install the project into a new virtual environment and run the first command verbatim."""
     checkout = tmp_path / "checkout"
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    for name in files:
+    for name in clone_files(REPO):
         if (REPO / name).is_file():
             (checkout / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, checkout / name)

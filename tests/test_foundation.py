@@ -158,8 +158,29 @@ def test_same_url_or_same_body_is_one_article(tmp_path: Path) -> None:
     assert store.add_article(same_body) == (1, False)
     stored = store.article(1)
     assert stored.source_url == "https://www.example.org/a"
-    assert {"one.txt", "two.txt", "https://other.org/b"} <= set(stored.sources)
+    # the addresses it was found at are kept apart from the files and feeds it came from
+    assert stored.sources == ["https://www.example.org/a", "https://other.org/b"]
+    assert stored.origin == "one.txt"
     assert store.count_articles() == 1
+
+
+def test_a_store_from_before_source_kinds_publishes_no_origin(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "s.db")
+    db.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
+    db.execute(
+        "INSERT INTO articles (id, url, body_hash, title, body, added)"
+        " VALUES (1, 'https://news.example/a', 'h', 'T', 'B', '2026-11-20')"
+    )
+    feed = "https://feeds.example/rss?apikey=SECRET"
+    for source in (feed, "https://news.example/a"):
+        db.execute("INSERT INTO article_sources VALUES (1, ?)", (source,))
+    db.commit()
+    db.close()
+    stored = Store(tmp_path / "s.db").article(1)
+    assert stored.sources == ["https://news.example/a"]
+    assert stored.origin == feed
 
 
 # -- transports ---------------------------------------------------------------------------------

@@ -203,6 +203,9 @@ def test_message_id_is_deterministic_per_issue_and_subscriber(
     assert "ann" not in first.message_id  # the address is not readable from it
     next_week = stored_issue(tmp_path, config, key="2026-W49")
     assert MessageFactory(next_week, config, SECRET).message_id(ann) != first.message_id
+    # a resend after the signing secret was rotated is still recognisable as the same message
+    rotated = MessageFactory(issue, config, b"a-new-secret-after-rotation").envelope(ann)
+    assert rotated.message_id == first.message_id
 
 
 INJECTIONS = [

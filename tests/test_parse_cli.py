@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from conftest import http_server
+from conftest import allow_loopback_sources, http_server
 from typer.testing import CliRunner
 
 from digest.cli import app
@@ -167,7 +167,7 @@ def test_ingest_examples_dedupes_and_is_idempotent(
             datetime(2026, 11, 15, tzinfo=UTC), datetime(2026, 11, 22, tzinfo=UTC)
         )
         (maternity,) = [a for a in week if a.title == "Labour plans maternity pay rise"]
-        carried_by = {Path(s).name for s in maternity.sources if not s.startswith("http")}
+        carried_by = {Path(s).name for s in opened.store.article_origins(maternity.id or 0)}
         assert carried_by == {"2026-11-16_maternity-pay.txt", "2026-11-16_maternity-copy.txt"}
     finally:
         opened.close()
@@ -205,6 +205,7 @@ def served(tmp_path: Path) -> Iterator[str]:
 
 def test_ingest_urls_with_a_dead_feed(runner: CliRunner, project: Path, served: str) -> None:
     urls = [f"{served}/gone.xml", f"{served}/atom.xml", f"{served}/story.html"]
+    allow_loopback_sources(project)
     result = runner.invoke(app, ["--project", str(project), "ingest", *urls, "--timeout", "5"])
     assert result.exit_code == 1
     assert f"{served}/gone.xml: HTTP 404 File not found" in result.stderr
@@ -240,7 +241,7 @@ class _SlowDripHandler(BaseHTTPRequestHandler):
 def test_parse_url_slow_drip_times_out(runner: CliRunner) -> None:
     with http_server(_SlowDripHandler) as base:
         url = f"{base}/story.txt"
-        result = runner.invoke(app, ["parse", url, "--timeout", "1", "--json"])
+        result = runner.invoke(app, ["parse", url, "--timeout", "1", "--json", "--allow-private"])
         assert result.exit_code == 1
         assert result.stdout == ""
         assert result.stderr.splitlines() == [f"{url}: timed out after 1 s"]

@@ -6,6 +6,7 @@ Screenshots go to tmp_path, or to DIGEST_SCREENSHOT_DIR when set.
 
 from __future__ import annotations
 
+import http.client
 import os
 import urllib.request
 from collections.abc import Iterator
@@ -83,6 +84,33 @@ def test_preview_serves_html_text_and_template_version(project: Project) -> None
         server.server_close()
 
 
+def test_preview_answers_only_its_own_loopback_host(project: Project) -> None:
+    """A page at evil.example whose name is rebound to 127.0.0.1 must not read the issue."""
+    issue = project.store.latest_issue()
+    server = PreviewServer(Preview(issue, project.config, project.template_dirs), port=0)
+    server.start_in_thread()
+    port = server.server_address[1]
+
+    def get(host: str) -> tuple[int, str]:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            connection.request("GET", "/text", headers={"Host": host})
+            response = connection.getresponse()
+            return response.status, response.read().decode()
+        finally:
+            connection.close()
+
+    try:
+        for foreign in (f"evil.example:{port}", "127.0.0.1", f"127.0.0.1.nip.io:{port}"):
+            status, body = get(foreign)
+            assert (status, body) == (421, f"This preview answers only at {server.url}\n")
+        for own in (f"127.0.0.1:{port}", f"localhost:{port}"):
+            assert get(own) == (200, server.preview.text())
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [375, 1024])
 def test_preview_fits_the_screen_in_chromium(
@@ -127,6 +155,71 @@ def test_preview_fits_the_screen_in_chromium(
         finally:
             server.shutdown()
             server.server_close()
+
+
+# Each visible text's colour against the first opaque background behind it, from the computed
+# styles, with the WCAG 2 relative luminance and contrast ratio.
+CONTRASTS_JS = """() => {
+  const rgba = (text) => {
+    const parts = text.match(/[\\d.]+/g).map(Number);
+    return {r: parts[0], g: parts[1], b: parts[2], a: parts.length > 3 ? parts[3] : 1};
+  };
+  const channel = (v) => {
+    v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  };
+  const luminance = (c) => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
+  const behind = (element) => {
+    for (let e = element; e; e = e.parentElement) {
+      const colour = getComputedStyle(e).backgroundColor;
+      if (rgba(colour).a > 0) return colour;
+    }
+    return "rgb(255, 255, 255)";
+  };
+  const found = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const done = new Set();
+  while (walker.nextNode()) {
+    const element = walker.currentNode.parentElement;
+    if (!walker.currentNode.textContent.trim() || done.has(element)) continue;
+    done.add(element);
+    const style = getComputedStyle(element);
+    if (!element.getClientRects().length || style.visibility === "hidden") continue;
+    const background = behind(element);
+    const [light, dark] = [luminance(rgba(style.color)), luminance(rgba(background))]
+      .sort((x, y) => y - x);
+    found.push({text: element.textContent.trim().slice(0, 50), colour: style.color,
+                background, ratio: (light + 0.05) / (dark + 0.05)});
+  }
+  return found;
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_text_colour_meets_wcag_aa_in_both_schemes(
+    project: Project, chromium: Any, scheme: str
+) -> None:
+    """The email as a mail client shows it (greeting link and footer included) and the web
+    version, with prefers-color-scheme emulated: every visible text at least 4.5:1."""
+    from digest.render import fill_placeholders, generic_values, web_version
+
+    issue = project.store.latest_issue()
+    email = fill_placeholders(
+        issue.html, generic_values(issue, "https://news.example.org"), escape_html=True
+    )
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 600, "height": 900})
+        page.emulate_media(color_scheme=scheme)
+        for version, html in (("email", email), ("web", web_version(issue))):
+            page.set_content(html)
+            texts = page.evaluate(CONTRASTS_JS)
+            assert any("Read this issue in your browser" in t["text"] for t in texts) == (
+                version == "email"
+            )
+            assert len(texts) > 10
+            poor = [t for t in texts if t["ratio"] < 4.5]
+            assert not poor, f"{version}, {scheme} scheme: below 4.5:1: {poor}"
 
 
 @pytest.mark.browser

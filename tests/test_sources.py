@@ -359,6 +359,11 @@ def test_split_authors(raw: str | list[str], expected: list[str]) -> None:
         ("HTTP://WWW.X.COM:80/a?utm_source=x&b=1#frag", "http://www.x.com/a?b=1"),
         ("//cdn.example.org/x", "https://cdn.example.org/x"),
         ("http://127.0.0.1:8000/feed", "http://127.0.0.1:8000/feed"),
+        # credentials and click trackers are never part of an address we store or publish
+        (
+            "https://ed:pw@news.example/a?id=7&apikey=SECRET&fbclid=x&gclid=y&Token=t&mc_cid=1",
+            "https://news.example/a?id=7",
+        ),
         ("javascript:alert(1)", None),
         ("not a url", None),
         ("word", None),
@@ -553,24 +558,39 @@ def test_folder_mixing_formats_and_broken_files(tmp_path: Path) -> None:
     )
 
 
-def test_linked_folders_are_followed_once_and_loops_end(tmp_path: Path) -> None:
+def test_links_are_followed_inside_the_folder_only_and_loops_end(tmp_path: Path) -> None:
     outside = tmp_path / "data" / "out"
     outside.mkdir(parents=True)
     shutil.copy(SEED, outside / "seed.txt")
-    os.symlink(outside.parent, outside / "up")  # a loop: out/up/out/up/...
+    (tmp_path / "digest.toml").write_text("[newsletter]\nname = 'Not an article'\n")
     folder = tmp_path / "articles"
-    folder.mkdir()
+    (folder / "sub").mkdir(parents=True)
     shutil.copy(FIXTURES / "bbc_politics_001.txt", folder / "bbc.txt")
-    os.symlink(outside, folder / "scraper")
-    os.symlink(outside, folder / "scraper-again")  # a second way into the same folder
-    os.symlink(tmp_path / "gone", folder / "dangling")
+    shutil.copy(SEED, folder / "sub" / "seed.txt")
+    os.symlink(folder / "sub", folder / "sub-again")  # a second way into the same folder
+    os.symlink(folder, folder / "sub" / "up")  # a loop that stays inside
+    os.symlink(tmp_path, folder / "loop")  # out: the project's own files
+    os.symlink(outside, folder / "scraper")  # out: a folder to add as a source of its own
+    os.symlink(tmp_path / "digest.toml", folder / "settings.txt")  # out: one file
+    os.symlink(folder / "gone", folder / "dangling")
+    linked_root = tmp_path / "linked"
+    os.symlink(folder, linked_root)  # the source folder itself may be a link
 
-    articles, failures = split(list(read_source(str(folder))))
-    assert sorted(a.origin or "" for a in articles) == [
-        str(folder / "bbc.txt"),
-        str(folder / "scraper" / "seed.txt"),
-    ]
-    assert [(f.origin, f.reason) for f in failures] == [(str(folder / "dangling"), "no such file")]
+    for root in (folder, linked_root):
+        articles, failures = split(list(read_source(str(root))))
+        assert sorted(a.origin or "" for a in articles) == [
+            str(root / "bbc.txt"),
+            str(root / "sub" / "seed.txt"),
+        ]
+        link_out = (
+            "a link out of the source folder: not read (add its target as a source of its own)"
+        )
+        assert sorted((f.origin, f.reason) for f in failures) == [
+            (str(root / "dangling"), "no such file"),
+            (str(root / "loop"), link_out),
+            (str(root / "scraper"), link_out),
+            (str(root / "settings.txt"), link_out),
+        ]
 
 
 def test_missing_source_is_a_failure() -> None:
@@ -616,7 +636,9 @@ def server() -> Iterator[str]:
 
 
 def test_feed_url(server: str) -> None:
-    articles, failures = split(list(read_source(f"{server}/feed.xml", timeout=5)))
+    articles, failures = split(
+        list(read_source(f"{server}/feed.xml", allow_private=True, timeout=5))
+    )
     assert failures == []
     assert [a.title for a in articles] == [
         "Ministers agree & sign new housing deal",
@@ -626,12 +648,12 @@ def test_feed_url(server: str) -> None:
 
 
 def test_atom_url(server: str) -> None:
-    (article,) = split(list(read_source(f"{server}/atom", timeout=5)))[0]
+    (article,) = split(list(read_source(f"{server}/atom", allow_private=True, timeout=5)))[0]
     assert article.authors == ["Priya Sand", "Tom Avery"]
 
 
 def test_page_url(server: str) -> None:
-    (article,) = split(list(read_source(f"{server}/story", timeout=5)))[0]
+    (article,) = split(list(read_source(f"{server}/story", allow_private=True, timeout=5)))[0]
     assert article.title == "Budget row deepens"
     assert article.source_url == "https://news.example.org/politics/budget-row"
     assert article.origin == f"{server}/story"
@@ -647,7 +669,7 @@ def test_page_url(server: str) -> None:
     ],
 )
 def test_bad_urls_are_one_failure_each(server: str, path: str, reason: str) -> None:
-    items = list(read_source(f"{server}{path}", timeout=0.5, max_bytes=10_000))
+    items = list(read_source(f"{server}{path}", allow_private=True, timeout=0.5, max_bytes=10_000))
     assert len(items) == 1
     assert isinstance(items[0], ParseFailure)
     assert items[0].origin == f"{server}{path}"
@@ -661,7 +683,9 @@ def test_dead_feed_does_not_stop_the_others(server: str) -> None:
         "http://127.0.0.1:9/feed",
         f"{server}/atom",
     ]
-    items = [item for source in sources for item in read_source(source, timeout=2)]
+    items = [
+        item for source in sources for item in read_source(source, timeout=2, allow_private=True)
+    ]
     articles, failures = split(items)
     assert len(articles) == 3
     assert [f.origin for f in failures] == [f"{server}/missing", "http://127.0.0.1:9/feed"]
@@ -693,7 +717,7 @@ class _DripHandler(BaseHTTPRequestHandler):
 def test_server_dripping_headers_cannot_outlast_the_timeout() -> None:
     with http_server(_DripHandler) as base:
         url = f"{base}/drip"
-        items = list(read_source(url, timeout=0.5))
+        items = list(read_source(url, timeout=0.5, allow_private=True))
         assert items == [ParseFailure(url, "timed out after 0.5 s")]
         assert _DripHandler.outcomes.get(timeout=10) == "client hung up"
 

@@ -43,7 +43,7 @@ def test_import_reports_bad_rows_by_line_and_exits_partial(root: Path) -> None:
     assert "messy.csv:3: 'not-an-address' is not a valid email address" in err
     assert "messy.csv:5: name holds a line break" in err
     assert "messy.csv:7: 5 fields" in err
-    assert "2 added" in err and "1 duplicates merged" in err and "3 bad rows skipped" in err
+    assert "2 added" in err and "1 duplicate merged" in err and "3 bad rows skipped" in err
     assert "Traceback" not in err
     news = [s for s in listed(root) if s["list"] == "news"]
     assert news == [
@@ -76,7 +76,12 @@ def test_a_clean_import_exits_zero_and_defaults_to_the_file_name(root: Path) -> 
 
 
 def test_add_list_count_export_remove(root: Path) -> None:
-    assert run(root, "add", "Zoe@Example.ORG", "--name", "Zoë", "--list", "vip")[0] == 0
+    code, _, err = run(root, "add", "Zoe@Example.ORG", "--name", "Zoë", "--list", "vip")
+    assert code == 2 and "--list vip: no such list (lists: example)" in err
+    code, _, err = run(
+        root, "add", "Zoe@Example.ORG", "--name", "Zoë", "--list", "vip", "--new-list"
+    )
+    assert code == 0 and "created list vip" in err
     assert run(root, "add", "zoe@example.org", "--name", "Zoë Z", "--list", "vip")[0] == 0
     [zoe] = listed(root, "--list", "vip")
     assert (zoe["email"], zoe["name"], zoe["status"]) == ("Zoe@example.org", "Zoë Z", "active")
@@ -127,7 +132,7 @@ def test_suppressed_shows_in_list_and_survives_reimport_and_add(root: Path) -> N
 
 def test_forget_erases_the_rows_and_keeps_the_suppression(root: Path) -> None:
     code, _, err = run(root, "forget", "grace@example.org")
-    assert code == 0 and "1 list row(s)" in err
+    assert code == 0 and "1 list row," in err
     assert "grace" not in (root / "subscribers" / "example.csv").read_text().lower()
     store = Store(root / ".digest" / "digest.sqlite3")
     try:

@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import mailbox
 import os
+import resource
 import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from email.utils import parseaddr
@@ -31,7 +33,7 @@ from digest.models import Article, Issue, IssueEntry
 from digest.project import Project, init_project, open_project
 from digest.render import render_issue
 from digest.tokens import _b64, _unb64, load_secret, make_token
-from digest.web import create_app
+from digest.web import SECURITY_HEADERS, create_app, server_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "subscribers"
 SECRET = "a-test-secret-that-is-long-enough"
@@ -43,6 +45,11 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
     project = init_project(tmp_path / "news")
     yield project
     project.close()
+
+
+def web_client(project: Project, **options: Any) -> TestClient:
+    """The app in-process, addressed by its public host (the only Host header it answers)."""
+    return TestClient(create_app(project), base_url=project.config.base_url, **options)
 
 
 def make_issue(project: Project, key: str, subject: str = "The week") -> Issue:
@@ -122,7 +129,7 @@ def test_one_click_from_the_outbox_sticks_through_reimport_and_next_send(
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     url = one_click_url(message)
 
-    client = TestClient(create_app(open_project(project.root)))
+    client = web_client(open_project(project.root))
     response = client.post(local(url), data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
     assert "ada@example.org" in response.text
@@ -155,7 +162,7 @@ def test_one_click_from_the_outbox_sticks_through_reimport_and_next_send(
 
 def test_confirmation_page_then_button_post(project: Project) -> None:
     token = make_token(load_secret(project.state_dir, SECRET), "grace@example.org", "example")
-    client = TestClient(create_app(project))
+    client = web_client(project)
     page = client.get("/unsubscribe", params={"token": token})
     assert page.status_code == 200
     assert '<form method="post"' in page.text and "grace@example.org" in page.text
@@ -191,7 +198,7 @@ def _tampered_tokens(secret: bytes) -> dict[str, str]:
 @pytest.mark.parametrize("case", list(_tampered_tokens(b"x")))
 def test_a_bad_token_is_400_and_changes_nothing(project: Project, case: str) -> None:
     token = _tampered_tokens(load_secret(project.state_dir, SECRET))[case]
-    client = TestClient(create_app(project))
+    client = web_client(project)
     assert client.get("/unsubscribe", params={"token": token}).status_code == 400
     response = client.post(
         "/unsubscribe", params={"token": token}, data={"List-Unsubscribe": "One-Click"}
@@ -202,7 +209,7 @@ def test_a_bad_token_is_400_and_changes_nothing(project: Project, case: str) -> 
 
 def test_a_post_without_the_one_click_body_changes_nothing(project: Project) -> None:
     token = make_token(load_secret(project.state_dir, SECRET), "ada@example.org", "example")
-    client = TestClient(create_app(project))
+    client = web_client(project)
     assert client.post("/unsubscribe", params={"token": token}).status_code == 400
     response = client.post("/unsubscribe", params={"token": token}, data={"List-Unsubscribe": "x"})
     assert response.status_code == 400
@@ -214,7 +221,7 @@ def test_an_unexpiring_token_still_works_and_a_future_expiry_too(project: Projec
     later = make_token(
         secret, "linus@example.net", "example", expires=datetime.now(UTC) + timedelta(days=1)
     )
-    client = TestClient(create_app(project))
+    client = web_client(project)
     assert client.get("/unsubscribe", params={"token": later}).status_code == 200
 
 
@@ -222,7 +229,7 @@ def test_archive_lists_sent_issues_escaped_and_hides_unsent_ones(project: Projec
     sent = make_issue(project, "w1", "Budget <script>alert(1)</script> & more")
     send(project, sent)
     draft = make_issue(project, "w2", "Not yet public")
-    client = TestClient(create_app(project))
+    client = web_client(project)
 
     archive = client.get("/")
     assert archive.status_code == 200
@@ -250,7 +257,7 @@ def live_server(project: Project) -> Iterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(project), log_level="warning"))
+    server = uvicorn.Server(server_config(create_app(project), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -277,30 +284,84 @@ def test_one_click_over_real_http(project: Project, live_server: str) -> None:
     assert project.store.suppression_reason("linus@example.net") == "unsubscribed"
 
 
-def test_digest_serve_runs_uvicorn(project: Project) -> None:
+@contextmanager
+def serving(
+    project: Project, *args: str, preexec_fn: Callable[[], None] | None = None
+) -> Iterator[tuple[str, Path]]:
+    """`digest serve` in its own process on a free port: (base URL, its log file)."""
     port = _free_port()
     env = dict(os.environ, DIGEST_SECRET=SECRET, DIGEST_PROJECT=str(project.root))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "digest", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log = project.root / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "digest", "serve", "--port", str(port), *args],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
+        )
+    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
-        response = None
-        while response is None and process.poll() is None and time.monotonic() < deadline:
+        while process.poll() is None and time.monotonic() < deadline:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/")
+                httpx.get(base)
+                break
             except httpx.TransportError:
                 time.sleep(0.1)
-        assert response is not None, process.stdout.read() if process.stdout else ""
-        assert response.status_code == 200
-        assert "No issue has been sent yet" in response.text
-        assert "server" not in response.headers
+        assert process.poll() is None, log.read_text()
+        yield base, log
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_digest_serve_runs_uvicorn(project: Project) -> None:
+    with serving(project) as (base, _):
+        response = httpx.get(f"{base}/")
+        assert response.status_code == 200
+        assert "No issue has been sent yet" in response.text
+        assert "server" not in response.headers
+
+
+def test_serve_closes_a_connection_that_drips_its_request(project: Project) -> None:
+    with serving(project, "--request-timeout", "1") as (base, log):
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as slow:
+            slow.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            # the headers never end: the server hangs up (b""), well before our own timeout
+            assert slow.recv(1024) == b""
+        token = make_token(load_secret(project.state_dir, SECRET), "ada@example.org", "example")
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as slow:
+            slow.sendall(
+                f"POST /unsubscribe?token={token} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
+                + b"Content-Type: application/x-www-form-urlencoded\r\n"
+                + b"Content-Length: 100\r\n\r\nList-Unsu"
+            )
+            assert slow.recv(1024) == b""  # the body never ends either
+        assert httpx.get(f"{base}/").status_code == 200
+    assert "Traceback" not in log.read_text()  # a client cut off is not an error to log
+    assert not _suppressed(project, "ada@example.org")
+
+
+def test_serve_at_the_descriptor_limit_keeps_its_log_short_and_recovers(
+    project: Project,
+) -> None:
+    def few_descriptors() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    with serving(project, preexec_fn=few_descriptors) as (base, log):
+        port = int(base.rsplit(":", 1)[1])
+        held = []
+        try:
+            for _ in range(400):  # more than the server may open
+                held.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            time.sleep(2)  # what an unprotected server spends logging a traceback per accept
+            assert len(log.read_bytes()) < 4096, log.read_text()[:2000]
+        finally:
+            for connection in held:
+                connection.close()
+        assert httpx.get(f"{base}/").status_code == 200
 
 
 @pytest.mark.browser
@@ -332,3 +393,99 @@ def test_unsubscribe_in_a_browser_then_the_next_send_skips_the_person(
     assert project.store.suppression_reason("grace@example.org") == "unsubscribed"
     send(project, make_issue(project, "w2", "Week two"))
     assert recipients_of(project, "Week two") == {"ada@example.org", "linus@example.net"}
+
+
+# -- under abuse ----------------------------------------------------------------------------
+
+
+def _suppressed(project: Project, email: str) -> bool:
+    reopened = open_project(project.root)
+    try:
+        return reopened.store.is_suppressed(email)
+    finally:
+        reopened.close()
+
+
+def test_a_chunked_body_cannot_slip_past_the_size_limit(project: Project, live_server: str) -> None:
+    token = make_token(load_secret(project.state_dir, SECRET), "ada@example.org", "example")
+
+    def chunks(padding: int) -> Iterator[bytes]:
+        yield b"List-Unsubscribe=One-Click&pad="
+        for _ in range(padding):  # one long field: fewer than any cap on the number of fields
+            yield b"x" * 1000
+
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    with httpx.Client(base_url=live_server) as client:
+        # no Content-Length: the body comes chunked, 100 kB of it
+        big = client.post(
+            "/unsubscribe", params={"token": token}, content=chunks(100), headers=form
+        )
+        assert big.status_code == 413
+        assert big.request.headers.get("transfer-encoding") == "chunked"
+        assert not _suppressed(project, "ada@example.org")
+        small = client.post(
+            "/unsubscribe", params={"token": token}, content=chunks(0), headers=form
+        )
+        assert small.status_code == 200
+    assert _suppressed(project, "ada@example.org")
+
+
+def test_a_forged_host_is_refused_not_reflected(project: Project, live_server: str) -> None:
+    token = make_token(load_secret(project.state_dir, SECRET), "ada@example.org", "example")
+    with httpx.Client(base_url=live_server) as client:
+        forged = client.get(
+            "/unsubscribe/", params={"token": token}, headers={"Host": "evil.example"}
+        )
+        assert forged.status_code == 400
+        assert "evil.example" not in forged.headers.get("location", "")
+        assert forged.headers["content-security-policy"].startswith("default-src 'none'")
+        # the public host of base_url (http://127.0.0.1:8080) is answered, its redirects stay home
+        good = client.get("/unsubscribe/", params={"token": token})
+        assert good.status_code in (301, 302, 307, 308)
+        assert urlsplit(good.headers["location"]).hostname == "127.0.0.1"
+
+
+def test_starlettes_own_error_pages_carry_the_security_headers(
+    project: Project, live_server: str
+) -> None:
+    with httpx.Client(base_url=live_server) as client:
+        not_found = client.get("/wp-admin")
+        too_big = client.get("/issues/99999999999999999999999999")
+        wrong_method = client.delete("/unsubscribe")
+        assert [not_found.status_code, too_big.status_code, wrong_method.status_code] == [
+            404,
+            404,
+            405,
+        ]
+        assert set(wrong_method.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
+        # a database that is not one: the page says so briefly, the headers are still there
+        project.close()
+        for name in ("digest.sqlite3-wal", "digest.sqlite3-shm"):
+            (project.state_dir / name).unlink(missing_ok=True)
+        (project.state_dir / "digest.sqlite3").write_bytes(b"not a database" * 100)
+        broken = client.get("/")
+        assert broken.status_code == 500
+        assert "Traceback" not in broken.text and "sqlite" not in broken.text.lower()
+        for response in (not_found, too_big, wrong_method, broken):
+            for name, value in SECURITY_HEADERS.items():
+                assert response.headers[name] == value
+
+
+def test_links_signed_before_a_secret_rotation_still_unsubscribe(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    send(project, make_issue(project, "w1", "Week one"))
+    old_link = local(one_click_url(message_to(project, "linus@example.net", "Week one")))
+    monkeypatch.setenv("DIGEST_SECRET", "the-new-secret-after-rotation")
+    rotated_without_old = web_client(open_project(project.root))
+    assert rotated_without_old.get(old_link).status_code == 400
+    monkeypatch.setenv("DIGEST_SECRET_PREVIOUS", f"an-even-older-secret-0123456789, {SECRET}")
+    rotated = web_client(open_project(project.root))
+    response = rotated.post(old_link, data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    assert _suppressed(project, "linus@example.net")
+    # a previous secret is held to the same minimum length, with one line at `digest serve`
+    monkeypatch.setenv("DIGEST_SECRET_PREVIOUS", "short")
+    result = CliRunner().invoke(app, ["--project", str(project.root), "serve"])
+    assert result.exit_code == 2
+    assert "DIGEST_SECRET_PREVIOUS: secret 1 is 5 bytes" in result.stderr

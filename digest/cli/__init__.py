@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from digest.cli._common import state
+from digest.cli._usage import DigestGroup
 
 app = typer.Typer(
     name="digest",
@@ -15,7 +17,17 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=DigestGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from digest import __version__
+
+        print(f"digest {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -26,6 +38,12 @@ def _global(
             "--project", "-p", help="Project folder (default: $DIGEST_PROJECT or the current one)."
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Show the version and exit.", is_eager=True, callback=_print_version
+        ),
+    ] = False,
 ) -> None:
     state.project_dir = project
 
@@ -43,5 +61,12 @@ from digest.cli import (  # noqa: E402,F401
 )
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # SIGTERM (`kill`, `systemctl stop`) unwinds as Ctrl-C does: the work done is kept, the
+    # command says how to finish, and a progress bar gives the terminal its cursor back.
+    signal.signal(signal.SIGTERM, _interrupt)
     app()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -54,14 +55,35 @@ def user_errors() -> Iterator[None]:
         yield
     except DigestError as exc:
         raise fail(str(exc), exc.exit_code) from None
+    except sqlite3.DatabaseError as exc:
+        raise fail(*store_failure(exc)) from None
     except KeyboardInterrupt:
         # what was done is stored; every command can be run again to finish
         raise fail("interrupted; run the command again to finish", 1) from None
 
 
+def store_failure(exc: sqlite3.DatabaseError) -> tuple[str, int]:
+    """The line and exit code for a store that failed under a command. A damaged file is a
+    person's job (exit 2, so cron does not retry it for ever); anything else may pass."""
+    from digest.project import DB_NAME, STATE_DIR
+
+    path = project_dir() / STATE_DIR / DB_NAME
+    if getattr(exc, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+        return (
+            f"{path}: the state store is damaged ({exc}); restore it from a backup "
+            "(`sqlite3 FILE .recover` may save what is left)",
+            2,
+        )
+    return f"{path}: the state store failed: {exc}", 1
+
+
 def command(app: typer.Typer, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
     """`app.command`, with DigestError turned into a clean exit."""
     import functools
+
+    from digest.cli._usage import DigestCommand
+
+    kwargs.setdefault("cls", DigestCommand)
 
     def decorate(fn: Callable[..., Any]) -> Any:
         @functools.wraps(fn)

@@ -12,6 +12,8 @@ from digest.cli._common import command, console, emit_json, project_dir
 from digest.errors import EXIT_OK, EXIT_PARTIAL, DigestError
 from digest.models import Article
 from digest.sources import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, ParseFailure, read_source
+from digest.sources.errors import printable
+from digest.wording import plural
 
 MaxBytes = Annotated[
     int | None,
@@ -40,15 +42,15 @@ def summary_line(article: Article) -> str:
     """One aligned line per article: date, size, flags, title, where it came from."""
     date = article.published.strftime("%Y-%m-%d") if article.published else "undated   "
     flags = "truncated" if article.truncated else ""
-    notes = f"{len(article.warnings)} warning(s)" if article.warnings else ""
+    notes = plural(len(article.warnings), "warning") if article.warnings else ""
     return (
         f"{date}  {len(article.body.split()):>5} words  {flags:<9}  {notes:<12}  "
-        f"{article.title}  ({article.origin})"
+        f"{printable(article.title)}  ({printable(article.origin or '')})"
     )
 
 
 def report_failure(failure: ParseFailure) -> None:
-    console.print(f"{failure.origin}: {failure.reason}")
+    console.print(str(failure))
 
 
 @command(app, "parse")
@@ -61,13 +63,19 @@ def parse_command(
     ] = False,
     max_bytes: MaxBytes = None,
     timeout: Timeout = None,
+    allow_private: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private", help="Also fetch URLs on loopback, private or link-local addresses."
+        ),
+    ] = False,
 ) -> None:
     """Parse articles and show what was understood; nothing is stored."""
     limit = max_bytes or DEFAULT_MAX_BYTES
     wait = timeout or DEFAULT_TIMEOUT
     failed = 0
     for source in inputs:
-        for item in read_source(source, max_bytes=limit, timeout=wait):
+        for item in read_source(source, max_bytes=limit, timeout=wait, allow_private=allow_private):
             if isinstance(item, ParseFailure):
                 failed += 1
                 report_failure(item)
@@ -106,6 +114,7 @@ def ingest_command(
             wanted,
             max_bytes=max_bytes or project.config.max_bytes,
             timeout=timeout or DEFAULT_TIMEOUT,
+            allow_private=project.config.allow_private,
         )
     finally:
         project.close()

@@ -14,8 +14,11 @@ from digest.cli import app
 from digest.cli._common import command, console, emit_json, project_dir
 from digest.errors import EXIT_PARTIAL, DigestError
 from digest.models import Article
+from digest.wording import plural
 
-Files = Annotated[list[Path], typer.Argument(help="Article files (any supported format).")]
+Files = Annotated[
+    list[Path], typer.Argument(metavar="FILE...", help="Article files (any supported format).")
+]
 Json = Annotated[bool, typer.Option("--json", help="One JSON object per line on stdout.")]
 
 
@@ -112,6 +115,10 @@ def build_command(
     out: Annotated[
         Path | None, typer.Option("--out", help="Also write issue.json/.html/.txt here.")
     ] = None,
+    include_sent: Annotated[
+        bool,
+        typer.Option("--include-sent", help="Keep stories that already went out in a sent issue."),
+    ] = False,
     json_out: Json = False,
 ) -> None:
     """Select, summarise and render an issue, and store it (frozen) for preview and send."""
@@ -120,7 +127,7 @@ def build_command(
     project = open_project(project_dir())  # settings are checked before anything is done
     if out is not None and out.exists() and not out.is_dir():
         raise DigestError(f"--out {out}: exists and is not a folder")
-    from digest.build import build_issue, write_issue_files
+    from digest.build import build_issue
     from digest.select import parse_since
     from digest.store import now_utc
 
@@ -131,19 +138,33 @@ def build_command(
         if last is None:
             raise DigestError("--since-last: no issue has been sent yet; use --since")
         window = when - last
-    report = build_issue(project, articles=articles, as_of=when, since=window, limit=limit)
+    report = build_issue(
+        project,
+        articles=articles,
+        as_of=when,
+        since=window,
+        limit=limit,
+        exclude_sent=not include_sent,
+        out=out,
+    )
     for failure in report.ingest.failures:
-        console.print(f"{failure.origin}: {failure.reason}")
+        console.print(str(failure))
+    if report.ingested_sources:
+        console.print(
+            f"The store was empty: ingested the [sources] of digest.toml"
+            f" ({report.ingest.added} added, {report.ingest.failed} failed)."
+        )
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}", markup=True)
     if report.issue is None:
-        console.print(f"No political stories among {report.candidates} articles in the window.")
+        console.print(report.why_empty())
         raise typer.Exit(EXIT_PARTIAL if report.ingest.failures else 0)
     issue = report.issue
-    console.print(f"Built issue {issue.id} ({len(issue.entries)} stories): {issue.subject}")
-    if out:
-        for path in write_issue_files(issue, out, project.config.base_url):
-            console.print(f"  wrote {path}")
+    console.print(
+        f"Built issue {issue.id} ({plural(len(issue.entries), 'story')}): {issue.subject}"
+    )
+    for path in report.files:
+        console.print(f"  wrote {path}")
     if json_out:
         emit_json({"id": issue.id, "key": issue.key, "stories": len(issue.entries)})
     else:

@@ -20,7 +20,13 @@ def preview_command(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the HTML to FILE instead of serving it.")
     ] = None,
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free).")] = 8025,
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port",
+            help="Port on 127.0.0.1 (default: any free one; a mail catcher may hold 8025).",
+        ),
+    ] = 0,
     no_open: Annotated[bool, typer.Option("--no-open", help="Do not open a browser.")] = False,
 ) -> None:
     """Show an issue as HTML and text on 127.0.0.1, re-rendered with the current templates."""

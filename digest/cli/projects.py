@@ -12,6 +12,7 @@ from digest.cli import app
 from digest.cli._common import command, console
 from digest.errors import EXIT_PARTIAL
 from digest.project import init_project
+from digest.wording import plural
 
 # The sample articles were published in the week of 16 November 2026: the demo builds that week.
 DEMO_AS_OF = "2026-11-21T00:00:00+00:00"
@@ -38,7 +39,7 @@ def demo_command(
 ) -> None:
     """Create a project with the sample articles, build their digest and deliver it to the
     sample subscribers through the outbox."""
-    from digest.build import build_issue, write_issue_files
+    from digest.build import build_issue
     from digest.project import open_project
     from digest.send import send_issue
 
@@ -51,16 +52,21 @@ def demo_command(
         articles=[str(project.root / "articles")],
         as_of=datetime.fromisoformat(DEMO_AS_OF),
         key=f"demo-{datetime.now():%Y%m%dT%H%M%S%f}",
+        exclude_sent=False,  # a second demo shows the same sample week again
+        out=project.root / "issue",
     )
     if report.issue is None:
         raise typer.Exit(1)
-    files = write_issue_files(report.issue, project.root / "issue", project.config.base_url)
+    files = report.files
     sent = send_issue(project, report.issue)
-    console.print(f"Built issue {report.issue.id} with {len(report.issue.entries)} stories.")
+    console.print(
+        f"Built issue {report.issue.id} with {plural(len(report.issue.entries), 'story')}."
+    )
     console.print(f"HTML: {files[1]}")
     console.print(f"Text: {files[2]}")
     console.print(
-        f"Delivered {sent.counts.sent} messages to the outbox: {project.outbox_dir / 'new'}"
+        f"Delivered {plural(sent.counts.sent, 'message')} to the outbox:"
+        f" {project.outbox_dir / 'new'}"
     )
     if sent.exit_code or not sent.counts.sent:
         # a demo that delivered nothing (or not everything) must not look like it worked

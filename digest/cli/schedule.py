@@ -9,6 +9,7 @@ import typer
 from digest.cli import app
 from digest.cli._common import command, console, emit_json, project_dir
 from digest.errors import EXIT_PARTIAL, DigestError
+from digest.wording import plural
 
 
 @command(app, "run")
@@ -53,13 +54,13 @@ def run_command(
         send_options={"backend": transport, "insecure": insecure},
     )
     for failure in report.ingest.failures:
-        console.print(f"{failure.origin}: {failure.reason}")
+        console.print(str(failure))
     ingested = f"ingested {report.ingest.added} new, {report.ingest.failed} failed"
     issue = report.issue
     if issue is None:
         minimum = project.config.min_stories
         found = (
-            f"only {report.stories} political stories (selection.min_stories is {minimum})"
+            f"only {plural(report.stories, 'political story')} (selection.min_stories is {minimum})"
             if report.stories
             else "no political stories in the window"
         )
@@ -76,7 +77,8 @@ def run_command(
         made = "built" if report.built else "existing"
         via = f" via {report.send.transport}" if report.send else ""
         line = (
-            f"{report.key}: issue {issue.id} ({made}, {len(issue.entries)} stories) {state}{via}"
+            f"{report.key}: issue {issue.id} ({made}, {plural(len(issue.entries), 'story')})"
+            f" {state}{via}"
             f"{'; ' + counts if counts else ''} ({ingested})"
         )
         if report.send and report.send.replies:

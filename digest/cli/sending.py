@@ -19,12 +19,14 @@ from digest.cli._common import command, console, emit_json, project_dir
 from digest.errors import EXIT_PARTIAL, Interrupted
 from digest.project import Project, open_project
 from digest.send import SendProgress, SendReport, send_issue, send_test_copy
+from digest.wording import plural
 
 
 @command(app, "send")
 def send_command(
     issue_id: Annotated[
-        int | None, typer.Argument(help="Issue to send (default: the latest built).")
+        int | None,
+        typer.Argument(metavar="[ISSUE]", help="Issue to send (default: the latest built)."),
     ] = None,
     list_name: Annotated[
         str | None, typer.Option("--list", help="Send to this list only (subscribers/NAME.csv).")
@@ -160,7 +162,8 @@ def _summarise(report: SendReport) -> None:
     counts = report.summary()
     if report.dry_run:
         console.print(
-            f"issue {report.issue_id} ({report.issue_key}): dry run, {report.would_send} messages"
+            f"issue {report.issue_id} ({report.issue_key}): dry run,"
+            f" {plural(report.would_send, 'message')}"
             f" built, {report.run.skipped} would be skipped; nothing sent"
         )
         return
@@ -174,7 +177,7 @@ def _summarise(report: SendReport) -> None:
     if report.replies:
         console.print(f"replies: {report.top_replies()}")
     if report.bounced:
-        console.print(f"{report.bounced} addresses suppressed as bounced")
+        console.print(f"{plural(report.bounced, 'address')} suppressed as bounced")
     if run.failed:
         console.print(f"{run.failed} failed for good in this run")
     if report.remaining:

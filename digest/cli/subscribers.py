@@ -13,6 +13,7 @@ import typer
 
 from digest.cli import app
 from digest.cli._common import command, console, emit_json, project_dir
+from digest.cli._usage import typer_app
 from digest.errors import EXIT_PARTIAL, DigestError
 from digest.models import Subscriber
 from digest.project import Project, open_project
@@ -24,10 +25,12 @@ from digest.subscribers import (
     all_subscribers,
     forget,
     import_file,
+    list_files,
     remove_subscriber,
 )
+from digest.wording import plural
 
-subscribers_app = typer.Typer(help="Manage subscriber lists.", no_args_is_help=True)
+subscribers_app = typer_app(help="Manage subscriber lists.", no_args_is_help=True)
 app.add_typer(subscribers_app, name="subscribers")
 
 ListOption = Annotated[str | None, typer.Option("--list", "-l", help="Only this list.")]
@@ -77,8 +80,8 @@ def _say_import(report: ImportReport) -> None:
         console.print(f"not added {email}: suppressed, and a suppression always wins")
     console.print(
         f"list {report.list_name}: {report.added} added, {report.updated} updated, "
-        f"{report.unchanged} unchanged, {report.duplicates} duplicates merged, "
-        f"{len(report.suppressed)} suppressed, {len(report.problems)} bad rows skipped",
+        f"{report.unchanged} unchanged, {plural(report.duplicates, 'duplicate')} merged, "
+        f"{len(report.suppressed)} suppressed, {plural(len(report.problems), 'bad row')} skipped",
     )
 
 
@@ -100,17 +103,46 @@ def import_command(
         raise typer.Exit(EXIT_PARTIAL)
 
 
+def _target_list(folder: Path, wanted: str | None, create: bool) -> tuple[str, bool]:
+    """The list `add` writes to, and whether it is new. A mistyped --list must not quietly
+    become a new list that nobody sends to, so a new one needs --new-list."""
+    lists = list_files(folder) if folder.is_dir() else {}
+    names = ", ".join(lists) or "none yet"
+    if wanted is None:
+        if DEFAULT_LIST in lists:
+            return DEFAULT_LIST, False
+        if len(lists) > 1:
+            raise DigestError(f"there are several lists ({names}): choose one with --list NAME")
+        return (next(iter(lists)), False) if lists else (DEFAULT_LIST, True)
+    if wanted in lists:
+        return wanted, False
+    if not create:
+        raise DigestError(
+            f"--list {wanted}: no such list (lists: {names}); add --new-list to create it"
+        )
+    return wanted, True
+
+
 @command(subscribers_app, "add")
 def add_command(
     email: Annotated[str, typer.Argument(help="The address to add.")],
     name: Annotated[str, typer.Option("--name", "-n", help="The subscriber's name.")] = "",
-    list_name: Annotated[str, typer.Option("--list", "-l", help="Target list.")] = DEFAULT_LIST,
+    list_name: Annotated[
+        str | None,
+        typer.Option("--list", "-l", help="Target list (default: the only list there is)."),
+    ] = None,
+    new_list: Annotated[
+        bool, typer.Option("--new-list", help="Create the list when there is none of that name.")
+    ] = False,
 ) -> None:
     """Add one subscriber to a list (or update their name)."""
     project = _project()
+    list_name, creating = _target_list(project.subscribers_dir, list_name, new_list)
     report = add_subscriber(
         project.subscribers_dir, project.store, email, name=name, list_name=list_name
     )
+    if creating:
+        console.print(f"created list {list_name} ({project.subscribers_dir / list_name}.csv)")
     if report.suppressed:
         console.print(
             f"not added {report.suppressed[0]}: suppressed "
@@ -130,7 +162,7 @@ def remove_command(
     project = _project()
     removed = remove_subscriber(project.subscribers_dir, email, list_name)
     for name, rows in removed.items():
-        console.print(f"removed {email.strip()} from list {name} ({rows} row(s))")
+        console.print(f"removed {email.strip()} from list {name} ({plural(rows, 'row')})")
 
 
 @command(subscribers_app, "list")
@@ -151,7 +183,7 @@ def list_command(
             console.print(
                 f"{subscriber.list}\t{subscriber.email}{name}\t{subscriber.status}",
             )
-        console.print(f"{len(subscribers)} subscriber(s)")
+        console.print(plural(len(subscribers), "subscriber"))
     problems.exit_if_any()
 
 
@@ -192,7 +224,7 @@ def export_command(
             f"{output or 'stdout'}: cannot write the export: {exc.strerror}"
         ) from None
     if output:
-        console.print(f"exported {len(subscribers)} subscriber(s) to {str(output)}")
+        console.print(f"exported {plural(len(subscribers), 'subscriber')} to {str(output)}")
     problems.exit_if_any()
 
 
@@ -227,7 +259,8 @@ def forget_command(
     project = _project()
     report = forget(project.subscribers_dir, project.store, email, outbox=project.outbox_dir)
     console.print(
-        f"forgot {email.strip()}: {report.list_rows} list row(s), "
-        f"{report.send_rows} send record(s), {report.outbox_messages} outbox message(s) erased; "
+        f"forgot {email.strip()}: {plural(report.list_rows, 'list row')}, "
+        f"{plural(report.send_rows, 'send record')},"
+        f" {plural(report.outbox_messages, 'outbox message')} erased; "
         f"a hashed suppression ({report.reason}) remains"
     )

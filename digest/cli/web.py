@@ -32,13 +32,31 @@ def serve_command(
             help="Comma-separated proxy addresses whose X-Forwarded-* headers are trusted.",
         ),
     ] = "127.0.0.1",
+    request_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--request-timeout",
+            min=0.1,
+            help="Seconds a client has to send a whole request (headers and body) [default: 20].",
+        ),
+    ] = None,
+    limit_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--limit-concurrency",
+            min=1,
+            help="Connections at once; more are answered 503 [default: 200].",
+        ),
+    ] = None,
+    backlog: Annotated[
+        int | None,
+        typer.Option("--backlog", min=1, help="Connections waiting to be accepted [default: 128]."),
+    ] = None,
 ) -> None:
     """Serve one-click unsubscribe, the archive of sent issues and their web versions.
 
     Run it behind a reverse proxy that terminates TLS (see docs/deploy.md)."""
-    import uvicorn
-
-    from digest.web import create_app
+    from digest.web import create_app, serve
 
     project = open_project(project_dir())
     web_app = create_app(project)
@@ -47,16 +65,15 @@ def serve_command(
         f"(public address: {project.config.base_url})"
     )
     try:
-        uvicorn.run(
+        serve(
             web_app,
             host=host,
             port=port,
             proxy_headers=proxy_headers,
             forwarded_allow_ips=forwarded_allow_ips,
-            server_header=False,
-            # the query strings hold unsubscribe tokens: no access log (the proxy keeps one)
-            access_log=False,
-            log_level="info",
+            request_timeout=request_timeout,
+            limit_concurrency=limit_concurrency,
+            backlog=backlog,
         )
     except OSError as exc:
         raise DigestError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None

@@ -19,7 +19,7 @@ from pathlib import Path
 from digest.models import Article
 from digest.sources.errors import ParseError, ParseFailure
 from digest.sources.feed import is_feed_root, looks_like_feed, parse_feed, xml_root
-from digest.sources.fetch import fetch, is_url
+from digest.sources.fetch import PrivatePolicy, fetch, is_url
 from digest.sources.page import looks_like_html, parse_page
 from digest.sources.plaintext import parse_plaintext
 from digest.sources.scraped import looks_scraped, parse_scraped
@@ -35,6 +35,7 @@ __all__ = [
     "read_source",
 ]
 
+_LINK_OUT = "a link out of the source folder: not read (add its target as a source of its own)"
 DEFAULT_MAX_BYTES = 5_000_000
 DEFAULT_TIMEOUT = 10.0
 _HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
@@ -113,10 +114,14 @@ def parse_file(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYT
 
 
 def parse_url(
-    url: str, *, max_bytes: int = DEFAULT_MAX_BYTES, timeout: float = DEFAULT_TIMEOUT
+    url: str,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout: float = DEFAULT_TIMEOUT,
+    allow_private: PrivatePolicy = False,
 ) -> list[Article]:
-    """The articles at a feed or page URL."""
-    fetched = fetch(url, timeout=timeout, max_bytes=max_bytes)
+    """The articles at a feed or page URL (a public one unless `allow_private`)."""
+    fetched = fetch(url, timeout=timeout, max_bytes=max_bytes, allow_private=allow_private)
     return parse_bytes(fetched.data, url, hint=fetched.content_type, url=fetched.url)
 
 
@@ -125,11 +130,22 @@ def read_source(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     timeout: float = DEFAULT_TIMEOUT,
+    allow_private: PrivatePolicy = False,
 ) -> Iterator[Article | ParseFailure]:
     """Articles from a folder (recursively, every format, hidden files skipped), a file, or a feed
-    or page URL, with a ParseFailure for each input that gave none. Never raises for bad input."""
+    or page URL, with a ParseFailure for each input that gave none. Never raises for bad input.
+    URLs are fetched from public addresses only unless `allow_private` (see `fetch`)."""
     if is_url(source):
-        yield from _guarded(source, lambda: parse_url(source, max_bytes=max_bytes, timeout=timeout))
+        yield from _guarded(
+            source,
+            partial(
+                parse_url,
+                source,
+                max_bytes=max_bytes,
+                timeout=timeout,
+                allow_private=allow_private,
+            ),
+        )
         return
     root = Path(source)
     if root.is_dir():
@@ -157,14 +173,16 @@ def _guarded(origin: str, parse: Callable[[], list[Article]]) -> Iterator[Articl
 
 
 def _walk(root: Path) -> Iterator[Path | ParseFailure]:
-    """Files under `root` in a stable order; hidden files and folders skipped. Links to folders
-    are followed (`articles/scraper -> /data/out` is a common layout), each real folder once, so a
-    link back up (a loop) or a second link to a folder reads nothing twice. An unreadable folder
-    is a failure, not a silent gap."""
+    """Files under `root` in a stable order; hidden files and folders skipped. Links are followed
+    only while they stay inside `root` (itself may be a link): `articles/loop -> ..` would
+    otherwise read digest.toml and the subscriber lists as articles. A link out is a failure
+    naming it; a folder to read is a source of its own. Each real folder is read once, so a
+    second link to a folder reads nothing twice. An unreadable folder is a failure, not a gap."""
     unreadable: list[OSError] = []
     seen: set[tuple[int, int]] = set()
     try:
         seen.add(_folder_id(root))
+        inside = root.resolve(strict=True)
     except OSError as exc:
         yield ParseFailure(str(root), f"cannot read folder: {exc.strerror}")
         return
@@ -182,14 +200,21 @@ def _walk(root: Path) -> Iterator[Path | ParseFailure]:
             except OSError as exc:
                 yield ParseFailure(str(path), f"cannot read folder: {exc.strerror}")
                 continue
-            if folder_id in seen:  # a loop, or a second way into a folder: nothing is lost
+            if not path.resolve().is_relative_to(inside):
+                yield ParseFailure(str(path), _LINK_OUT)
+                continue
+            if folder_id in seen:  # a second way into a folder: nothing is lost
                 continue
             seen.add(folder_id)
             kept.append(name)
         dirnames[:] = kept
         for name in sorted(filenames):
             if not name.startswith("."):
-                yield Path(folder) / name
+                path = Path(folder) / name
+                if path.is_symlink() and not path.resolve().is_relative_to(inside):
+                    yield ParseFailure(str(path), _LINK_OUT)
+                else:
+                    yield path
     for error in unreadable:
         yield ParseFailure(str(error.filename or root), f"cannot read folder: {error.strerror}")
 

@@ -7,6 +7,14 @@ from dataclasses import dataclass
 from digest.errors import EXIT_PARTIAL, DigestError
 
 
+def printable(name: str) -> str:
+    """`name` safe to print on one line: control, format and undecodable characters escaped
+    (`\\n`, `\\u202e`, `\\udcff`), so a file named "x\\nadded 99" cannot forge a line of output."""
+    if name.isprintable():
+        return name
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in name)
+
+
 class ParseError(DigestError):
     """One input could not be parsed; `reason` is short and names no internals.
 
@@ -19,7 +27,7 @@ class ParseError(DigestError):
     def __init__(self, reason: str, origin: str | None = None) -> None:
         self.reason = reason
         self.origin = origin
-        super().__init__(f"{origin}: {reason}" if origin else reason)
+        super().__init__(f"{printable(origin)}: {reason}" if origin else reason)
 
     def at(self, origin: str) -> ParseError:
         """The same error, naming the input it came from."""
@@ -34,4 +42,4 @@ class ParseFailure:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.origin}: {self.reason}"
+        return f"{printable(self.origin)}: {self.reason}"

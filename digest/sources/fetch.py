@@ -3,6 +3,12 @@
 Only http and https are fetched, redirects included; every failure is a `ParseError` whose reason
 says what went wrong with that URL.
 
+Only public destinations are fetched unless private ones are allowed: every connection, the
+first and each redirect's, resolves the host name itself, refuses it when any address it resolves
+to is loopback, private, link-local (cloud metadata) or otherwise not globally reachable, and then
+connects to exactly the addresses it checked, so a feed cannot make us fetch an internal service
+and a name cannot resolve differently between the check and the connection.
+
 The deadline covers the whole exchange — connecting, every redirect, the status line, the headers
 and the body — because a per-read socket timeout alone never fires on a server that drips one
 byte at a time: each read is given only the time that is left.
@@ -12,11 +18,13 @@ from __future__ import annotations
 
 import http.client
 import io
+import ipaddress
 import socket
 import ssl
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -25,6 +33,73 @@ from digest.sources.errors import ParseError
 
 USER_AGENT = f"digest/{_digest_version} (+newsletter digest; article fetcher)"
 _CHUNK = 64 * 1024
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# True: any destination; a collection: public ones and these networks; False: public ones only
+PrivatePolicy = bool | Collection[IPNetwork]
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NON_PUBLIC = (
+    ("unspecified", "an unspecified"),
+    ("loopback", "a loopback"),
+    ("link_local", "a link-local"),
+    ("private", "a private"),
+    ("multicast", "a multicast"),
+    ("reserved", "a reserved"),
+)
+ALLOW_PRIVATE_HINT = "set [sources] allow_private in digest.toml for an intranet source"
+
+
+def non_public_reason(address: str, allow_private: PrivatePolicy = False) -> str | None:
+    """Why `address` (an IP address) may not be fetched from, or None when it may."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if allow_private is True or (
+        allow_private is not False and any(ip in net for net in allow_private)
+    ):
+        return None
+    if isinstance(ip, ipaddress.IPv6Address):
+        # an IPv4 address wrapped in IPv6 is judged as the IPv4 address it reaches
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return non_public_reason(str(embedded), allow_private)
+    for kind, described in _NON_PUBLIC:
+        if getattr(ip, f"is_{kind}"):
+            return f"{ip} is {described} address, not a public one"
+    if not ip.is_global:
+        return f"{ip} is not a public address"
+    return None
+
+
+def _public_connection(allow_private: PrivatePolicy) -> Any:
+    """socket.create_connection for http.client that connects only to the addresses it vetted."""
+
+    def create_connection(
+        address: tuple[str, int], timeout: Any = None, source_address: Any = None, *_: Any
+    ) -> socket.socket:
+        host, port = address
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        for *_ignored, sockaddr in found:
+            reason = non_public_reason(str(sockaddr[0]), allow_private)
+            if reason:
+                raise ParseError(f"refused to connect to {host}: {reason} ({ALLOW_PRIVATE_HINT})")
+        error: OSError | None = None
+        for family, kind, proto, _name, sockaddr in found:
+            sock = socket.socket(family, kind, proto)
+            try:
+                if timeout is not None:
+                    sock.settimeout(timeout)
+                if source_address:
+                    sock.bind(source_address)
+                sock.connect(sockaddr)
+                return sock
+            except OSError as exc:
+                sock.close()
+                error = exc
+        raise error or OSError(f"{host}: no address to connect to")
+
+    return create_connection
 
 
 @dataclass(frozen=True)
@@ -68,8 +143,10 @@ class _DeadlineReader(io.RawIOBase):
         super().close()
 
 
-def _deadline_opener(clock: _Clock) -> urllib.request.OpenerDirector:
-    """An opener whose connections and responses all keep to `clock`'s deadline."""
+def _deadline_opener(clock: _Clock, allow_private: PrivatePolicy) -> urllib.request.OpenerDirector:
+    """An opener whose connections and responses all keep to `clock`'s deadline, and whose
+    connections go only where `allow_private` lets them."""
+    create_connection = _public_connection(allow_private)
 
     class Response(http.client.HTTPResponse):
         def __init__(
@@ -89,6 +166,7 @@ def _deadline_opener(clock: _Clock) -> urllib.request.OpenerDirector:
 
         def connect(self) -> None:
             self.timeout = clock.next_wait()
+            self._create_connection = create_connection
             super().connect()
 
     class SecureConnection(http.client.HTTPSConnection):
@@ -96,6 +174,7 @@ def _deadline_opener(clock: _Clock) -> urllib.request.OpenerDirector:
 
         def connect(self) -> None:
             self.timeout = clock.next_wait()
+            self._create_connection = create_connection
             super().connect()
 
     class Handler(urllib.request.HTTPHandler):
@@ -128,15 +207,18 @@ def is_url(source: str) -> bool:
     return source.lower().startswith(("http://", "https://"))
 
 
-def fetch(url: str, *, timeout: float, max_bytes: int) -> Fetched:
-    """GET `url`: at most `max_bytes` of body, `timeout` seconds per network wait and in total."""
+def fetch(
+    url: str, *, timeout: float, max_bytes: int, allow_private: PrivatePolicy = False
+) -> Fetched:
+    """GET `url`: at most `max_bytes` of body, `timeout` seconds per network wait and in total,
+    from public addresses only unless `allow_private` (True, or the networks allowed)."""
     if not is_url(url):
         raise ParseError("not an http(s) URL", url)
     timed_out = f"timed out after {timeout:g} s"
     clock = _Clock(deadline=time.monotonic() + timeout, per_wait=timeout)
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "*/*"})
     try:
-        with _deadline_opener(clock).open(request, timeout=timeout) as response:
+        with _deadline_opener(clock, allow_private).open(request, timeout=timeout) as response:
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
                 raise ParseError(f"too large: {int(declared)} bytes, limit {max_bytes}", url)

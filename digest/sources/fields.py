@@ -14,9 +14,76 @@ _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+# Query parameters that never belong in an article's address as we store and show it: click and
+# campaign trackers, and credentials a feed URL may carry (`?apikey=`), which would otherwise be
+# published in every email and in the archive.
+_TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "mtm_", "oly_", "_hs")
+_TRACKING_PARAMS = frozenset(
+    [
+        "fbclid",
+        "gclid",
+        "gclsrc",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "twclid",
+        "ttclid",
+        "igshid",
+        "li_fat_id",
+        "mkt_tok",
+        "_ga",
+        "_gl",
+        "_openstat",
+        "vero_id",
+        "vero_conv",
+        "wickedid",
+    ]
+)
+_CREDENTIAL_PARAMS = frozenset(
+    [
+        "apikey",
+        "api_key",
+        "api-key",
+        "key",
+        "access_token",
+        "accesstoken",
+        "token",
+        "auth",
+        "auth_token",
+        "authtoken",
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "client_secret",
+        "signature",
+        "sig",
+        "session",
+        "sessionid",
+        "jsessionid",
+        "x-amz-credential",
+        "x-amz-signature",
+        "x-amz-security-token",
+    ]
+)
+
+
+def is_private_param(name: str) -> bool:
+    """A tracking or credential query parameter: never stored, never shown."""
+    name = name.lower()
+    return (
+        name.startswith(_TRACKING_PREFIXES)
+        or name in _TRACKING_PARAMS
+        or name in _CREDENTIAL_PARAMS
+    )
+
+
 def normalise_url(raw: str | None) -> str | None:
-    """`www.x.com/a` → `https://www.x.com/a`: scheme and host lower-cased, default port, fragment
-    and `utm_*` tracking parameters dropped. None when it is not an http(s) URL with a host."""
+    """`www.x.com/a` → `https://www.x.com/a`: scheme and host lower-cased, default port; user
+    name, password, fragment, and tracking and credential parameters dropped (so the result is
+    also what may be published). None when it is not an http(s) URL with a host."""
     if not raw:
         return None
     raw = raw.strip()
@@ -45,7 +112,7 @@ def normalise_url(raw: str | None) -> str | None:
         [
             (k, v)
             for k, v in parse_qsl(parts.query, keep_blank_values=True)
-            if not k.startswith("utm_")
+            if not is_private_param(k)
         ]
     )
     return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
