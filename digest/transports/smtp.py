@@ -155,7 +155,6 @@ class SMTPTransport(Transport):
         # LIFO: the most recently used connection is the least likely to have timed out idle
         self._idle: list[aiosmtplib.SMTP] = []
         self.connections_opened = 0
-        self.logins = 0
         # one login at a time, and none after a refusal: a wrong password must not cost a
         # login per connection and mechanism (fail2ban, account lockouts)
         self._login_lock = asyncio.Lock()
@@ -211,11 +210,11 @@ class SMTPTransport(Transport):
                 offered = " ".join(sorted(client.server_auth_methods)).upper() or "none"
                 raise SMTPSetupError(
                     f"{self.settings}: the relay offers only {offered} authentication;"
-                    f" digest logs in with {', '.join(AUTH_MECHANISMS)} (a user and password),"
-                    " not SCRAM or XOAUTH2: enable one of those on the relay or use another"
+                    f" digest logs in with a user and password by {', '.join(AUTH_MECHANISMS)}"
+                    " (not SCRAM or XOAUTH2): enable one of those on the relay, or relay"
+                    " through a local MTA that speaks what it offers"
                 )
             method = getattr(client, f"auth_{mechanisms[0].replace('-', '')}")
-            self.logins += 1
             try:
                 await method(username, self._password or "")
             except aiosmtplib.SMTPAuthenticationError as exc:
