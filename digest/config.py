@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network, ip_network
@@ -56,8 +57,13 @@ class Config:
     max_total_attempts: int = 0  # tries per address over all runs; 0 = 3 × --max-attempts
     dkim_selector: str = ""
     dkim_key_file: str = ""
+    helo_name: str = ""  # the EHLO name; default: this host's fully-qualified name
+    ca_file: str = ""  # PEM CA certificates trusted in addition to the system's
+    insecure: bool = False  # do not verify the relay's certificate (test servers only)
+    max_send_errors: int = 10  # the same permanent failure this many times in a row: pause
     # subscribers
     bounce_limit: int = 3
+    allow_test_domains: bool = False  # accept addresses at .test (test deployments only)
     # secrets: only ever from the environment, never written back
     smtp_password: str | None = field(default=None, repr=False)
     secret: str | None = field(default=None, repr=False)
@@ -99,11 +105,16 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("transport", "max_total_attempts"): ("max_total_attempts", int),
     ("transport", "dkim_selector"): ("dkim_selector", str),
     ("transport", "dkim_key_file"): ("dkim_key_file", str),
+    ("transport", "helo_name"): ("helo_name", str),
+    ("transport", "ca_file"): ("ca_file", str),
+    ("transport", "insecure"): ("insecure", bool),
+    ("transport", "max_send_errors"): ("max_send_errors", int),
     ("subscribers", "bounce_limit"): ("bounce_limit", int),
+    ("subscribers", "allow_test_domains"): ("allow_test_domains", bool),
 }
 
 _POSITIVE = {"limit", "sentences", "words", "concurrency", "max_bytes", "timeout", "bounce_limit"}
-_NON_NEGATIVE = {"min_stories", "rate", "hourly_cap", "max_total_attempts"}
+_NON_NEGATIVE = {"min_stories", "rate", "hourly_cap", "max_total_attempts", "max_send_errors"}
 
 
 def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
@@ -144,7 +155,7 @@ def _set(config: Config, path: Path, section: str, key: str, value: Any) -> None
         config.allow_private = _private_networks(path, value)
         return
     # bool is an int in Python; a `true` where a number belongs is still a mistake
-    if isinstance(value, bool) or not isinstance(value, kind):
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
         raise ConfigError(
             f"{path}: `{section}.{key}` must be {_KINDS.get(kind, 'a number')}, not {value!r}"
         )
@@ -204,6 +215,18 @@ def _validate(config: Config, path: Path) -> None:
         )
     if config.transport == "smtp" and not config.smtp_url:
         raise ConfigError(f"{path}: `transport.smtp_url` is required when the backend is smtp")
+    if config.helo_name and not re.fullmatch(
+        r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]", config.helo_name
+    ):
+        raise ConfigError(
+            f"{path}: `transport.helo_name` must be a host name such as mail.example.org,"
+            f" not {config.helo_name!r}"
+        )
+    if config.ca_file:
+        ca_file = Path(config.ca_file)
+        config.ca_file = str(ca_file if ca_file.is_absolute() else path.parent / ca_file)
+        if not Path(config.ca_file).is_file():
+            raise ConfigError(f"{path}: `transport.ca_file` {config.ca_file}: no such file")
     base = urlsplit(config.base_url)
     # urlsplit quietly drops CR/LF/TAB; the raw value goes into List-Unsubscribe headers
     if (
@@ -270,8 +293,17 @@ hourly_cap = 0
 timeout = 30
 # tries per address over all runs before a temporary failure becomes permanent (0: 3 × max-attempts)
 max_total_attempts = 0
+# the name we give in EHLO; relays refuse "localhost" or a container id: use this host's
+# public, fully-qualified name (default: what the system calls itself)
+# helo_name = "mail.example.org"
+# a private CA's certificates (PEM), trusted in addition to the system's
+# ca_file = "/etc/ssl/private-ca.pem"
+# pause the send when this many permanent failures in a row carry the same reply (0: never)
+max_send_errors = 10
 
 [subscribers]
 # permanent failures before an address is suppressed as bounced
 bounce_limit = 3
+# accept addresses at the reserved .test domain (a test deployment only)
+allow_test_domains = false
 """

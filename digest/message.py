@@ -24,10 +24,11 @@ import hmac
 import html as html_lib
 import re
 import time
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.header import Header
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 from urllib.parse import quote
 
 from digest.config import Config
@@ -190,9 +191,14 @@ class MessageFactory:
                 _address_header("Reply-To", one_line(reply_name), header_address(reply_addr))
             )
         common.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
+        # RFC 3834: auto-responders (vacation replies, out-of-office) must not answer; the
+        # old Precedence header is still what many of them look at
+        common.append(b"Auto-Submitted: auto-generated\r\n")
+        common.append(b"Precedence: bulk\r\n")
         common.append(b"MIME-Version: 1.0\r\n")
+        # folded: every header line within 78 characters where a space allows it
         common.append(
-            f'Content-Type: multipart/alternative; boundary="{self._boundary}"\r\n'.encode()
+            f'Content-Type: multipart/alternative;\r\n boundary="{self._boundary}"\r\n'.encode()
         )
         self._common_headers = b"".join(common)
         self._part_headers = {
@@ -278,7 +284,9 @@ class MessageFactory:
     def _date_header(self) -> bytes:
         now = int(time.time())
         if self._date[0] != now:
-            self._date = (now, f"Date: {formatdate(now, usegmt=True)}\r\n".encode())
+            # "+0000": RFC 5322 made the "GMT" zone name obsolete
+            date = format_datetime(datetime.fromtimestamp(now, UTC))
+            self._date = (now, f"Date: {date}\r\n".encode())
         return self._date[1]
 
     def envelope(self, subscriber: Subscriber) -> Envelope:

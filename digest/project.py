@@ -81,7 +81,11 @@ def open_project(root: Path) -> Project:
     root = root.resolve()
     if not root.is_dir():
         raise DigestError(f"{root}: no such project folder")
-    return Project(root=root, config=load_config(root / CONFIG_NAME))
+    config = load_config(root / CONFIG_NAME)
+    from digest.subscribers import allow_test_domains
+
+    allow_test_domains(config.allow_test_domains)  # per project, so it never carries over
+    return Project(root=root, config=config)
 
 
 def init_project(root: Path, *, with_examples: bool = False) -> Project:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from digest.build import BuildReport, build_issue
 from digest.ingest import IngestReport, ingest
 from digest.models import Issue
 from digest.project import Project
 from digest.store import IssueExists, now_utc
+
+if TYPE_CHECKING:
+    from digest.send import SendReport
 
 Period = Literal["day", "week", "month"]
 PERIODS: tuple[Period, ...] = ("day", "week", "month")
@@ -48,6 +51,7 @@ class RunReport:
     outcome: str  # "empty" | "held" | "sent" | "already-sent" | "partial" | "in-progress"
     counts: dict[str, int]
     stories: int = 0  # when "empty": how many qualified (fewer than selection.min_stories)
+    send: SendReport | None = None  # this run's send, when it sent
 
 
 def run_period(
@@ -106,4 +110,4 @@ def run_period(
         return RunReport(key, report, issue, built, "in-progress", counts)
     counts = sent.counts.as_dict()
     outcome = "partial" if counts.get("deferred") or counts.get("pending") else "sent"
-    return RunReport(key, report, issue, built, outcome, counts)
+    return RunReport(key, report, issue, built, outcome, counts, send=sent)

@@ -16,19 +16,22 @@ import asyncio
 import contextlib
 import fcntl
 import heapq
+import ipaddress
 import itertools
 import math
 import os
 import random
+import re
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from digest.errors import EXIT_OK, EXIT_PARTIAL, DigestError
+from digest.errors import EXIT_OK, EXIT_PARTIAL, ConfigError, DigestError
 from digest.models import Issue, Subscriber
 from digest.store import GAVE_UP_PREFIX, SendCounts, SendRow
 from digest.subscribers import iter_subscribers, list_files
@@ -42,6 +45,7 @@ from digest.transports import (
 )
 
 if TYPE_CHECKING:
+    from digest.config import Config
     from digest.dkim import DKIMSigner
     from digest.project import Project
 
@@ -52,10 +56,30 @@ DEFAULT_MAX_ATTEMPTS = 4  # per address and run; what is still deferred waits fo
 TOTAL_ATTEMPTS_FACTOR = 3
 MAX_RETRY_DELAY = 900.0
 BATCH = 500  # rows read from the store at a time
+# rounds of connections that could not be opened (refused, no greeting, timed out), each
+# followed by a global pause that doubles, before the send stops: a relay that is down would
+# otherwise cost every row its timeout
+MAX_UNREACHABLE = 4
+# temporary replies about us in a row (throttling), each doubling the global pause, before the
+# send stops and leaves the rest to a later run
+MAX_THROTTLES = 10
+TRANSPORT_KINDS = ("outbox", "smtp", "memory")
 
 
 class SendLocked(DigestError):
     """Another process is sending this issue right now."""
+
+
+class SendStopped(DigestError):
+    """The relay could not be reached, or kept deferring us: the rows stay deferred for a later
+    run (exit 1, as for any deferral)."""
+
+    exit_code = EXIT_PARTIAL
+
+
+class SendPaused(DigestError):
+    """The circuit breaker: the same permanent failure for many addresses in a row looks like a
+    problem with the relay or the message, not with the addresses. The rows stay pending."""
 
 
 @dataclass
@@ -85,6 +109,8 @@ class SendReport:
     dry_run: bool = False
     would_send: int = 0  # dry run: messages built
     warnings: list[str] = field(default_factory=list)
+    # the replies of this run's failed and deferred messages, with how many got each
+    replies: Counter[str] = field(default_factory=Counter)
 
     @property
     def remaining(self) -> int:
@@ -92,7 +118,15 @@ class SendReport:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_PARTIAL if self.remaining and not self.dry_run else EXIT_OK
+        """1 when anything is left deferred or failed for good in this run: a run that sent
+        nothing to anyone must never look like success."""
+        if self.dry_run:
+            return EXIT_OK
+        return EXIT_PARTIAL if self.remaining or self.run.failed else EXIT_OK
+
+    def top_replies(self, count: int = 3) -> str:
+        """`2× 550 5.1.1 no such user; 1× Connection refused`: what went wrong, most first."""
+        return "; ".join(f"{n}× {reply}" for reply, n in self.replies.most_common(count))
 
     def summary(self) -> dict[str, int]:
         """The `--json` line: the issue as a whole; anything not yet delivered counts as
@@ -151,21 +185,86 @@ def choose_transport(
     smtp_url: str | None = None,
     insecure: bool = False,
     concurrency: int | None = None,
+    backend: str | None = None,
 ) -> Transport:
-    """`--smtp-url` > DIGEST_SMTP_URL > digest.toml's smtp backend > the outbox."""
+    """`--transport` > `--smtp-url` > DIGEST_SMTP_URL > digest.toml's backend > the outbox."""
     config = project.config
+    if backend is not None and backend not in TRANSPORT_KINDS:
+        raise DigestError(f"--transport {backend}: choose one of {', '.join(TRANSPORT_KINDS)}")
     url = smtp_url or (config.smtp_url if config.transport == "smtp" else "")
-    if url:
-        return SMTPTransport(
+    if backend == "smtp" and not (url := url or config.smtp_url):
+        raise DigestError("--transport smtp: no relay given (--smtp-url or DIGEST_SMTP_URL)")
+    if url and backend in (None, "smtp"):
+        transport = SMTPTransport(
             url,
             password=config.smtp_password,
             timeout=config.timeout,
-            verify=not insecure,
+            verify=not (insecure or config.insecure),
+            ca_file=config.ca_file or None,
             pool_size=concurrency or config.concurrency,
+            helo_name=config.helo_name or None,
         )
-    if config.transport == "memory":
+        _check_links_for_relay(config, transport)
+        return transport
+    if backend == "memory" or (backend is None and config.transport == "memory"):
         return MemoryTransport()
     return OutboxTransport(project.outbox_dir)
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_links_for_relay(config: Config, transport: SMTPTransport) -> None:
+    """Mail through a real relay goes to real readers: its unsubscribe and web links must work
+    from their machines, and RFC 8058 one-click unsubscribe needs https. A relay on loopback is
+    a test setup (or a local MTA in front of a test), so it is let through."""
+    if _is_loopback(transport.settings.host):
+        return
+    base = urlsplit(config.base_url)
+    if base.scheme != "https" or _is_loopback(base.hostname or ""):
+        raise ConfigError(
+            f"{config.path}: `newsletter.base_url` is {config.base_url}, but messages would go"
+            f" through {transport.settings}: readers' unsubscribe and web links would not work"
+            " (one-click unsubscribe needs https); set base_url (or DIGEST_BASE_URL) to the"
+            " public https:// address of `digest serve`"
+        )
+
+
+def transport_kind(transport: Transport) -> str:
+    if isinstance(transport, SMTPTransport):
+        return "smtp"
+    if isinstance(transport, OutboxTransport):
+        return "outbox"
+    if isinstance(transport, MemoryTransport):
+        return "memory"
+    return type(transport).__name__
+
+
+def check_transport_switch(
+    project: Project, issue: Issue, transport: Transport, *, explicit: bool
+) -> None:
+    """An issue keeps the transport its send started with: a later `digest send` in a shell
+    without DIGEST_SMTP_URL must not finish it into the local outbox and call it sent."""
+    recorded = project.store.issue_transport(issue.id)
+    kind = transport_kind(transport)
+    if issue.status == "sent" and not explicit:
+        return  # nothing left to send: a repeated `digest send` only confirms
+    if recorded and recorded.split(" ", 1)[0] != kind and not explicit:
+        raise DigestError(
+            f"issue {issue.id} was started through {recorded.split(' ', 1)[1]}; this send would"
+            f" go through {describe_transport(transport)}. Check DIGEST_SMTP_URL and"
+            f" digest.toml, or pass --transport {kind} to switch on purpose"
+        )
+    description = f"{kind} {describe_transport(transport)}"
+    if recorded != description:
+        project.store.set_issue_transport(issue.id, description)
 
 
 def describe_transport(transport: Transport) -> str:
@@ -194,6 +293,15 @@ class Messages:
             envelope = replace(envelope, data=self.signer.sign(envelope.data))
         return envelope
 
+    async def envelope_async(self, subscriber: Subscriber) -> Envelope:
+        """`envelope`, with the DKIM signature computed in a worker thread: an RSA signature
+        on the event loop would stall every connection while it is made."""
+        envelope: Envelope = self.factory.envelope(subscriber)
+        if self.signer is not None:
+            data = await asyncio.to_thread(self.signer.sign, envelope.data)
+            envelope = replace(envelope, data=data)
+        return envelope
+
 
 def resolve_issue(project: Project, issue: Issue | int | None) -> Issue:
     if isinstance(issue, Issue):
@@ -218,6 +326,10 @@ class Pace:
         now = time.monotonic()
         self._window: deque[float] = deque(sorted(now - ago for ago in sent_ago if ago < 3600))
         self._lock = asyncio.Lock()
+
+    def slow_down(self) -> None:
+        """Half the rate (when one is set): the relay said we are sending too fast."""
+        self.interval *= 2
 
     async def wait(self) -> None:
         if not self.interval and not self.hourly_cap:
@@ -276,6 +388,7 @@ class _Run:
     ) -> None:
         self.store = project.store
         self.bounce_limit = project.config.bounce_limit
+        self.max_send_errors = project.config.max_send_errors
         self.issue = issue
         self.transport = transport
         self.messages = messages
@@ -293,6 +406,21 @@ class _Run:
         self._order = itertools.count()
         self._outstanding = 0  # taken from the store or the retry heap, outcome not final yet
         self._changed = asyncio.Event()
+        self.replies: Counter[str] = Counter()  # of failed and deferred messages
+        # rounds of connections that could not be opened, in a row, and when the last ended
+        self._unreachable = 0
+        self._last_unreachable = -math.inf
+        # throttling: replies about us in a row, the global pause, and how many may be in flight
+        self._throttles = 0
+        self._pause_started = -math.inf
+        self._paused_until = 0.0
+        self._limit = concurrency
+        self._in_flight = 0
+        self._slot_freed = asyncio.Condition()
+        # the circuit breaker: the current run of permanent failures with one reply. Their
+        # bounce accounting waits until the run is broken, so a tripped breaker costs nobody.
+        self._streak_reply = ""
+        self._streak: list[Subscriber] = []
 
     def _report(self) -> None:
         if self.progress is not None:
@@ -313,6 +441,7 @@ class _Run:
             await asyncio.gather(*workers, return_exceptions=True)
         if self.fatal is not None:
             raise self.fatal
+        self._end_streak()
 
     async def _feed(self, queue: asyncio.Queue[_Retry | None]) -> None:
         loop = asyncio.get_running_loop()
@@ -377,7 +506,7 @@ class _Run:
             self._report()
             return
         try:
-            envelope = self.messages.envelope(subscriber)
+            envelope = await self.messages.envelope_async(subscriber)
         except DigestError as exc:
             # bad data in one row (say a name with a line break): that person is not mailed,
             # and it is not a bounce
@@ -386,12 +515,103 @@ class _Run:
             self.state.skipped += 1
             self._report()
             return
-        await self.pace.wait()
-        delivery = await self.transport.send(envelope)
+        await self._take_slot()
+        try:
+            await self.pace.wait()
+            started = asyncio.get_running_loop().time()
+            delivery = await self.transport.send(envelope)
+        finally:
+            async with self._slot_freed:
+                self._in_flight -= 1
+                self._slot_freed.notify_all()
         if item.due:
             self.state.retrying -= 1
-        self._record(subscriber, delivery, item.attempts + 1, item.earlier)
+        self._count_unreachable(delivery, started)
+        if delivery.about_us and not delivery.ok:
+            self._throttled(item, delivery, started)
+        else:
+            self._record(subscriber, delivery, item.attempts + 1, item.earlier)
         self._report()
+
+    def _count_unreachable(self, delivery: Delivery, started: float) -> None:
+        """Stop after MAX_UNREACHABLE rounds of connections that could not be opened: a relay
+        that is down, or accepts TCP but never greets, would cost every row its timeout.
+        Connections that failed together (one per worker) are one round."""
+        if not delivery.unreachable:
+            self._unreachable = 0
+            return
+        if started < self._last_unreachable:
+            return
+        self._unreachable += 1
+        now = asyncio.get_running_loop().time()
+        self._last_unreachable = now
+        # nobody connects again before the pause is over: fresh rows would fail the same way
+        self._paused_until = max(
+            self._paused_until, now + backoff(self.retry_base, self._unreachable)
+        )
+        if self._unreachable >= MAX_UNREACHABLE and self.fatal is None:
+            self.fatal = SendStopped(
+                f"{describe_transport(self.transport)}: stopped after {self._unreachable}"
+                f" rounds of failed connections ({delivery.reply[:200]}); the rest stays"
+                " deferred: run `digest send` again once the relay answers"
+            )
+
+    async def _take_slot(self) -> None:
+        """Wait for one of the `_limit` sending slots, then for the end of any global pause."""
+        async with self._slot_freed:
+            await self._slot_freed.wait_for(lambda: self._in_flight < self._limit)
+            self._in_flight += 1
+        loop = asyncio.get_running_loop()
+        while (wait := self._paused_until - loop.time()) > 0:
+            await asyncio.sleep(wait)
+
+    def _throttled(self, item: _Retry, delivery: Delivery, started: float) -> None:
+        """A temporary reply about us ("450 4.7.1 too much mail", "421 too busy"): the whole
+        send backs off, with fewer connections and half the rate, and the address keeps its
+        attempts, since retrying it alone would only keep the relay's counter up."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        # a reply to a message sent before the current pause began is an echo of the same news
+        if started >= self._pause_started:
+            self._throttles += 1
+            if self._throttles > MAX_THROTTLES:
+                self.fatal = SendStopped(
+                    f"{describe_transport(self.transport)}: stopped, the relay kept deferring us"
+                    f" ({delivery.reply}); the rest stays deferred for a later run: run"
+                    " `digest send` again later, or set a lower `transport.rate`"
+                )
+            self._pause_started = now
+            self._paused_until = now + backoff(self.retry_base, self._throttles)
+            self._limit = max(1, self._limit // 2)
+            self.pace.slow_down()
+        self.replies[delivery.reply[:200]] += 1
+        self._defer_uncounted(
+            item.subscriber,
+            delivery.reply,
+            self._paused_until - now,
+            item.attempts + 1,
+            item.earlier,
+        )
+
+    def _defer_uncounted(
+        self, subscriber: Subscriber, reply: str, delay: float, attempts: int, earlier: int
+    ) -> None:
+        """Deferred for a reason that is not the address's (a throttle, no connection): the
+        stored attempt count, which decides giving up, is untouched; --max-attempts still
+        bounds this run's tries."""
+        next_try = time.time() + delay
+        self.store.mark_send(
+            self.issue.id,
+            subscriber.email,
+            "deferred",
+            reply=reply[:500],
+            next_try=next_try,
+            count_attempt=False,
+        )
+        if attempts < self.max_attempts and self.fatal is None:
+            self._retry_later(subscriber, delay, attempts, earlier)
+        else:
+            self.state.deferred += 1
 
     def _record(
         self, subscriber: Subscriber, delivery: Delivery, attempts: int, earlier: int
@@ -400,15 +620,22 @@ class _Run:
         store, issue_id, email = self.store, self.issue.id, subscriber.email
         reply = delivery.reply[:500]
         total = earlier + attempts
+        if not delivery.about_us:
+            self._throttles = 0
+        if not delivery.ok:
+            self.replies[delivery.reply[:200]] += 1
         if delivery.ok:
             store.mark_send(issue_id, email, "sent", reply=reply)
             self.state.sent += 1
         elif delivery.permanent:
             store.mark_send(issue_id, email, "failed", reply=reply)
             self.state.failed += 1
-            if store.consecutive_failures(email) >= self.bounce_limit:
-                store.suppress(email, "bounced", list_name=subscriber.list)
-                self.bounced += 1
+            self._permanent_failure(subscriber, delivery)
+            return
+        elif delivery.unreachable:
+            # no session was opened: nothing was said about the address
+            delay = backoff(self.retry_base, attempts)
+            self._defer_uncounted(subscriber, reply, delay, attempts, earlier)
         elif total >= self.max_total_attempts and not delivery.connection_lost:
             # The server answered for this address, temporarily, too many times: give up, like
             # an MTA whose queue lifetime ran out. Lost connections never get here, so a relay
@@ -420,13 +647,62 @@ class _Run:
             delay = backoff(self.retry_base, attempts)
             store.mark_send(issue_id, email, "deferred", reply=reply, next_try=time.time() + delay)
             if attempts < self.max_attempts:
-                due = asyncio.get_running_loop().time() + delay
-                retry = _Retry(due, next(self._order), subscriber, attempts, earlier)
-                heapq.heappush(self._retries, retry)
-                self._outstanding += 1  # back in the heap; the worker's finally takes one off
-                self.state.retrying += 1
+                self._retry_later(subscriber, delay, attempts, earlier)
             else:
                 self.state.deferred += 1  # the next run tries again, not before next_try
+        self._end_streak()
+
+    def _retry_later(
+        self, subscriber: Subscriber, delay: float, attempts: int, earlier: int
+    ) -> None:
+        due = asyncio.get_running_loop().time() + delay
+        heapq.heappush(self._retries, _Retry(due, next(self._order), subscriber, attempts, earlier))
+        self._outstanding += 1  # back in the heap; the worker's finally takes one off
+        self.state.retrying += 1
+
+    def _permanent_failure(self, subscriber: Subscriber, delivery: Delivery) -> None:
+        """Count a permanent failure towards the circuit breaker; trip it when
+        `transport.max_send_errors` in a row carry the same reply (like listmonk's
+        MaxSendErrors): those rows go back to pending and nobody's bounce record counts them."""
+        if not self.max_send_errors:
+            self._bounce_check(subscriber)
+            return
+        reply = _reply_pattern(delivery.reply, subscriber.email)
+        if reply != self._streak_reply:
+            self._end_streak()
+            self._streak_reply = reply
+        self._streak.append(subscriber)
+        if len(self._streak) < self.max_send_errors or self.fatal is not None:
+            return
+        for member in self._streak:
+            self.store.mark_send(self.issue.id, member.email, "pending", count_attempt=False)
+        self.state.failed -= len(self._streak)
+        self.replies[delivery.reply[:200]] -= len(self._streak)
+        self.fatal = SendPaused(
+            f"{describe_transport(self.transport)}: paused, the last {len(self._streak)}"
+            f" messages all failed with the same reply ({delivery.reply[:200]}); that looks like"
+            " a problem with the relay or the message, not with the addresses, so nobody was"
+            " marked failed or bounced: fix it and run `digest send` again (or raise"
+            " `transport.max_send_errors`)"
+        )
+        self._streak = []
+
+    def _end_streak(self) -> None:
+        """A different outcome broke the run of identical failures: account for its bounces."""
+        streak, self._streak, self._streak_reply = self._streak, [], ""
+        for subscriber in streak:
+            self._bounce_check(subscriber)
+
+    def _bounce_check(self, subscriber: Subscriber) -> None:
+        if self.store.consecutive_failures(subscriber.email) >= self.bounce_limit:
+            self.store.suppress(subscriber.email, "bounced", list_name=subscriber.list)
+            self.bounced += 1
+
+
+def _reply_pattern(reply: str, email: str) -> str:
+    """A reply with the recipient's address taken out: "550 5.1.1 <a@x>: unknown" and
+    "550 5.1.1 <b@x>: unknown" are the same answer."""
+    return re.sub(re.escape(email), "", reply, flags=re.IGNORECASE).strip()
 
 
 def snapshot_recipients(
@@ -466,6 +742,7 @@ async def send_issue_async(
     transport: Transport | None = None,
     smtp_url: str | None = None,
     insecure: bool = False,
+    backend: str | None = None,
     concurrency: int | None = None,
     rate: float | None = None,
     hourly_cap: int | None = None,
@@ -478,7 +755,10 @@ async def send_issue_async(
     """Send `issue` (default: the latest) to its subscribers; see the module docstring.
 
     Releases a held issue. Raises SendLocked when another process is sending it, DigestError
-    for bad settings or a relay that refuses us outright (rows stay pending for a resume)."""
+    for bad settings or a relay that refuses us outright (rows stay pending for a resume),
+    SendPaused when the circuit breaker trips, SendStopped when the relay cannot be reached
+    or keeps deferring us. `backend` (`--transport`) chooses the transport explicitly, also
+    when it differs from the one the issue's send started with."""
     config = project.config
     concurrency = config.concurrency if concurrency is None else concurrency
     if max_total_attempts is None:
@@ -491,8 +771,9 @@ async def send_issue_async(
     messages = Messages(project, issue)
     if dry_run:
         return _dry_run(project, issue, messages, list_name)
+    explicit = backend is not None
     transport = transport or choose_transport(
-        project, smtp_url=smtp_url, insecure=insecure, concurrency=concurrency
+        project, smtp_url=smtp_url, insecure=insecure, concurrency=concurrency, backend=backend
     )
     hourly_cap = config.hourly_cap if hourly_cap is None else hourly_cap
     pace = Pace(
@@ -502,6 +783,7 @@ async def send_issue_async(
     )
     problems: list[str] = []
     with IssueLock(project.state_dir, issue.id):
+        check_transport_switch(project, issue, transport, explicit=explicit)
         snapshot_recipients(project, issue, list_name, problems)
         run = _Run(
             project,
@@ -528,6 +810,7 @@ async def send_issue_async(
         bounced=run.bounced,
         transport=describe_transport(transport),
         warnings=problems + run.warnings,
+        replies=+run.replies,
     )
 
 
@@ -618,6 +901,7 @@ async def send_test_copy_async(
     transport: Transport | None = None,
     smtp_url: str | None = None,
     insecure: bool = False,
+    backend: str | None = None,
 ) -> Delivery:
     """One copy of `issue` to `address`, as a subscriber of that name would get it; the
     bookkeeping is not touched."""
@@ -625,9 +909,9 @@ async def send_test_copy_async(
     if any(c in address for c in "\r\n\t ") or "@" not in parseaddr(address)[1]:
         raise DigestError(f"--to {address!r}: not an email address")
     issue = resolve_issue(project, issue)
-    envelope = Messages(project, issue).envelope(Subscriber(email=address, list="test"))
+    envelope = await Messages(project, issue).envelope_async(Subscriber(email=address, list="test"))
     transport = transport or choose_transport(
-        project, smtp_url=smtp_url, insecure=insecure, concurrency=1
+        project, smtp_url=smtp_url, insecure=insecure, concurrency=1, backend=backend
     )
     async with transport:
         return await transport.send(envelope)

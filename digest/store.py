@@ -95,6 +95,8 @@ MIGRATIONS: list[str] = [
     UPDATE article_sources SET kind = 'url'
         WHERE source = (SELECT url FROM articles WHERE articles.id = article_sources.article_id);
     """,
+    # the transport an issue's send started through ("smtp smtp://relay:587", "outbox …")
+    "ALTER TABLE issues ADD COLUMN transport TEXT;",
 ]
 
 
@@ -486,6 +488,14 @@ class Store:
                 " WHERE id = ?",
                 (status, status, now_utc().isoformat(), issue_id),
             )
+
+    def issue_transport(self, issue_id: int) -> str | None:
+        row = self.db.execute("SELECT transport FROM issues WHERE id = ?", (issue_id,)).fetchone()
+        return row[0] if row else None
+
+    def set_issue_transport(self, issue_id: int, transport: str) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE issues SET transport = ? WHERE id = ?", (transport, issue_id))
 
     def last_sent_at(self) -> datetime | None:
         row = self.db.execute(

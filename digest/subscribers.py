@@ -105,6 +105,16 @@ def email_key(email: str) -> str:
     return email.strip().lower()
 
 
+_test_domains = False
+
+
+def allow_test_domains(enabled: bool) -> None:
+    """Accept addresses at the reserved `.test` domain (`subscribers.allow_test_domains`, set
+    when a project is opened): a test deployment's lists, never a real one's."""
+    global _test_domains
+    _test_domains = enabled
+
+
 def normalise_email(raw: str) -> str:
     """The address in email-validator's normal form; ListError with the reason if it is bad.
 
@@ -113,7 +123,9 @@ def normalise_email(raw: str) -> str:
     if not raw:
         raise ListError("no email address")
     try:
-        return validate_email(raw, check_deliverability=False).normalized
+        return validate_email(
+            raw, check_deliverability=False, test_environment=_test_domains
+        ).normalized
     except EmailNotValidError as exc:
         raise ListError(f"{raw!r} is not a valid email address: {exc}") from None
 

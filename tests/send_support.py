@@ -1,10 +1,13 @@
 """Shared pieces for the send tests: a project with a rendered issue, and an aiosmtpd relay on
 loopback that injects faults (451/550 at RCPT, a dropped connection mid-DATA, 421, slow replies,
-a restart)."""
+a restart) or behaves like a real relay with a problem of its own: one reply to every message
+(about our sender, our content, a quota), a throttle at MAIL FROM, a refused bare HELO name; and
+a server that accepts connections but never greets."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import socketserver
 import ssl
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from digest.models import Article, IssueEntry
 from digest.project import Project, init_project, open_project
@@ -43,7 +47,7 @@ class FaultyRelay:
     """An aiosmtpd handler. Each fault map counts down: `{"a@x": 2}` answers the fault twice,
     then accepts."""
 
-    temp_rcpt: dict[str, int] = field(default_factory=dict)  # 451 at RCPT
+    temp_rcpt: dict[str, int] = field(default_factory=dict)  # 451 4.2.0 (the mailbox) at RCPT
     perm_rcpt: set[str] = field(default_factory=set)  # 550 at RCPT
     policy_rcpt: set[str] = field(default_factory=set)  # 554 5.7.1 relay access denied at RCPT
     drop_data: dict[str, int] = field(default_factory=dict)  # connection dropped at DATA
@@ -51,6 +55,16 @@ class FaultyRelay:
     slow_data: dict[str, int] = field(default_factory=dict)  # DATA reply after `slow_seconds`
     slow_seconds: float = 2.0
     delay: float = 0.0  # before every RCPT and DATA reply
+    mail_reply: str = ""  # the reply to every MAIL FROM, instead of 250
+    rcpt_reply: str = ""  # the reply to every RCPT TO, instead of 250
+    data_reply: str = ""  # the reply to every DATA, instead of 250
+    # Postfix's `smtpd_recipient_restrictions = reject_non_fqdn_helo_hostname`: a HELO name
+    # without a dot is refused, at RCPT TO
+    require_fqdn_helo: bool = False
+    # (messages, seconds): at most that many MAIL FROM per window, then "450 4.7.1 too much mail"
+    mail_quota: tuple[int, float] | None = None
+    mail_log: list[tuple[float, bool]] = field(default_factory=list)  # (time, accepted)
+    helo_names: list[str] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     rcpt_log: list[tuple[str, float]] = field(default_factory=list)  # (address, Unix time)
     sessions: set[int] = field(default_factory=set)  # SMTP sessions that sent MAIL
@@ -68,6 +82,17 @@ class FaultyRelay:
     ) -> str:
         with self.lock:
             self.sessions.add(id(session))
+            self.helo_names.append(str(session.host_name))
+            if self.mail_quota is not None:
+                limit, window = self.mail_quota
+                now = time.monotonic()
+                recent = [t for t, ok in self.mail_log if ok and t > now - window]
+                accepted = len(recent) < limit
+                self.mail_log.append((now, accepted))
+                if not accepted:
+                    return f"450 4.7.1 <{address}>: too much mail from 127.0.0.1, slow down"
+        if self.mail_reply:
+            return self.mail_reply
         envelope.mail_from = address
         return "250 OK"
 
@@ -78,12 +103,19 @@ class FaultyRelay:
             await asyncio.sleep(self.delay)
         with self.lock:
             self.rcpt_log.append((address, time.time()))
+        if self.require_fqdn_helo and "." not in str(session.host_name):
+            return (
+                f"504 5.5.2 <{session.host_name}>: Helo command rejected:"
+                " need fully-qualified hostname"
+            )
+        if self.rcpt_reply:
+            return self.rcpt_reply
         if address in self.perm_rcpt:
             return "550 5.1.1 no such user here"
         if address in self.policy_rcpt:
             return "554 5.7.1 <" + address + ">: Relay access denied"
         if self._take(self.temp_rcpt, address):
-            return "451 4.7.1 greylisted, try again later"
+            return "451 4.2.0 mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -91,6 +123,8 @@ class FaultyRelay:
         if self.delay:
             await asyncio.sleep(self.delay)
         recipient = envelope.rcpt_tos[0]
+        if self.data_reply:
+            return self.data_reply
         if self._take(self.drop_data, recipient):
             server.transport.abort()
             return "451 dropped"
@@ -203,6 +237,43 @@ class ScriptedRelay:
         return f"smtp://127.0.0.1:{self.port}"
 
 
+class SilentRelay:
+    """Accepts TCP connections on loopback and never says a word: a hung relay."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = int(self.sock.getsockname()[1])
+        self.connections = 0
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self._held.append(conn)
+
+    def __enter__(self) -> SilentRelay:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        self.sock.close()
+        for conn in self._held:
+            conn.close()
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+
 def running_relay(handler: FaultyRelay, **options: Any) -> Iterator[Relay]:
     relay = Relay(handler, **options).start()
     try:
@@ -291,3 +362,39 @@ def tls_contexts(ca: Any) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     client = ssl.create_default_context()
     ca.configure_trust(client)
     return server, client
+
+
+class Authenticator:
+    """aiosmtpd's authenticator for user `mailer` with `password`; records every login tried."""
+
+    def __init__(self, password: bytes = b"s3cret-pw") -> None:
+        self.password = password
+        self.logins: list[tuple[bytes, bytes]] = []
+
+    @property
+    def calls(self) -> int:
+        return len(self.logins)
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
+        self.logins.append((auth_data.login, auth_data.password))
+        ok = auth_data.login == b"mailer" and auth_data.password == self.password
+        return AuthResult(success=ok, handled=False)
+
+
+def dkim_key() -> tuple[bytes, bytes]:
+    """A fresh 2048-bit RSA key (PEM) and the DNS TXT record that publishes it."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return pem, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)

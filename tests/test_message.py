@@ -39,6 +39,8 @@ EXPECTED_HEADERS = {
     "reply-to",
     "mime-version",
     "content-type",
+    "auto-submitted",
+    "precedence",
 }
 
 
@@ -454,3 +456,43 @@ def test_templates_use_the_subscribers_own_columns(tmp_path: Path, config: Confi
     assert "Weather in </p>" in bare.get_body(("html",)).get_content()
     assert "Weather in </p>" in web_version(issue)
     assert "@@digest:" not in html + text + web_version(issue)
+
+
+def test_headers_for_a_bulk_mailing_and_a_modern_date(factory: MessageFactory) -> None:
+    subscriber = Subscriber(email="ann@example.net", name="Ann Lee", list="weekly")
+    envelope = factory.envelope(subscriber)
+    message = factory.message(subscriber)
+    # auto-replies (vacation, out of office) stay away: RFC 3834 and the older Precedence
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["Precedence"] == "bulk"
+    raw_date = re.search(rb"^Date: ([^\r]*)\r$", header_block(envelope.data), re.MULTILINE)
+    assert raw_date is not None and raw_date[1].endswith(b" +0000")  # not the obsolete GMT
+
+
+def test_header_lines_are_folded_under_78_characters_where_possible(tmp_path: Path) -> None:
+    config = make_config(
+        tmp_path,
+        name="The Weekly Political Digest of the Northern Provinces and Islands",
+        reply_to="The Editors of the Weekly Political Digest <editors@news.example.org>",
+    )
+    factory = MessageFactory(stored_issue(tmp_path, config), config, SECRET)
+    subscriber = Subscriber(
+        email="a.rather.long.address.indeed@example.net",
+        name="Annabel Leonora Featherstonehaugh-Cholmondeley",
+        list="weekly",
+    )
+    for line in header_block(factory.envelope(subscriber).data).split(b"\r\n"):
+        if len(line) > 78:
+            # only a line holding one token that no space divides (a long URL) may be longer
+            value = line.split(b":", 1)[1] if line[:1] not in (b" ", b"\t") else line
+            assert len(value.split()) == 1, line
+
+
+def test_the_preheader_is_hidden_without_a_same_colour_trick(factory: MessageFactory) -> None:
+    """SpamAssassin's HTML_FONT_LOW_CONTRAST fires on text coloured like its background."""
+    html = factory.html(Subscriber(email="ann@example.net", list="weekly"))
+    preheader = re.search(r'<div class="preheader"[^>]*style="([^"]*)"', html)
+    assert preheader is not None
+    style = preheader[1].replace(" ", "")
+    assert "display:none" in style
+    assert "color:" not in style and "opacity:0" not in style

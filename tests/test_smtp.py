@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 import trustme
-from aiosmtpd.smtp import AuthResult
-from send_support import FaultyRelay, Relay, make_project, tls_contexts
+from send_support import Authenticator, FaultyRelay, Relay, make_project, tls_contexts
 from typer.testing import CliRunner
 
 from digest.cli import app
@@ -117,16 +116,6 @@ def test_implicit_tls_verified_then_refused_without_trust_then_insecure(
     finally:
         relay.stop()
     assert sum(relay.handler.copies().values()) == 2 + 3
-
-
-class Authenticator:
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self, server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
-        self.calls += 1
-        ok = auth_data.login == b"mailer" and auth_data.password == b"s3cret-pw"
-        return AuthResult(success=ok, handled=False)
 
 
 def test_a_login_without_starttls_is_refused_unless_the_url_says_starttls_no(

@@ -201,3 +201,20 @@ def test_files_that_cannot_be_read_or_written_are_one_line(root: Path) -> None:
     folder.write_text("not a folder\n")  # the lists' folder is a file
     code, _, err = run(root, "add", "new@example.org")
     assert code == 2 and "cannot write" in err and "Traceback" not in err
+
+
+def test_reserved_test_domains_need_an_explicit_setting(root: Path, tmp_path: Path) -> None:
+    source = tmp_path / "testers.csv"
+    source.write_text("email,name\nann@qa.test,Ann\nbob@example.org,Bob\n", encoding="utf-8")
+    code, _, err = run(root, "import", str(source), "--list", "qa")
+    assert code == 1 and "ann@qa.test" in err
+    assert [row["email"] for row in listed(root, "--list", "qa")] == ["bob@example.org"]
+
+    config = root / "digest.toml"
+    config.write_text(
+        config.read_text().replace("allow_test_domains = false", "allow_test_domains = true")
+    )
+    code, _, err = run(root, "import", str(source), "--list", "qa")
+    assert code == 0, err
+    emails = sorted(str(row["email"]) for row in listed(root, "--list", "qa"))
+    assert emails == ["ann@qa.test", "bob@example.org"]

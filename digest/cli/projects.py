@@ -10,6 +10,7 @@ import typer
 
 from digest.cli import app
 from digest.cli._common import command, console
+from digest.errors import EXIT_PARTIAL
 from digest.project import init_project
 from digest.wording import plural
 
@@ -67,3 +68,10 @@ def demo_command(
         f"Delivered {plural(sent.counts.sent, 'message')} to the outbox:"
         f" {project.outbox_dir / 'new'}"
     )
+    if sent.exit_code or not sent.counts.sent:
+        # a demo that delivered nothing (or not everything) must not look like it worked
+        replies = f": {sent.top_replies()}" if sent.replies else ""
+        console.print(
+            f"not delivered: {sent.counts.failed} failed, {sent.remaining} deferred{replies}"
+        )
+        raise typer.Exit(EXIT_PARTIAL)

@@ -26,6 +26,13 @@ def run_command(
         bool, typer.Option("--hold", help="Build (and keep) the issue but do not send it.")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
+    transport: Annotated[
+        str | None,
+        typer.Option("--transport", help="outbox or smtp: send through this, on purpose."),
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Do not verify the relay's TLS certificate.")
+    ] = False,
 ) -> None:
     """Ingest, build this period's issue once, and send it; safe to run again and again."""
     from digest.cli.editorial import parse_as_of
@@ -34,13 +41,17 @@ def run_command(
 
     if period not in PERIODS:
         raise DigestError(f"--period {period!r}: choose one of {', '.join(PERIODS)}")
+    from digest.cli.sending import warn_if_insecure
+
     project = open_project(project_dir())
+    warn_if_insecure(project, insecure)
     report = run_period(
         project,
         as_of=parse_as_of(as_of),
         period=period,
         articles=articles,
         hold=hold,
+        send_options={"backend": transport, "insecure": insecure},
     )
     for failure in report.ingest.failures:
         console.print(str(failure))
@@ -64,11 +75,14 @@ def run_command(
         }[report.outcome]
         counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
         made = "built" if report.built else "existing"
+        via = f" via {report.send.transport}" if report.send else ""
         line = (
             f"{report.key}: issue {issue.id} ({made}, {plural(len(issue.entries), 'story')})"
-            f" {state}"
+            f" {state}{via}"
             f"{'; ' + counts if counts else ''} ({ingested})"
         )
+        if report.send and report.send.replies:
+            line += f"; replies: {report.send.top_replies()}"
     if json_out:
         emit_json(
             {
@@ -81,5 +95,6 @@ def run_command(
     else:
         print(line)
     # exit codes as for `digest send`: bad inputs are named on stderr but do not fail the run
-    if report.outcome in ("partial", "in-progress"):
+    failed = report.send is not None and report.send.run.failed > 0
+    if report.outcome in ("partial", "in-progress") or failed:
         raise typer.Exit(EXIT_PARTIAL)

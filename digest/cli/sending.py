@@ -72,12 +72,20 @@ def send_command(
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Do not verify the relay's TLS certificate.")
     ] = False,
+    transport: Annotated[
+        str | None,
+        typer.Option(
+            "--transport",
+            help="outbox or smtp: send through this, also when the issue started through another.",
+        ),
+    ] = None,
 ) -> None:
     """Send an issue to its subscribers; an interrupted send resumes where it stopped."""
     project = open_project(project_dir())
     try:
+        warn_if_insecure(project, insecure)
         if to is not None:
-            _test_copy(project, issue_id, to, smtp_url, insecure, as_json)
+            _test_copy(project, issue_id, to, smtp_url, insecure, transport, as_json)
             return
         report = _send_with_progress(
             project,
@@ -85,6 +93,7 @@ def send_command(
             list_name=list_name,
             smtp_url=smtp_url,
             insecure=insecure,
+            backend=transport,
             concurrency=concurrency,
             rate=rate,
             retry_base=retry_base,
@@ -98,6 +107,19 @@ def send_command(
     if as_json:
         emit_json(report.summary() | ({"would_send": report.would_send} if dry_run else {}))
     raise typer.Exit(report.exit_code)
+
+
+def warn_if_insecure(project: Project, insecure: bool) -> None:
+    """Said before anything is sent, every time: an unverified relay may be anyone."""
+    if insecure or project.config.insecure:
+        where = "--insecure" if insecure else f"`transport.insecure` in {project.config.path}"
+        console.print(
+            f"[bold red]WARNING: TLS certificate verification is OFF ({where}).[/bold red]"
+            " Anyone on the network path can pose as the relay and read the password and every"
+            " message. Use this only with a test server; trust a private CA with"
+            " `transport.ca_file` instead.",
+            markup=True,
+        )
 
 
 def _send_with_progress(project: Project, issue_id: int | None, **options: Any) -> SendReport:
@@ -152,8 +174,12 @@ def _summarise(report: SendReport) -> None:
         f" Issue total: sent {counts['sent']}, failed {counts['failed']},"
         f" skipped {counts['skipped']}, deferred {counts['deferred']}",
     )
+    if report.replies:
+        console.print(f"replies: {report.top_replies()}")
     if report.bounced:
         console.print(f"{plural(report.bounced, 'address')} suppressed as bounced")
+    if run.failed:
+        console.print(f"{run.failed} failed for good in this run")
     if report.remaining:
         console.print(
             f"{report.remaining} still deferred: run `digest send {report.issue_id}` later"
@@ -166,9 +192,12 @@ def _test_copy(
     address: str,
     smtp_url: str | None,
     insecure: bool,
+    backend: str | None,
     as_json: bool,
 ) -> None:
-    delivery = send_test_copy(project, issue_id, address, smtp_url=smtp_url, insecure=insecure)
+    delivery = send_test_copy(
+        project, issue_id, address, smtp_url=smtp_url, insecure=insecure, backend=backend
+    )
     if delivery.ok:
         console.print(f"test copy sent to {delivery.envelope.recipient}: {delivery.reply}")
     else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from digest.transports.base import Delivery, Envelope, Transport
+from digest.transports.base import Delivery, Envelope, Transport, TransportSetupError
 from digest.transports.memory import MemoryTransport
 from digest.transports.outbox import OutboxTransport
 from digest.transports.smtp import SMTPTransport
@@ -14,4 +14,5 @@ __all__ = [
     "OutboxTransport",
     "SMTPTransport",
     "Transport",
+    "TransportSetupError",
 ]

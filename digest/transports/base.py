@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
+from digest.errors import DigestError
+
 
 @dataclass(frozen=True)
 class Envelope:
@@ -32,6 +34,17 @@ class Delivery:
     reply: str = ""
     # a 421 or dropped connection: the transport's connection should be replaced
     connection_lost: bool = False
+    # a temporary reply about us, not the address (a throttle at MAIL FROM, a 4.7.x at RCPT, a
+    # 4xx greeting): the whole send should slow down; never counted against the address
+    about_us: bool = False
+    # no session could be opened at all (refused, no greeting, a timeout while connecting)
+    unreachable: bool = False
+
+
+class TransportSetupError(DigestError):
+    """The transport cannot be used at all (a relay that refuses us, an outbox that cannot be
+    written): retrying message by message would only repeat the error, so the send stops with
+    the undecided rows left pending."""
 
 
 class Transport:

@@ -6,7 +6,7 @@ import asyncio
 import mailbox
 from pathlib import Path
 
-from digest.transports.base import Delivery, Envelope, Transport
+from digest.transports.base import Delivery, Envelope, Transport, TransportSetupError
 
 
 class OutboxTransport(Transport):
@@ -15,7 +15,18 @@ class OutboxTransport(Transport):
         self._maildir: mailbox.Maildir | None = None
 
     async def open(self) -> None:
-        self._maildir = mailbox.Maildir(self.path, create=True)
+        try:
+            self._maildir = mailbox.Maildir(self.path, create=True)
+        except OSError as exc:
+            raise self._unusable(exc) from None
+
+    def _unusable(self, exc: OSError) -> TransportSetupError:
+        # a full disk or a folder we may not write is the same for every message: stop, and
+        # never record it against the subscribers
+        return TransportSetupError(
+            f"outbox {self.path}: cannot write messages ({exc.strerror or exc});"
+            " fix it and run `digest send` again"
+        )
 
     def _deliver(self, envelope: Envelope) -> str:
         if self._maildir is None:
@@ -28,5 +39,5 @@ class OutboxTransport(Transport):
         try:
             where = await asyncio.to_thread(self._deliver, envelope)
         except OSError as exc:
-            return Delivery(envelope, ok=False, permanent=False, reply=f"outbox: {exc}")
+            raise self._unusable(exc) from None
         return Delivery(envelope, ok=True, reply=where)

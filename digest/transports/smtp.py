@@ -9,23 +9,55 @@ in a message, a log line or a repr.
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import socket
 import ssl
 from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import aiosmtplib
 
-from digest.errors import ConfigError, DigestError
-from digest.transports.base import Delivery, Envelope, Transport
+from digest.errors import ConfigError
+from digest.transports.base import Delivery, Envelope, Transport, TransportSetupError
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
+# the mechanisms aiosmtplib speaks with a user and password, in the order it prefers them
+AUTH_MECHANISMS = ("CRAM-MD5", "PLAIN", "LOGIN")
+# RFC 3463 enhanced status code at the start of a reply's text: class.subject.detail
+_ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})(?!\S)")
+# X.1.7 and X.1.8 are about the *sender's* address, though their subject is "addressing"
+_SENDER_CODES = {(1, 7), (1, 8)}
 
 
-class SMTPSetupError(DigestError):
+class SMTPSetupError(TransportSetupError):
     """The relay cannot be used at all (a 5xx greeting, EHLO or STARTTLS reply, bad credentials,
-    a certificate that does not verify, no STARTTLS where the URL needs it, a 5.7.x policy
-    refusal): retrying message by message would only repeat the error, so the send stops."""
+    a certificate that does not verify, no STARTTLS where the URL needs it, a permanent reply
+    about our sender, message or relay rather than the address): retrying message by message
+    would only repeat the error, so the send stops."""
+
+
+def enhanced_code(message: str) -> tuple[int, int, int] | None:
+    """(class, subject, detail) of the RFC 3463 code a reply's text starts with, if any."""
+    match = _ENHANCED.match(message)
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+def about_address(message: str, *, sender: str = "", recipient: str = "") -> bool:
+    """Whether a reply to RCPT TO or DATA is about the recipient's address or mailbox (subjects
+    X.1 and X.2 of RFC 3463) rather than about us: our sender (X.1.7, X.1.8, or a reply that
+    names our sender and not the recipient), the relay's system or network, the protocol, the
+    message content or a policy (X.3 to X.7: a quota, a spam verdict, a size limit, a refused
+    HELO name). A reply with no enhanced code counts as about the address, as it always did;
+    the send's circuit breaker catches a relay that says the same to everyone that way."""
+    lowered = message.lower()
+    if sender and sender.lower() in lowered and recipient.lower() not in lowered:
+        return False
+    code = enhanced_code(message)
+    if code is None:
+        return True
+    return code[1] in (1, 2) and code[1:] not in _SENDER_CODES
 
 
 @dataclass(frozen=True)
@@ -79,7 +111,8 @@ class SMTPSettings:
         )
 
     def __str__(self) -> str:
-        user = f"{self.username}@" if self.username else ""
+        # a user that is itself an address ("digest@news.example") must stay one URL part
+        user = f"{quote(self.username, safe='')}@" if self.username else ""
         cleartext = "?starttls=no" if self.starttls is False and not self.implicit_tls else ""
         scheme = "smtps" if self.implicit_tls else "smtp"
         return f"{scheme}://{user}{self.host}:{self.port}{cleartext}"
@@ -95,8 +128,10 @@ class SMTPTransport(Transport):
         password: str | None = None,
         timeout: float = 30.0,
         verify: bool = True,
+        ca_file: str | None = None,
         tls_context: ssl.SSLContext | None = None,
         pool_size: int = 8,
+        helo_name: str | None = None,
     ) -> None:
         if pool_size < 1:
             raise ConfigError("SMTP pool size must be at least 1")
@@ -104,17 +139,36 @@ class SMTPTransport(Transport):
         self._password = password
         self.timeout = timeout
         self.tls_context = tls_context or ssl.create_default_context()
+        if ca_file:
+            # in addition to the system's CAs (SSL_CERT_FILE would replace them)
+            try:
+                self.tls_context.load_verify_locations(cafile=ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+                raise ConfigError(f"`transport.ca_file` {ca_file}: {reason}") from None
         if not verify:
             self.tls_context.check_hostname = False
             self.tls_context.verify_mode = ssl.CERT_NONE
+        self.helo_name = helo_name or socket.getfqdn()
         self.pool_size = pool_size
         self._slots = asyncio.Semaphore(pool_size)
         # LIFO: the most recently used connection is the least likely to have timed out idle
         self._idle: list[aiosmtplib.SMTP] = []
         self.connections_opened = 0
+        # one login at a time, and none after a refusal: a wrong password must not cost a
+        # login per connection and mechanism (fail2ban, account lockouts)
+        self._login_lock = asyncio.Lock()
+        self._login_refused: str | None = None
 
     def __repr__(self) -> str:  # never shows the password
         return f"SMTPTransport({self.settings}, pool_size={self.pool_size})"
+
+    async def open(self) -> None:
+        if self.settings.username and not self._password:
+            # checked before connecting: an empty password is one more failed login on record
+            raise SMTPSetupError(
+                f"{self.settings}: the URL names a user but DIGEST_SMTP_PASSWORD is not set"
+            )
 
     async def _connect(self) -> aiosmtplib.SMTP:
         s = self.settings
@@ -125,13 +179,14 @@ class SMTPTransport(Transport):
             start_tls=s.starttls,
             timeout=self.timeout,
             tls_context=self.tls_context,
+            local_hostname=self.helo_name,
         )
         logging_in = False
         try:
             await client.connect()  # greeting, EHLO and STARTTLS
             logging_in = True
             if s.username:
-                await client.login(s.username, self._password or "")
+                await self._login(client, s.username)
         except BaseException as exc:
             client.close()
             setup_error = self._setup_error(exc, logging_in)
@@ -140,6 +195,32 @@ class SMTPTransport(Transport):
             raise  # a refused or dropped connection, a timeout, a 4xx: try again later
         self.connections_opened += 1
         return client
+
+    async def _login(self, client: aiosmtplib.SMTP, username: str) -> None:
+        """One mechanism, once: aiosmtplib's `login` tries every mechanism after a refusal."""
+        async with self._login_lock:
+            if self._login_refused is not None:
+                raise SMTPSetupError(self._login_refused)
+            if client.is_ehlo_or_helo_needed:
+                await client.ehlo()  # connect() only says EHLO itself before STARTTLS
+            if not client.supports_extension("auth"):
+                raise aiosmtplib.SMTPException("the relay does not offer AUTH")
+            mechanisms = client.supported_auth_methods
+            if not mechanisms:
+                offered = " ".join(sorted(client.server_auth_methods)).upper() or "none"
+                raise SMTPSetupError(
+                    f"{self.settings}: the relay offers only {offered} authentication;"
+                    f" digest logs in with a user and password by {', '.join(AUTH_MECHANISMS)}"
+                    " (not SCRAM or XOAUTH2): enable one of those on the relay, or relay"
+                    " through a local MTA that speaks what it offers"
+                )
+            method = getattr(client, f"auth_{mechanisms[0].replace('-', '')}")
+            try:
+                await method(username, self._password or "")
+            except aiosmtplib.SMTPAuthenticationError as exc:
+                if exc.code >= 500:
+                    self._login_refused = self._setup_error(exc, True)
+                raise
 
     def _setup_error(self, exc: BaseException, logging_in: bool) -> str | None:
         """Why a failure while connecting means this relay cannot be used as configured, or None
@@ -158,10 +239,13 @@ class SMTPTransport(Transport):
             if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
                 return (
                     f"{s}: login refused ({_reply(exc.code, exc.message)}); check the user in"
-                    " the URL and DIGEST_SMTP_PASSWORD"
+                    " the URL and DIGEST_SMTP_PASSWORD (no further login was tried)"
                 )
             # a 5xx greeting, EHLO or STARTTLS reply: every connection would get the same
-            return f"{s}: the relay refused us before any message ({_reply(exc.code, exc.message)})"
+            return (
+                f"{s}: the relay refused us before any message"
+                f" ({_reply(exc.code, exc.message)}){self._helo_hint(exc.message)}"
+            )
         if isinstance(exc, TimeoutError | OSError) or not isinstance(exc, aiosmtplib.SMTPException):
             return None
         # a capability we need is missing: aiosmtplib raises a bare SMTPException for both
@@ -184,29 +268,36 @@ class SMTPTransport(Transport):
 
     async def send(self, envelope: Envelope) -> Delivery:
         async with self._slots:
-            client: aiosmtplib.SMTP | None = None
             try:
                 client = await self._checkout()
+            except aiosmtplib.SMTPResponseException as exc:
+                # a 4xx greeting, EHLO or login reply ("421 too busy"): about us, not the
+                # address (5xx ones raised SMTPSetupError)
+                reply = _reply(exc.code, exc.message)
+                return Delivery(
+                    envelope, ok=False, reply=reply, connection_lost=True, about_us=True
+                )
+            except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+                reason = self._connect_failure(exc)
+                return Delivery(
+                    envelope, ok=False, reply=reason, connection_lost=True, unreachable=True
+                )
+            try:
                 await client.sendmail(envelope.sender, [envelope.recipient], envelope.data)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 refused = exc.recipients[0]
-                self._stop_on_policy_refusal(client, envelope, refused.code, refused.message)
-                return self._answer(client, envelope, refused.code, refused.message)
+                return self._refused(client, envelope, "RCPT TO", refused.code, refused.message)
             except aiosmtplib.SMTPSenderRefused as exc:
-                self._stop_on_policy_refusal(client, envelope, exc.code, exc.message)
-                # our own sender refused is no fault of the recipient: never a bounce
-                return self._answer(client, envelope, exc.code, exc.message, permanent=False)
+                return self._refused(client, envelope, "MAIL FROM", exc.code, exc.message)
             except aiosmtplib.SMTPResponseException as exc:
-                return self._answer(client, envelope, exc.code, exc.message)
+                return self._refused(client, envelope, "DATA", exc.code, exc.message)
             except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
-                if client is not None:
-                    client.close()
+                client.close()
                 reason = str(exc) or type(exc).__name__
                 return Delivery(envelope, ok=False, reply=reason, connection_lost=True)
             except BaseException:
                 # cancelled mid-transaction: the connection is in an unknown state
-                if client is not None:
-                    client.close()
+                client.close()
                 raise
             self._idle.append(client)
         return Delivery(envelope, ok=True, reply="250 accepted")
@@ -225,45 +316,70 @@ class SMTPTransport(Transport):
             return client
         return await self._connect()
 
-    def _stop_on_policy_refusal(
-        self, client: aiosmtplib.SMTP | None, envelope: Envelope, code: int, message: str
-    ) -> None:
-        """A 5.7.x to MAIL or RCPT ("554 5.7.1 Relay access denied", "530 5.7.0 Authentication
-        required") is the relay refusing *us*: every other recipient would get the same, and
-        recording it against the address would fail the whole list for good and suppress it as
-        bounced. Stop instead, leaving the rows pending for a resume once the settings are
-        fixed."""
-        if 500 <= code < 600 and message.lstrip().startswith("5.7."):
-            if client is not None:
-                self._idle.append(client)
-            raise SMTPSetupError(
-                f"{self.settings}: the relay refused {envelope.recipient} by policy"
-                f" ({_reply(code, message)}); that is about our sender, login or relay"
-                " permissions, not the address: fix them and run `digest send` again"
-            )
+    def _connect_failure(self, exc: BaseException) -> str:
+        """Why no session could be opened, in words: "Connection refused", not "[Errno 111]
+        Connect call failed ('127.0.0.1', 25)"."""
+        cause = exc if isinstance(exc, OSError) and exc.errno else exc.__cause__
+        if isinstance(cause, OSError) and cause.errno:
+            reason = os.strerror(cause.errno)
+        else:
+            reason = str(exc) or type(exc).__name__
+        return " ".join(f"{self.settings.host}:{self.settings.port}: {reason}".split())
 
-    def _answer(
-        self,
-        client: aiosmtplib.SMTP | None,
-        envelope: Envelope,
-        code: int,
-        message: str,
-        *,
-        permanent: bool | None = None,
+    def _refused(
+        self, client: aiosmtplib.SMTP, envelope: Envelope, stage: str, code: int, message: str
     ) -> Delivery:
-        lost = code == 421 or client is None or not client.is_connected
-        if client is not None:
-            if lost:
-                client.close()  # 421: the server is closing; another connection later
-            else:
-                self._idle.append(client)
+        """The relay's answer to one message. A reply at MAIL FROM is about our sender, and one
+        at RCPT TO or DATA may be about us too (RFC 3463: system, network, protocol, content,
+        policy): a permanent one of those stops the send, since every other recipient would get
+        the same and recording it would fail the whole list and suppress it as bounced; a
+        temporary one (a throttle) is reported as about us, so the send slows down instead of
+        charging the address."""
+        lost = code == 421 or not client.is_connected
+        if lost:
+            client.close()  # 421: the server is closing; another connection later
+        else:
+            self._idle.append(client)
+        reply = _reply(code, message)
+        about_us = (
+            stage == "MAIL FROM"
+            or code == 421
+            or not about_address(message, sender=envelope.sender, recipient=envelope.recipient)
+        )
+        permanent = 500 <= code < 600
+        if permanent and about_us:
+            raise SMTPSetupError(self._refusal(envelope, stage, reply))
         return Delivery(
             envelope,
             ok=False,
-            permanent=(500 <= code < 600) if permanent is None else permanent,
-            reply=f"{code} {message}".strip(),
+            permanent=permanent,
+            reply=reply,
             connection_lost=lost,
+            about_us=about_us,
         )
+
+    def _refusal(self, envelope: Envelope, stage: str, reply: str) -> str:
+        """One line naming who was refused: our sender, our message, or us at a recipient."""
+        if stage == "MAIL FROM":
+            party = f"refused our sender {envelope.sender} at MAIL FROM"
+        elif stage == "DATA":
+            party = f"refused our message (to {envelope.recipient}) at DATA"
+        else:
+            party = f"answered RCPT TO {envelope.recipient} with a refusal of us"
+        return (
+            f"{self.settings}: the relay {party} ({reply}){self._helo_hint(reply)}; that is"
+            " about our sender, message, HELO name, quota or relay permissions, not the"
+            " address, so nothing was counted against any subscriber: fix it and run"
+            " `digest send` again"
+        )
+
+    def _helo_hint(self, reply: str) -> str:
+        if re.search(r"\b(helo|ehlo)\b", reply, re.IGNORECASE):
+            return (
+                f"; we said EHLO {self.helo_name}: set `[transport] helo_name` to this host's"
+                " public, fully-qualified name"
+            )
+        return ""
 
 
 def _reply(code: int, message: str) -> str:
