@@ -1,0 +1,57 @@
+"""The state store: one interface over SQLite (the embedded default: one file per project, WAL)
+or PostgreSQL (shared by several hosts), with the same versioned forward migrations on both.
+
+Split by aggregate — articles (+ every source that carried each), issues (frozen once built),
+sends (one row per issue × subscriber), suppressions (keyed by a hash of the address) — over
+one connection layer (`database.py`) where every difference between the two dialects lives.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from digest.store.articles import Articles, body_fingerprint
+from digest.store.database import Database, PostgresDatabase, SQLiteDatabase
+from digest.store.issues import IssueExists, Issues
+from digest.store.migrations import MIGRATIONS
+from digest.store.sends import GAVE_UP_PREFIX, SEND_STATUSES, SendCounts, SendRow, Sends
+from digest.store.suppressions import Suppressions, email_hash
+from digest.store.timeutil import now_utc
+
+__all__ = [
+    "GAVE_UP_PREFIX",
+    "MIGRATIONS",
+    "SEND_STATUSES",
+    "IssueExists",
+    "SendCounts",
+    "SendRow",
+    "Store",
+    "body_fingerprint",
+    "email_hash",
+    "now_utc",
+]
+
+
+class Store(Articles, Issues, Sends, Suppressions):
+    """The project's state. `Store(path)` opens (and migrates) the SQLite file at `path`;
+    `Store(database)` wraps an open PostgreSQL (or SQLite) connection."""
+
+    def __init__(self, target: Path | Database) -> None:
+        self.db: Database = target if isinstance(target, Database) else SQLiteDatabase(target)
+
+    @classmethod
+    def connect(cls, url: str) -> Store:
+        """The PostgreSQL store at `url` (a URL without its password), migrated."""
+        return cls(PostgresDatabase(url))
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.schema_version
+
+    @property
+    def target(self) -> str:
+        """Where the state lives, fit to print (a path, or a URL without its password)."""
+        return self.db.target
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,146 @@
+"""Issues: frozen once built (entries and rendered parts), with their send status."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+
+from digest.errors import DigestError
+from digest.models import Article, Issue, IssueEntry
+from digest.store.database import Database, Row
+from digest.store.timeutil import now_utc
+
+
+class IssueExists(DigestError):
+    """An issue with this key was built already (by this process or a concurrent one)."""
+
+
+class Issues:
+    db: Database
+
+    def create_issue(
+        self,
+        *,
+        key: str,
+        subject: str,
+        entries: list[IssueEntry],
+        html: str,
+        text: str,
+        status: str = "built",
+        before_commit: Callable[[Issue], None] | None = None,
+    ) -> Issue:
+        """Store a new issue. `before_commit` is given the issue inside the transaction: if it
+        raises (its files could not be written), the issue is not stored."""
+        created = now_utc()
+        with self.db.transaction():
+            try:
+                issue_id = int(
+                    self.db.scalar(
+                        """INSERT INTO issues (key, subject, created, status, entries, html, text)
+                           VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                        (
+                            key,
+                            subject,
+                            created.isoformat(),
+                            status,
+                            json.dumps(
+                                [e.to_json() | {"article_id": e.article_id} for e in entries]
+                            ),
+                            html,
+                            text,
+                        ),
+                    )
+                )
+            except self.db.integrity_error:
+                raise IssueExists(f"issue {key!r} already exists") from None
+            self.db.executemany(
+                "INSERT INTO issue_articles (issue_id, article_id, position) VALUES (?, ?, ?)",
+                [(issue_id, e.article_id, i) for i, e in enumerate(entries)],
+            )
+            if before_commit is not None:
+                before_commit(self.issue(issue_id))
+        return self.issue(issue_id)
+
+    def _issue(self, row: Row) -> Issue:
+        entries = []
+        for item in json.loads(row["entries"]):
+            published = item.get("published")
+            entries.append(
+                IssueEntry(
+                    article_id=item["article_id"],
+                    title=item["title"],
+                    source_url=item["source_url"],
+                    source_name=item.get("source_name")
+                    or Article(title="", body="", source_url=item["source_url"]).source_name,
+                    published=datetime.fromisoformat(published) if published else None,
+                    authors=item["authors"],
+                    summary=item["summary"],
+                    political_score=item["political_score"],
+                    other_sources=item["other_sources"],
+                )
+            )
+        return Issue(
+            id=row["id"],
+            key=row["key"],
+            subject=row["subject"],
+            created=datetime.fromisoformat(row["created"]),
+            entries=entries,
+            html=row["html"],
+            text=row["text"],
+            status=row["status"],
+        )
+
+    def issue(self, issue_id: int) -> Issue:
+        row = self.db.one("SELECT * FROM issues WHERE id = ?", (issue_id,))
+        if row is None:
+            raise DigestError(f"issue {issue_id}: no such issue (see `digest build`)")
+        return self._issue(row)
+
+    def issue_by_key(self, key: str) -> Issue | None:
+        row = self.db.one("SELECT * FROM issues WHERE key = ?", (key,))
+        return self._issue(row) if row else None
+
+    def latest_issue(self) -> Issue:
+        row = self.db.one("SELECT * FROM issues ORDER BY id DESC LIMIT 1")
+        if row is None:
+            raise DigestError("no issue has been built yet (run `digest build`)")
+        return self._issue(row)
+
+    def issues(self, status: str | None = None) -> list[Issue]:
+        if status:
+            rows = self.db.all("SELECT * FROM issues WHERE status = ? ORDER BY id DESC", (status,))
+        else:
+            rows = self.db.all("SELECT * FROM issues ORDER BY id DESC")
+        return [self._issue(r) for r in rows]
+
+    def article_ids_in_issues(self, statuses: tuple[str, ...] = ("sending", "sent")) -> set[int]:
+        """The articles that went out (or are going out) in an issue already."""
+        marks = ",".join("?" * len(statuses))
+        rows = self.db.all(
+            f"SELECT DISTINCT article_id FROM issue_articles JOIN issues ON issues.id = issue_id"
+            f" WHERE issues.status IN ({marks})",
+            statuses,
+        )
+        return {int(row[0]) for row in rows}
+
+    def set_issue_status(self, issue_id: int, status: str) -> None:
+        sent_at = now_utc().isoformat() if status == "sent" else None
+        self.db.execute(
+            "UPDATE issues SET status = ?, sent_at = ? WHERE id = ?", (status, sent_at, issue_id)
+        )
+
+    def issue_transport(self, issue_id: int) -> str | None:
+        transport: str | None = self.db.scalar(
+            "SELECT transport FROM issues WHERE id = ?", (issue_id,)
+        )
+        return transport
+
+    def set_issue_transport(self, issue_id: int, transport: str) -> None:
+        self.db.execute("UPDATE issues SET transport = ? WHERE id = ?", (transport, issue_id))
+
+    def last_sent_at(self) -> datetime | None:
+        last = self.db.scalar(
+            "SELECT max(sent_at) FROM issues WHERE status = 'sent' AND sent_at IS NOT NULL"
+        )
+        return datetime.fromisoformat(last) if last else None
