@@ -61,6 +61,8 @@ class Config:
     ca_file: str = ""  # PEM CA certificates trusted in addition to the system's
     insecure: bool = False  # do not verify the relay's certificate (test servers only)
     max_send_errors: int = 10  # the same permanent failure this many times in a row: pause
+    # store: a PostgreSQL URL without its password; empty: the SQLite file under .digest/
+    store_url: str = ""
     # subscribers
     bounce_limit: int = 3
     allow_test_domains: bool = False  # accept addresses at .test (test deployments only)
@@ -109,6 +111,7 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("transport", "ca_file"): ("ca_file", str),
     ("transport", "insecure"): ("insecure", bool),
     ("transport", "max_send_errors"): ("max_send_errors", int),
+    ("store", "url"): ("store_url", str),
     ("subscribers", "bounce_limit"): ("bounce_limit", int),
     ("subscribers", "allow_test_domains"): ("allow_test_domains", bool),
 }
@@ -184,6 +187,8 @@ def _apply_env(config: Config, env: dict[str, str]) -> None:
     if env.get("DIGEST_SMTP_URL"):
         config.smtp_url = env["DIGEST_SMTP_URL"]
         config.transport = "smtp"
+    if env.get("DIGEST_DATABASE_URL"):
+        config.store_url = env["DIGEST_DATABASE_URL"]
     if env.get("DIGEST_BASE_URL"):
         config.base_url = env["DIGEST_BASE_URL"]
     config.smtp_password = env.get("DIGEST_SMTP_PASSWORD") or None
@@ -227,6 +232,10 @@ def _validate(config: Config, path: Path) -> None:
         config.ca_file = str(ca_file if ca_file.is_absolute() else path.parent / ca_file)
         if not Path(config.ca_file).is_file():
             raise ConfigError(f"{path}: `transport.ca_file` {config.ca_file}: no such file")
+    if config.store_url:
+        from digest.store.database import check_database_url
+
+        check_database_url(config.store_url, f"{path}: `store.url` (or DIGEST_DATABASE_URL)")
     base = urlsplit(config.base_url)
     # urlsplit quietly drops CR/LF/TAB; the raw value goes into List-Unsubscribe headers
     if (
@@ -251,7 +260,7 @@ def _validate(config: Config, path: Path) -> None:
 DEFAULT_CONFIG = """\
 # digest project settings. Secrets never go here: use the environment
 # (DIGEST_SMTP_PASSWORD, DIGEST_SECRET, and after a rotation DIGEST_SECRET_PREVIOUS).
-# DIGEST_SMTP_URL and DIGEST_BASE_URL override.
+# DIGEST_SMTP_URL, DIGEST_BASE_URL and DIGEST_DATABASE_URL override.
 
 [newsletter]
 name = "The Political Digest"
@@ -306,4 +315,10 @@ max_send_errors = 10
 bounce_limit = 3
 # accept addresses at the reserved .test domain (a test deployment only)
 allow_test_domains = false
+
+[store]
+# empty: the SQLite file in .digest/ (nothing to set up). Several hosts sharing one project:
+# url = "postgresql://digest@db.example.org:5432/digest" (or DIGEST_DATABASE_URL); the password
+# only from PGPASSWORD, DIGEST_DATABASE_PASSWORD or a pgpass file (docs/deploy.md)
+url = ""
 """

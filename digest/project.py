@@ -5,7 +5,8 @@ templates/       editable copies of the default templates (looked up first)
 subscribers/     one CSV file per list
 articles/        a default source folder
 outbox/          the outbox transport's Maildir
-.digest/         state: the SQLite store and the signing secret
+.digest/         state: the SQLite store (unless `[store] url` names a PostgreSQL one) and
+                 the signing secret
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import shutil
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from digest.config import CONFIG_NAME, DEFAULT_CONFIG, Config, load_config
 from digest.errors import DigestError
@@ -44,6 +46,7 @@ class Project:
     root: Path
     config: Config
     _stores: list[Store] = field(default_factory=list, repr=False)
+    _pool: Any = field(default=None, repr=False)
 
     @property
     def state_dir(self) -> Path:
@@ -64,17 +67,36 @@ class Project:
 
     @cached_property
     def store(self) -> Store:
-        try:
-            make_state_dir(self.state_dir)
-        except OSError as exc:
-            raise DigestError(f"{self.state_dir}: cannot create the state folder: {exc}") from None
-        store = Store(self.state_dir / DB_NAME)
+        """The store every command of this process shares."""
+        if self.config.store_url:
+            store = Store.connect(self.config.store_url)
+        else:
+            try:
+                make_state_dir(self.state_dir)
+            except OSError as exc:
+                raise DigestError(
+                    f"{self.state_dir}: cannot create the state folder: {exc}"
+                ) from None
+            store = Store(self.state_dir / DB_NAME)
         self._stores.append(store)
         return store
+
+    def open_store(self) -> Store:
+        """A store of its own for one unit of work (a web request), to close after it: a new
+        SQLite connection, or one from this process's PostgreSQL pool."""
+        if not self.config.store_url:
+            return Store(self.state_dir / DB_NAME)
+        from digest.store.database import PostgresDatabase, open_pool
+
+        if self._pool is None:
+            self._pool = open_pool(self.config.store_url)
+        return Store(PostgresDatabase(self.config.store_url, pool=self._pool))
 
     def close(self) -> None:
         for store in self._stores:
             store.close()
+        if self._pool is not None:
+            self._pool.close()
 
 
 def open_project(root: Path) -> Project:

@@ -17,7 +17,6 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest.errors import DigestError
 from digest.models import Issue
-from digest.project import DB_NAME, Project
+from digest.project import Project
 from digest.render import format_date, web_version
 from digest.store import Store
 from digest.tokens import BadToken, load_verification_secrets, read_token
@@ -164,11 +163,10 @@ def create_app(project: Project) -> ASGIApp:
     config = project.config
     secrets = load_verification_secrets(project.state_dir, config.secret, config.previous_secrets)
     newsletter = config.name
-    db_path: Path = project.state_dir / DB_NAME
 
     @contextmanager
     def open_store() -> Iterator[Store]:
-        store = Store(db_path)
+        store = project.open_store()
         try:
             yield store
         finally:

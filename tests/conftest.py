@@ -68,3 +68,24 @@ def allow_loopback_sources(root: Path) -> None:
     text = config.read_text()
     assert "allow_private = false" in text
     config.write_text(text.replace("allow_private = false", 'allow_private = ["127.0.0.1/32"]'))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """One real PostgreSQL for the whole session (see postgres_support.py)."""
+    from postgres_support import postgres_server
+
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh database on the session's server, its password in PGPASSWORD."""
+    if isinstance(postgres, str):
+        pytest.skip(postgres)
+    from postgres_support import PASSWORD
+
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)
+    url: str = postgres.new_database()
+    return url

@@ -8,7 +8,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from typer.testing import CliRunner
 from digest.cli import app
 from digest.config import load_config
 from digest.errors import ConfigError, DigestError
-from digest.models import Article
 from digest.project import init_project, open_project
 from digest.store import MIGRATIONS, Store
 from digest.transports import Envelope, MemoryTransport, OutboxTransport, SMTPTransport
@@ -135,37 +133,7 @@ def test_store_is_wal_and_versioned(tmp_path: Path) -> None:
     assert Store(tmp_path / "s.db").schema_version == len(MIGRATIONS)
 
 
-def test_store_refuses_a_newer_schema(tmp_path: Path) -> None:
-    db = sqlite3.connect(tmp_path / "s.db")
-    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
-    db.close()
-    with pytest.raises(DigestError, match="newer digest"):
-        Store(tmp_path / "s.db")
-
-
-def test_same_url_or_same_body_is_one_article(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
-    when = datetime(2026, 11, 20, 9, tzinfo=UTC)
-    first = Article(
-        title="A", body="Ministers met today.", source_url="www.example.org/a", published=when
-    )
-    first.origin = "one.txt"
-    assert store.add_article(first) == (1, True)
-    same_url = Article(title="A2", body="Other text.", source_url="https://WWW.example.org/a")
-    same_url.origin = "two.txt"
-    assert store.add_article(same_url) == (1, False)
-    same_body = Article(title="B", body="ministers  met today", source_url="https://other.org/b")
-    assert store.add_article(same_body) == (1, False)
-    stored = store.article(1)
-    assert stored.source_url == "https://www.example.org/a"
-    # the addresses it was found at are kept apart from the files and feeds it came from
-    assert stored.sources == ["https://www.example.org/a", "https://other.org/b"]
-    assert stored.origin == "one.txt"
-    assert store.count_articles() == 1
-
-
 def test_a_store_from_before_source_kinds_publishes_no_origin(tmp_path: Path) -> None:
-    import sqlite3
 
     db = sqlite3.connect(tmp_path / "s.db")
     db.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
@@ -257,30 +225,6 @@ def test_open_project_on_missing_folder(tmp_path: Path) -> None:
         open_project(tmp_path / "nope")
 
 
-def _add_many(db: str) -> None:
-    store = Store(Path(db))
-    for i in range(150):
-        body = f"Story number {i} about the budget. " * 3
-        store.add_article(Article(title=f"t{i}", body=body, source_url=f"https://x.org/{i}"))
-    store.close()
-
-
-def test_concurrent_ingests_store_each_article_once(tmp_path: Path) -> None:
-    """Four processes ingesting the same articles at once: no crash, no duplicate."""
-    import multiprocessing
-
-    db = tmp_path / "s.db"
-    Store(db).close()
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_add_many, args=(str(db),)) for _ in range(4)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(60)
-    assert [w.exitcode for w in workers] == [0, 0, 0, 0]
-    assert Store(db).count_articles() == 150
-
-
 def test_a_file_that_is_not_a_database_is_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "s.db").write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(DigestError, match="not a digest state store"):
@@ -347,33 +291,3 @@ def test_base_url_with_line_breaks_is_refused(tmp_path: Path) -> None:
     env = {"DIGEST_BASE_URL": "https://n.example/x\r\nBcc: leak@evil.example"}
     with pytest.raises(ConfigError, match="DIGEST_BASE_URL"):
         load_config(tmp_path / "digest.toml", env=env)
-
-
-def test_a_better_copy_improves_the_stored_article(tmp_path: Path) -> None:
-    """A feed's undated teaser arrives first; the dated, complete page at the same URL follows."""
-    store = Store(tmp_path / "s.db")
-    teaser = Article(
-        title="Budget vote",
-        body="MPs will vote on the budget",
-        truncated=True,
-        source_url="https://news.example.org/budget",
-        political_score=0.4,
-    )
-    assert store.add_article(teaser) == (1, True)
-    when = datetime(2026, 11, 20, 9, tzinfo=UTC)
-    page = Article(
-        title="MPs back the budget",
-        body="MPs will vote on the budget today. It passed.",
-        source_url="https://news.example.org/budget",
-        published=when,
-        authors=["A. Writer"],
-    )
-    assert store.add_article(page) == (1, False)
-    stored = store.article(1)
-    assert stored.published == when and not stored.truncated
-    assert stored.body == page.body and stored.authors == ["A. Writer"]
-    assert stored.political_score is None  # recomputed from the full text
-    # a later worse copy changes nothing back
-    store.add_article(teaser)
-    assert store.article(1).body == page.body
-    assert store.articles_published_between(when - timedelta(days=1), when)[0].id == 1

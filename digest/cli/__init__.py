@@ -56,6 +56,7 @@ from digest.cli import (  # noqa: E402,F401
     projects,
     schedule,
     sending,
+    store,
     subscribers,
     web,
 )

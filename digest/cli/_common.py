@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from digest.errors import DigestError
+from digest.store.database import store_errors
 
 # Human output goes to stderr so that stdout stays clean for --json readers. Markup is off by
 # default: titles, addresses and server replies are data, and "[/x]" in one must print as is.
@@ -55,18 +56,20 @@ def user_errors() -> Iterator[None]:
         yield
     except DigestError as exc:
         raise fail(str(exc), exc.exit_code) from None
-    except sqlite3.DatabaseError as exc:
+    except store_errors() as exc:
         raise fail(*store_failure(exc)) from None
     except KeyboardInterrupt:
         # what was done is stored; every command can be run again to finish
         raise fail("interrupted; run the command again to finish", 1) from None
 
 
-def store_failure(exc: sqlite3.DatabaseError) -> tuple[str, int]:
+def store_failure(exc: Exception) -> tuple[str, int]:
     """The line and exit code for a store that failed under a command. A damaged file is a
     person's job (exit 2, so cron does not retry it for ever); anything else may pass."""
     from digest.project import DB_NAME, STATE_DIR
 
+    if not isinstance(exc, sqlite3.DatabaseError):  # PostgreSQL: a lost connection, a timeout
+        return f"the PostgreSQL store failed: {' '.join(str(exc).split())}", 1
     path = project_dir() / STATE_DIR / DB_NAME
     if getattr(exc, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
         return (

@@ -27,12 +27,17 @@ SQL_DIR = Path(__file__).with_name("sql")
 
 
 class Row(Protocol):
+    """sqlite3.Row, or a PostgreSQL row made to read the same: by position or column name."""
+
     def __getitem__(self, key: int | str, /) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
 
 
 @cache
 def named_queries(dialect: str) -> dict[str, str]:
-    """`-- name: X` blocks of `sql/<dialect>.sql`."""
+    """`-- name: X` blocks of `sql/<dialect>.sql`, written with `?` placeholders as the
+    aggregates' portable SQL is."""
     text = (SQL_DIR / f"{dialect}.sql").read_text(encoding="utf-8")
     queries: dict[str, str] = {}
     for block in re.split(r"^-- name: ", text, flags=re.MULTILINE)[1:]:
@@ -51,6 +56,7 @@ class Database:
     def __init__(self) -> None:
         # statements sent to the server (the bench reports them per message)
         self.round_trips = 0
+        self.applied = 0  # migrations applied when this connection opened
 
     def query(self, name: str) -> str:
         return named_queries(self.dialect)[name]
@@ -140,7 +146,7 @@ class SQLiteDatabase(Database):
             # Message-ID).
             self.connection.execute("PRAGMA synchronous = NORMAL")
             self.connection.execute("PRAGMA foreign_keys = ON")
-            self.migrate()
+            self.applied = self.migrate()
         except sqlite3.DatabaseError as exc:
             self.connection.close()
             raise DigestError(f"{path}: not a digest state store: {exc}") from None
@@ -272,8 +278,7 @@ class PostgresDatabase(Database):
             reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise DigestError(f"{self.target}: cannot open the state store: {reason}") from None
         self.connection.row_factory = _pg_row
-        if pool is None:
-            self.migrate()
+        self.applied = 0 if pool is not None else self.migrate()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         self.round_trips += 1
@@ -312,7 +317,7 @@ class PostgresDatabase(Database):
             version = self.schema_version  # another process may have migrated meanwhile
             for script in self.migrations[version:]:
                 self.connection.execute(script)
-            self.connection.execute(self.query("set_schema_version"), (len(self.migrations),))
+            self.execute(self.query("set_schema_version"), (len(self.migrations),))
         return len(self.migrations) - version
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ CREATE TABLE IF NOT EXISTS digest_schema (
 SELECT coalesce(max(version), 0) FROM digest_schema
 
 -- name: set_schema_version
-INSERT INTO digest_schema (version) VALUES (%s)
+INSERT INTO digest_schema (version) VALUES (?)
 
 -- name: reset_identities
 SELECT setval(pg_get_serial_sequence('articles', 'id'), coalesce(max(id), 0) + 1, false)

@@ -1,0 +1,353 @@
+"""The state store, run against both backends: the SQLite file and a real PostgreSQL server
+started by the tests (conftest's `postgres`). Only what is the same on both is tested here;
+SQLite's own concerns (WAL, file modes, damaged files) are in test_foundation/test_trust."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from send_support import make_project
+from typer.testing import CliRunner
+
+from digest.cli import app
+from digest.errors import ConfigError, DigestError
+from digest.models import Article, Subscriber
+from digest.store import GAVE_UP_PREFIX, IssueExists, Store
+from digest.store.database import PostgresDatabase, SQLiteDatabase
+
+runner = CliRunner()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a store lives: a SQLite file's path, or a fresh PostgreSQL database's URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "s.db")
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def open_store(target: str) -> Store:
+    return Store.connect(target) if target.startswith("postgresql:") else Store(Path(target))
+
+
+@pytest.fixture
+def store(target: str) -> Store:
+    return open_store(target)
+
+
+def test_migrations_apply_once_and_give_the_same_version_on_both(target: str) -> None:
+    first = open_store(target)
+    version = first.schema_version
+    assert first.db.applied == version == len(SQLiteDatabase.migrations)
+    first.close()
+    again = open_store(target)
+    assert again.db.applied == 0 and again.schema_version == version
+    assert len(SQLiteDatabase.migrations) == len(PostgresDatabase.migrations)
+
+
+def test_a_newer_schema_is_refused_in_one_line(target: str) -> None:
+    store = open_store(target)
+    newer = store.schema_version + 1
+    if isinstance(store.db, SQLiteDatabase):
+        store.db.execute(f"PRAGMA user_version = {newer}")
+    else:
+        store.db.execute(store.db.query("set_schema_version"), (newer,))
+    store.close()
+    with pytest.raises(DigestError, match=rf"written by a newer digest \(schema {newer}\)") as err:
+        open_store(target)
+    assert "\n" not in str(err.value) and "test-only-password" not in str(err.value)
+
+
+def test_same_url_or_same_body_is_one_article(store: Store) -> None:
+    when = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    first = Article(
+        title="A", body="Ministers met today.", source_url="www.example.org/a", published=when
+    )
+    first.origin = "one.txt"
+    assert store.add_article(first) == (1, True)
+    same_url = Article(title="A2", body="Other text.", source_url="https://WWW.example.org/a")
+    same_url.origin = "two.txt"
+    assert store.add_article(same_url) == (1, False)
+    same_body = Article(title="B", body="ministers  met today", source_url="https://other.org/b")
+    assert store.add_article(same_body) == (1, False)
+    stored = store.article(1)
+    assert stored.source_url == "https://www.example.org/a"
+    # the addresses it was found at are kept apart from the files and feeds it came from
+    assert stored.sources == ["https://www.example.org/a", "https://other.org/b"]
+    assert stored.origin == "one.txt"
+    assert store.article_origins(1) == ["one.txt", "two.txt"]
+    assert store.count_articles() == 1
+    assert store.newest_published() == when
+
+
+def test_a_better_copy_improves_the_stored_article(store: Store) -> None:
+    """A feed's undated teaser arrives first; the dated, complete page at the same URL follows."""
+    teaser = Article(
+        title="Budget vote",
+        body="MPs will vote on the budget",
+        truncated=True,
+        source_url="https://news.example.org/budget",
+        political_score=0.4,
+    )
+    assert store.add_article(teaser) == (1, True)
+    when = datetime(2026, 11, 20, 9, 0, 0, 123456, tzinfo=UTC)
+    page = Article(
+        title="MPs back the budget",
+        body="MPs will vote on the budget today. It passed.",
+        source_url="https://news.example.org/budget",
+        published=when,
+        authors=["A. Writer"],
+    )
+    assert store.add_article(page) == (1, False)
+    stored = store.article(1)
+    assert stored.published == when and not stored.truncated
+    assert stored.body == page.body and stored.authors == ["A. Writer"]
+    assert stored.political_score is None  # recomputed from the full text
+    store.add_article(teaser)  # a later worse copy changes nothing back
+    assert store.article(1).body == page.body
+    # the window's bounds are exact to the microsecond (no 4-byte floats)
+    assert [a.id for a in store.articles_published_between(when - timedelta(days=1), when)] == [1]
+    assert store.articles_published_between(when, when + timedelta(days=1)) == []
+    store.set_political_scores([(1, 0.75)])
+    assert store.article(1).political_score == 0.75
+
+
+def test_issues_are_unique_by_key_and_a_failed_commit_leaves_nothing(store: Store) -> None:
+    article_id, _ = store.add_article(Article(title="T", body="B", source_url="https://x.org/t"))
+    from send_support import ENTRIES
+
+    entries = [ENTRIES[0].__class__(**{**vars(ENTRIES[0]), "article_id": article_id})]
+    issue = store.create_issue(key="2026-W01", subject="S", entries=entries, html="<p>", text="t")
+    assert store.issue(issue.id).entries[0].title == ENTRIES[0].title
+    with pytest.raises(IssueExists):
+        store.create_issue(key="2026-W01", subject="S", entries=[], html="", text="")
+
+    def refuse(_: object) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        store.create_issue(
+            key="2026-W02", subject="S", entries=[], html="", text="", before_commit=refuse
+        )
+    assert store.issue_by_key("2026-W02") is None and store.latest_issue().id == issue.id
+    store.set_issue_status(issue.id, "sending")
+    assert store.article_ids_in_issues() == {article_id} and store.last_sent_at() is None
+    store.set_issue_status(issue.id, "sent")
+    assert store.last_sent_at() is not None and [i.key for i in store.issues("sent")] == [
+        "2026-W01"
+    ]
+    store.set_issue_transport(issue.id, "outbox")
+    assert store.issue_transport(issue.id) == "outbox"
+    # an id given after the highest one, also after a failed insert
+    assert (
+        store.create_issue(key="2026-W03", subject="S", entries=[], html="", text="").id > issue.id
+    )
+
+
+def test_send_rows_snapshot_once_and_come_back_in_order(store: Store) -> None:
+    issue = store.create_issue(key="k", subject="S", entries=[], html="", text="")
+    people = [
+        Subscriber(email=f"r{n:03d}@example.net", list="l", attributes={"n": n}) for n in range(7)
+    ]
+    assert store.add_recipients(issue.id, people) == 7
+    assert store.add_recipients(issue.id, people[:3]) == 0  # a resumed send re-queues nobody
+    first = store.recipient_batch(issue.id, ("pending",), limit=4)
+    assert [r.subscriber.email for r in first] == [p.email for p in people[:4]]
+    store.mark_send(issue.id, people[0].email, "sent", reply="250 ok")
+    store.mark_send(issue.id, people[1].email, "deferred", reply="451 later", next_try=1.5)
+    rest = store.recipient_batch(issue.id, ("pending", "deferred"), after=first[-1].rowid)
+    assert [r.subscriber.attributes["n"] for r in rest] == [4, 5, 6]
+    deferred = store.recipient_batch(issue.id, ("deferred",))
+    assert deferred[0].attempts == 1 and deferred[0].next_try == 1.5
+    assert [s.email for s in store.recipients(issue.id, ("sent",))] == [people[0].email]
+    counts = store.send_counts(issue.id)
+    assert (counts.sent, counts.deferred, counts.pending) == (1, 1, 5)
+    assert len(store.sent_in_last_hour()) == 1 and store.has_recipients(issue.id)
+
+
+def test_only_permanent_failures_since_the_last_delivery_count_as_bounces(store: Store) -> None:
+    email = "gone@example.net"
+    for number, (status, reply) in enumerate(
+        [
+            ("failed", "550 no"),
+            ("sent", "250"),
+            ("failed", "550 no"),
+            ("failed", f"{GAVE_UP_PREFIX}5 tries"),
+            ("failed", "550 no"),
+        ]
+    ):
+        issue = store.create_issue(key=f"k{number}", subject="S", entries=[], html="", text="")
+        store.add_recipients(issue.id, [Subscriber(email=email, list="l")])
+        store.mark_send(issue.id, email, status, reply=reply)
+    assert store.consecutive_failures(email) == 2
+
+
+def test_forget_keeps_only_the_hash(store: Store) -> None:
+    issue = store.create_issue(key="k", subject="S", entries=[], html="", text="")
+    store.add_recipients(issue.id, [Subscriber(email="Someone@Example.net", list="l")])
+    store.suppress("someone@example.net", "bounced", list_name="l")
+    assert store.is_suppressed(" SOMEONE@example.net") and store.suppression_count() == 1
+    assert store.forget("someone@example.net") == (1, "bounced")
+    assert store.is_suppressed("someone@example.net") and not store.has_recipients(issue.id)
+    assert store.db.all("SELECT email, list FROM suppressions")[0][0] is None
+    assert store.forget("never@example.net") == (0, "unsubscribed")
+
+
+def _add_many(target: str) -> None:
+    store = open_store(target)
+    for i in range(150):
+        body = f"Story number {i} about the budget. " * 3
+        store.add_article(Article(title=f"t{i}", body=body, source_url=f"https://x.org/{i}"))
+    store.close()
+
+
+def test_concurrent_ingests_store_each_article_once(target: str) -> None:
+    """Four processes ingesting the same articles at once: no crash, no duplicate."""
+    open_store(target).close()
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_add_many, args=(target,)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+    assert open_store(target).count_articles() == 150
+
+
+# -- PostgreSQL: URLs, passwords, commands --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://digest:hunter2@db.example.org/digest",
+        "postgresql://digest@db.example.org/digest?password=hunter2",
+    ],
+)
+def test_a_password_in_the_url_is_refused_without_printing_it(tmp_path: Path, url: str) -> None:
+    from digest.config import load_config
+    from digest.project import init_project
+
+    init_project(tmp_path)
+    with pytest.raises(ConfigError, match="must not hold the password") as err:
+        load_config(tmp_path / "digest.toml", env={"DIGEST_DATABASE_URL": url})
+    assert "hunter2" not in str(err.value)
+    config = tmp_path / "digest.toml"
+    config.write_text(config.read_text().replace('url = ""', f'url = "{url}"'))
+    result = runner.invoke(app, ["--project", str(tmp_path), "store", "migrate"], env={})
+    assert result.exit_code == 2 and "store.url" in result.output and "hunter2" not in result.output
+
+
+def test_the_password_comes_from_digest_database_password(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from postgres_support import PASSWORD
+
+    monkeypatch.delenv("PGPASSWORD")
+    monkeypatch.setenv("HOME", "/nonexistent")  # no ~/.pgpass either
+    monkeypatch.setenv("DIGEST_DATABASE_PASSWORD", "wrong-password")
+    with pytest.raises(DigestError, match="cannot open the state store: .*password") as err:
+        Store.connect(postgres_url)
+    assert "wrong-password" not in str(err.value) and "\n" not in str(err.value)
+    monkeypatch.setenv("DIGEST_DATABASE_PASSWORD", PASSWORD)
+    Store.connect(postgres_url).close()
+
+
+def _project_with_state(root: Path) -> Path:
+    project = make_project(root, 5)
+    issue = project.store.latest_issue()
+    project.store.add_recipients(
+        issue.id, [Subscriber(email=f"r{n}@example.net", list="l") for n in range(2500)]
+    )
+    project.store.suppress("gone@example.net", "bounced")
+    project.close()
+    return root
+
+
+def test_copy_moves_the_sqlite_state_resumes_and_verifies(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    root = _project_with_state(tmp_path / "p")
+    command = ["--project", str(root), "store", "copy", "--to", postgres_url, "--json"]
+    # an interrupted copy: the first chunks of sends are in, the rest is not
+    source = Store(root / ".digest" / "digest.sqlite3")
+    from digest.store.copy import TABLES
+
+    destination = Store.connect(postgres_url)
+    for table in TABLES[:4]:
+        rows = source.db.all(f"SELECT * FROM {table}")
+        names = [d[0] for d in source.db.execute(f"SELECT * FROM {table} LIMIT 0").description]
+        destination.db.executemany(
+            f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+            [tuple(r) for r in rows],
+        )
+    destination.db.executemany(
+        "INSERT INTO sends (issue_id, email, list) VALUES (?, ?, ?)",
+        [
+            (r["issue_id"], r["email"], r["list"])
+            for r in source.db.all("SELECT * FROM sends ORDER BY rowid LIMIT 1000")
+        ],
+    )
+    result = runner.invoke(app, command)
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.stdout)
+    assert counts["sends"] == [1500, 2500, 2500] and counts["suppressions"] == [1, 1, 1]
+    assert counts["articles"][0] == 0  # already there
+    assert "every table's count matches" in result.output
+    again = runner.invoke(app, command)
+    assert again.exit_code == 0 and all(c[0] == 0 for c in json.loads(again.stdout).values())
+    # the copied project works on PostgreSQL: order kept, new ids after the copied ones
+    moved = Store.connect(postgres_url)
+    issue = moved.latest_issue()
+    emails = [r.subscriber.email for r in moved.recipient_batch(issue.id, ("pending",), limit=3000)]
+    assert emails == [r["email"] for r in source.db.all("SELECT email FROM sends ORDER BY rowid")]
+    assert (
+        moved.create_issue(key="next", subject="S", entries=[], html="", text="").id == issue.id + 1
+    )
+    assert moved.add_article(Article(title="N", body="New text", source_url="https://n.org/1"))[1]
+    destination.close()
+
+
+def test_copy_into_a_database_holding_other_rows_says_the_counts_differ(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    root = _project_with_state(tmp_path / "p")
+    other = Store.connect(postgres_url)
+    other.suppress("someone.else@example.net", "unsubscribed")
+    result = runner.invoke(app, ["--project", str(root), "store", "copy", "--to", postgres_url])
+    assert result.exit_code == 1
+    assert "counts differ for suppressions" in result.output and "Traceback" not in result.output
+
+
+def test_commands_use_postgresql_when_the_url_is_set(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "p"
+    runner.invoke(app, ["init", str(root)])
+    monkeypatch.setenv("DIGEST_DATABASE_URL", postgres_url)
+    migrate = runner.invoke(app, ["--project", str(root), "store", "migrate"])
+    assert migrate.exit_code == 0 and "127.0.0.1" in migrate.output
+    examples = Path(__file__).resolve().parent.parent / "examples" / "articles"
+    build = runner.invoke(
+        app, ["--project", str(root), "build", "--articles", str(examples), "--as-of", "2026-11-20"]
+    )
+    assert build.exit_code in (0, 1), build.output
+    assert Store.connect(postgres_url).count_articles() > 0
+    assert Store(root / ".digest" / "digest.sqlite3").count_articles() == 0
+
+
+def test_a_lost_server_is_one_line(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "p"
+    runner.invoke(app, ["init", str(root)])
+    closed = postgres_url.rsplit(":", 1)[0] + ":1/t"  # nothing listens on port 1
+    monkeypatch.setenv("DIGEST_DATABASE_URL", closed)
+    result = runner.invoke(app, ["--project", str(root), "store", "migrate"])
+    assert result.exit_code == 2 and "cannot open the state store" in result.output
+    assert len(result.output.strip().splitlines()) == 1
