@@ -22,6 +22,8 @@ import math
 import os
 import random
 import re
+import secrets
+import socket
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from digest.config import Config
     from digest.dkim import DKIMSigner
     from digest.project import Project
+    from digest.store import Store
 
 DEFAULT_RETRY_BASE = 2.0  # seconds before the first retry; doubled for each one after
 DEFAULT_MAX_ATTEMPTS = 4  # per address and run; what is still deferred waits for the next run
@@ -55,7 +58,12 @@ DEFAULT_MAX_ATTEMPTS = 4  # per address and run; what is still deferred waits fo
 # answers 4xx for ever is given up on (failed) instead of keeping the issue `sending` for ever.
 TOTAL_ATTEMPTS_FACTOR = 3
 MAX_RETRY_DELAY = 900.0
-BATCH = 500  # rows read from the store at a time
+BATCH = 500  # rows claimed from the store at a time
+# Seconds a worker's claim on its rows lasts unless renewed (it renews every third of it): a
+# worker killed mid-send leaves its rows to the others this long after its last renewal.
+DEFAULT_LEASE = 30.0
+# a worker with nothing left to claim looks again this often while others hold rows (PostgreSQL)
+CLAIM_POLL = 2.0
 # rounds of connections that could not be opened (refused, no greeting, timed out), each
 # followed by a global pause that doubles, before the send stops: a relay that is down would
 # otherwise cost every row its timeout
@@ -174,6 +182,12 @@ class IssueLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def worker_id() -> str:
+    """This process, as other workers and `digest report` see it: host, pid and a nonce (pids
+    are reused, and containers all call themselves pid 1)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 # -- transport and messages -----------------------------------------------------------------------
@@ -352,6 +366,23 @@ class Pace:
                 self._window.append(loop.time())
 
 
+class SharedPace(Pace):
+    """The same limits for the issue as a whole when several workers send it (PostgreSQL):
+    each message takes its slot from a budget kept in the store."""
+
+    def __init__(self, store: Store, rate: float = 0.0, hourly_cap: int = 0) -> None:
+        super().__init__(rate, hourly_cap)
+        self.store = store
+
+    async def wait(self) -> None:
+        if not self.interval and not self.hourly_cap:
+            return
+        async with self._lock:  # one reservation at a time per process
+            slot = self.store.take_send_slot(self.interval, self.hourly_cap)
+        if (wait := slot - time.time()) > 0:
+            await asyncio.sleep(wait)
+
+
 def backoff(retry_base: float, attempt: int) -> float:
     """Exponential with "equal jitter": half the delay fixed, half random, so that many
     addresses deferred together by one outage do not all come back at the same instant."""
@@ -385,8 +416,12 @@ class _Run:
         max_attempts: int,
         max_total_attempts: int,
         progress: Callable[[SendProgress], None] | None,
+        worker: str,
+        lease: float,
     ) -> None:
         self.store = project.store
+        self.worker = worker
+        self.lease = lease
         self.bounce_limit = project.config.bounce_limit
         self.max_send_errors = project.config.max_send_errors
         self.issue = issue
@@ -432,34 +467,64 @@ class _Run:
         self._report()
         queue: asyncio.Queue[_Retry | None] = asyncio.Queue(maxsize=self.concurrency)
         workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.concurrency)]
+        leases = asyncio.create_task(self._keep_leases())
         try:
             await self._feed(queue)
             await asyncio.gather(*workers)
         finally:
-            for task in workers:
+            for task in [*workers, leases]:
                 task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(*workers, leases, return_exceptions=True)
         if self.fatal is not None:
             raise self.fatal
         self._end_streak()
 
+    async def _keep_leases(self) -> None:
+        """Renew this worker's claims while it works, and stop when another worker recorded
+        that the relay refused us."""
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            self.store.renew_leases(self.issue.id, self.worker, self.lease)
+            self._stopped_elsewhere()
+
+    def _stopped_elsewhere(self) -> None:
+        reason = self.store.send_stopped(self.issue.id)
+        if reason and self.fatal is None:
+            self.fatal = SendStopped(f"issue {self.issue.key}: stopped by another worker: {reason}")
+            self._changed.set()
+
+    def _claim(self) -> list[SendRow] | float | None:
+        """The next rows this worker leases; else when to look again (loop time) while other
+        workers hold rows still to send, or something of ours may come back; else None: done."""
+        self._stopped_elsewhere()
+        if self.fatal is not None:
+            return None
+        batch = self.store.claim_batch(self.issue.id, self.worker, self.lease, BATCH)
+        if batch:
+            return batch
+        now = asyncio.get_running_loop().time()
+        others = self.store.others_lease_until(self.issue.id, self.worker)
+        if others is not None:
+            # claimed here as soon as that worker's lease lapses (it died), if it does
+            return now + min(max(others - time.time(), 0.0) + 0.1, CLAIM_POLL)
+        return now + CLAIM_POLL if self._retries or self._outstanding else None
+
     async def _feed(self, queue: asyncio.Queue[_Retry | None]) -> None:
         loop = asyncio.get_running_loop()
         buffered: deque[SendRow] = deque()
-        after, exhausted = 0, False
+        next_claim: float | None = 0.0  # None: nothing left to claim
         while self.fatal is None:
-            if self._retries and self._retries[0].due <= loop.time():
+            now = loop.time()
+            if self._retries and self._retries[0].due <= now:
                 item = heapq.heappop(self._retries)  # already counted as outstanding
-            elif not exhausted:
+            elif buffered or (next_claim is not None and next_claim <= now):
                 if not buffered:
-                    batch = self.store.recipient_batch(
-                        self.issue.id, ("pending", "deferred"), after=after, limit=BATCH
-                    )
-                    if not batch:
-                        exhausted = True
-                        continue
-                    after = batch[-1].rowid
-                    buffered.extend(batch)
+                    claimed = self._claim()
+                    if isinstance(claimed, list):
+                        buffered.extend(claimed)
+                    else:
+                        next_claim = claimed
+                    continue
                 row = buffered.popleft()
                 self._outstanding += 1
                 wait = (row.next_try or 0.0) - time.time()
@@ -471,8 +536,10 @@ class _Run:
                     self.state.retrying += 1
                     continue
                 item = _Retry(0.0, next(self._order), row.subscriber, 0, row.attempts)
-            elif self._retries or self._outstanding:
-                timeout = self._retries[0].due - loop.time() if self._retries else None
+            elif self._retries or self._outstanding or next_claim is not None:
+                deadlines = [self._retries[0].due] if self._retries else []
+                deadlines += [next_claim] if next_claim is not None else []
+                timeout = min(deadlines) - now if deadlines else None
                 self._changed.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout)
@@ -751,6 +818,7 @@ async def send_issue_async(
     max_total_attempts: int | None = None,
     dry_run: bool = False,
     progress: Callable[[SendProgress], None] | None = None,
+    lease: float = DEFAULT_LEASE,
 ) -> SendReport:
     """Send `issue` (default: the latest) to its subscribers; see the module docstring.
 
@@ -776,13 +844,19 @@ async def send_issue_async(
         project, smtp_url=smtp_url, insecure=insecure, concurrency=concurrency, backend=backend
     )
     hourly_cap = config.hourly_cap if hourly_cap is None else hourly_cap
-    pace = Pace(
-        config.rate if rate is None else rate,
-        hourly_cap,
-        project.store.sent_in_last_hour() if hourly_cap else (),
+    store = project.store
+    pace = (
+        SharedPace(store, config.rate if rate is None else rate, hourly_cap)
+        if store.shared
+        else Pace(
+            config.rate if rate is None else rate,
+            hourly_cap,
+            store.sent_in_last_hour() if hourly_cap else (),
+        )
     )
     problems: list[str] = []
-    with IssueLock(project.state_dir, issue.id):
+    worker = worker_id()
+    with _sender(project, issue.id, worker, lease):
         check_transport_switch(project, issue, transport, explicit=explicit)
         snapshot_recipients(project, issue, list_name, problems)
         run = _Run(
@@ -796,12 +870,19 @@ async def send_issue_async(
             max_attempts=max_attempts,
             max_total_attempts=max_total_attempts,
             progress=progress,
+            worker=worker,
+            lease=lease,
         )
-        async with transport:
-            await run.run()
-        counts = project.store.send_counts(issue.id)
+        try:
+            async with transport:
+                await run.run()
+        except DigestError as exc:
+            # the relay refused us, or the send had to stop: every other worker stops too
+            store.stop_send(issue.id, str(exc))
+            raise
+        counts = store.send_counts(issue.id)
         if not counts.pending and not counts.deferred:
-            project.store.set_issue_status(issue.id, "sent")
+            store.set_issue_status(issue.id, "sent")
     return SendReport(
         issue_id=issue.id,
         issue_key=issue.key,
@@ -812,6 +893,26 @@ async def send_issue_async(
         warnings=problems + run.warnings,
         replies=+run.replies,
     )
+
+
+@contextlib.contextmanager
+def _sender(project: Project, issue_id: int, worker: str, lease: float) -> Iterator[None]:
+    """Take part in sending the issue. On SQLite, alone: the flock, which also proves that any
+    lease left in the store belongs to a dead process. On PostgreSQL, as one of any number of
+    registered workers. Either way a stop recorded by an earlier run is cleared when nobody else
+    is sending, and this worker's rows are free for the others the moment it leaves."""
+    store = project.store
+    lock = contextlib.nullcontext() if store.shared else IssueLock(project.state_dir, issue_id)
+    with lock:
+        if not store.shared:
+            store.release_leases(issue_id)
+        if not store.live_workers(issue_id):
+            store.clear_stop(issue_id)
+        store.renew_leases(issue_id, worker, lease)
+        try:
+            yield
+        finally:
+            store.release_leases(issue_id, worker)
 
 
 def send_issue(project: Project, issue: Issue | int | None = None, **options: Any) -> SendReport:

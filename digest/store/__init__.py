@@ -14,7 +14,14 @@ from digest.store.articles import Articles, body_fingerprint
 from digest.store.database import Database, PostgresDatabase, SQLiteDatabase
 from digest.store.issues import IssueExists, Issues
 from digest.store.migrations import MIGRATIONS
-from digest.store.sends import GAVE_UP_PREFIX, SEND_STATUSES, SendCounts, SendRow, Sends
+from digest.store.sends import (
+    GAVE_UP_PREFIX,
+    SEND_STATUSES,
+    SendCounts,
+    SendLeases,
+    SendRow,
+    Sends,
+)
 from digest.store.suppressions import Suppressions, email_hash
 from digest.store.timeutil import now_utc
 
@@ -32,7 +39,7 @@ __all__ = [
 ]
 
 
-class Store(Articles, Issues, Sends, Suppressions):
+class Store(Articles, Issues, Sends, SendLeases, Suppressions):
     """The project's state. `Store(path)` opens (and migrates) the SQLite file at `path`;
     `Store(database)` wraps an open PostgreSQL (or SQLite) connection."""
 
@@ -43,6 +50,12 @@ class Store(Articles, Issues, Sends, Suppressions):
     def connect(cls, url: str) -> Store:
         """The PostgreSQL store at `url` (a URL without its password), migrated."""
         return cls(PostgresDatabase(url))
+
+    @property
+    def shared(self) -> bool:
+        """Whether other hosts may work on the same state at once (PostgreSQL): several send
+        workers per issue, with leases, instead of one sender holding a file lock."""
+        return isinstance(self.db, PostgresDatabase)
 
     @property
     def schema_version(self) -> int:

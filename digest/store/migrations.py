@@ -80,6 +80,25 @@ TEMPLATES: list[str] = [
     """,
     # the transport an issue's send started through ("smtp smtp://relay:587", "outbox …")
     "ALTER TABLE issues ADD COLUMN transport TEXT;",
+    # Several send workers on one issue: a worker leases the rows it claimed (renewed while it
+    # works; a dead worker's rows are claimed again once the lease is over), registers itself
+    # per issue, and the first one that the relay refuses records why, which stops the others.
+    # send_slots is the shared pacing budget: one row per message slot taken in the last hour.
+    """
+    ALTER TABLE sends ADD COLUMN worker TEXT;
+    ALTER TABLE sends ADD COLUMN lease_until {float};
+    CREATE INDEX sends_worker ON sends (issue_id, worker);
+    ALTER TABLE issues ADD COLUMN stopped TEXT;
+    CREATE TABLE send_workers (
+        issue_id INTEGER NOT NULL REFERENCES issues (id) ON DELETE CASCADE,
+        worker TEXT NOT NULL,
+        started TEXT NOT NULL,
+        lease_until {float} NOT NULL,
+        PRIMARY KEY (issue_id, worker)
+    );
+    CREATE TABLE send_slots (taken {float} NOT NULL);
+    CREATE INDEX send_slots_taken ON send_slots (taken);
+    """,
 ]
 
 

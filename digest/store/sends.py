@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -157,3 +158,101 @@ class Sends:
         ):
             setattr(counts, row[0], int(row[1]))
         return counts
+
+
+class SendLeases:
+    """Several workers on one issue: claims, leases, the workers' registry, the stop that one
+    worker records for all, and the pacing budget they share."""
+
+    db: Database
+
+    def claim_batch(self, issue_id: int, worker: str, lease: float, limit: int) -> list[SendRow]:
+        """Lease up to `limit` pending or deferred rows that no live worker holds, in rowid
+        order, to `worker` for `lease` seconds. Its own rows, leased or not, are never claimed
+        again: it holds them (in a retry queue) or is done with them for this run."""
+        now = time.time()
+        with self.db.transaction():
+            rows = self.db.all(
+                self.db.query("claim_batch"), (worker, now + lease, issue_id, now, worker, limit)
+            )
+        return sorted((_send_row(row) for row in rows), key=lambda row: row.rowid)
+
+    def renew_leases(self, issue_id: int, worker: str, lease: float) -> None:
+        """Keep `worker`'s rows and registration for `lease` more seconds."""
+        until = time.time() + lease
+        with self.db.transaction():
+            self.db.execute(
+                "UPDATE sends SET lease_until = ? WHERE issue_id = ? AND worker = ?",
+                (until, issue_id, worker),
+            )
+            self.db.execute(
+                """INSERT INTO send_workers (issue_id, worker, started, lease_until)
+                   VALUES (?, ?, ?, ?) ON CONFLICT (issue_id, worker)
+                   DO UPDATE SET lease_until = excluded.lease_until""",
+                (issue_id, worker, now_utc().isoformat(), until),
+            )
+
+    def release_leases(self, issue_id: int, worker: str | None = None) -> None:
+        """Give up `worker`'s rows and registration (every worker's, without one: the caller
+        knows they are dead), so that they can be claimed at once."""
+        params: list[object] = [issue_id]
+        where = "issue_id = ?"
+        if worker is not None:
+            where, params = "issue_id = ? AND worker = ?", [issue_id, worker]
+        with self.db.transaction():
+            self.db.execute(
+                f"UPDATE sends SET worker = NULL, lease_until = NULL WHERE {where}", params
+            )
+            self.db.execute(f"DELETE FROM send_workers WHERE {where}", params)
+
+    def others_lease_until(self, issue_id: int, worker: str) -> float | None:
+        """When the last lease other live workers hold on rows still to send ends (None: no
+        such row), so a worker without work knows how long the rest may take."""
+        until = self.db.scalar(
+            """SELECT max(lease_until) FROM sends WHERE issue_id = ? AND worker != ?
+               AND status IN ('pending', 'deferred') AND lease_until >= ?""",
+            (issue_id, worker, time.time()),
+        )
+        return float(until) if until is not None else None
+
+    def live_workers(self, issue_id: int) -> int:
+        return int(
+            self.db.scalar(
+                "SELECT count(*) FROM send_workers WHERE issue_id = ? AND lease_until >= ?",
+                (issue_id, time.time()),
+            )
+        )
+
+    def stop_send(self, issue_id: int, reason: str) -> bool:
+        """Record why the issue's send stopped, unless a worker did already (the first reason
+        is the one kept). Returns whether this call recorded it."""
+        changed = self.db.execute(
+            "UPDATE issues SET stopped = ? WHERE id = ? AND stopped IS NULL", (reason, issue_id)
+        ).rowcount
+        return bool(changed)
+
+    def send_stopped(self, issue_id: int) -> str | None:
+        stopped: str | None = self.db.scalar("SELECT stopped FROM issues WHERE id = ?", (issue_id,))
+        return stopped
+
+    def clear_stop(self, issue_id: int) -> None:
+        self.db.execute("UPDATE issues SET stopped = NULL WHERE id = ?", (issue_id,))
+
+    def take_send_slot(self, interval: float, hourly_cap: int) -> float:
+        """Take the next message slot of the budget every worker shares: `interval` seconds
+        after the last one taken, and at most `hourly_cap` in any hour (0: no cap). Returns the
+        Unix time the slot starts; the caller waits until then."""
+        now = time.time()
+        with self.db.transaction(exclusive="send_slots"):
+            row = self.db.one(
+                """SELECT max(taken), (SELECT taken FROM send_slots WHERE taken > ?
+                   ORDER BY taken DESC LIMIT 1 OFFSET ?) FROM send_slots""",
+                (now - 3600, max(hourly_cap - 1, 0)),
+            )
+            last, capped = (row[0], row[1]) if row is not None else (None, None)
+            slot = max(now, last + interval if last is not None and interval else now)
+            if hourly_cap and capped is not None:
+                slot = max(slot, capped + 3600)
+            self.db.execute("DELETE FROM send_slots WHERE taken < ?", (now - 3600,))
+            self.db.execute("INSERT INTO send_slots (taken) VALUES (?)", (slot,))
+        return slot

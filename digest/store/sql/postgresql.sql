@@ -18,3 +18,16 @@ SELECT setval(pg_get_serial_sequence('articles', 'id'), coalesce(max(id), 0) + 1
 SELECT setval(pg_get_serial_sequence('issues', 'id'), coalesce(max(id), 0) + 1, false)
     FROM issues
 
+
+-- name: claim_batch
+-- Rows that no live worker holds, each claimed by one worker only: a row another worker is
+-- claiming right now is skipped, not waited for.
+UPDATE sends SET worker = ?, lease_until = ?
+    WHERE rowid IN (
+        SELECT rowid FROM sends
+        WHERE issue_id = ? AND status IN ('pending', 'deferred')
+            AND (worker IS NULL OR (lease_until < ? AND worker != ?))
+        ORDER BY rowid LIMIT ?
+        FOR UPDATE SKIP LOCKED)
+    RETURNING rowid, email, list, name, attributes, attempts, next_try
+
