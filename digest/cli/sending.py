@@ -18,7 +18,7 @@ from digest.cli import app
 from digest.cli._common import command, console, emit_json, project_dir
 from digest.errors import EXIT_PARTIAL, Interrupted
 from digest.project import Project, open_project
-from digest.send import SendProgress, SendReport, send_issue, send_test_copy
+from digest.send import DEFAULT_LEASE, SendProgress, SendReport, send_issue, send_test_copy
 from digest.wording import plural
 
 
@@ -79,6 +79,15 @@ def send_command(
             help="outbox or smtp: send through this, also when the issue started through another.",
         ),
     ] = None,
+    lease: Annotated[
+        float,
+        typer.Option(
+            "--lease",
+            min=1.0,
+            help="Seconds a worker's claim on its rows lasts unless renewed: with several"
+            " workers (PostgreSQL), a killed one's rows go to the others this long after.",
+        ),
+    ] = DEFAULT_LEASE,
 ) -> None:
     """Send an issue to its subscribers; an interrupted send resumes where it stopped."""
     project = open_project(project_dir())
@@ -100,6 +109,7 @@ def send_command(
             max_attempts=max_attempts,
             max_total_attempts=max_total_attempts,
             dry_run=dry_run,
+            lease=lease,
         )
     finally:
         project.close()
