@@ -351,3 +351,57 @@ def test_a_lost_server_is_one_line(
     result = runner.invoke(app, ["--project", str(root), "store", "migrate"])
     assert result.exit_code == 2 and "cannot open the state store" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+# -- several send workers -------------------------------------------------------------------------
+
+
+def _queued(store: Store, count: int) -> int:
+    issue = store.create_issue(key="k", subject="S", entries=[], html="", text="")
+    store.add_recipients(
+        issue.id, [Subscriber(email=f"r{n}@x.net", list="l") for n in range(count)]
+    )
+    return issue.id
+
+
+def test_workers_claim_disjoint_rows_and_take_over_a_lapsed_lease(target: str) -> None:
+    one, two = open_store(target), open_store(target)
+    issue_id = _queued(one, 10)
+    first = one.claim_batch(issue_id, "w1", lease=60, limit=4)
+    second = two.claim_batch(issue_id, "w2", lease=60, limit=100)
+    assert [r.subscriber.email for r in first] == [f"r{n}@x.net" for n in range(4)]
+    assert [r.subscriber.email for r in second] == [f"r{n}@x.net" for n in range(4, 10)]
+    assert one.claim_batch(issue_id, "w1", lease=60, limit=100) == []  # its own are not new
+    assert one.others_lease_until(issue_id, "w1") is not None
+    one.mark_send(issue_id, "r0@x.net", "sent")
+    # w1 dies: once its lease is over, its unsent rows are anyone's (the sent one is not)
+    one.db.execute("UPDATE sends SET lease_until = 0 WHERE worker = 'w1'")
+    taken = two.claim_batch(issue_id, "w3", lease=60, limit=100)
+    assert [r.subscriber.email for r in taken] == ["r1@x.net", "r2@x.net", "r3@x.net"]
+    two.release_leases(issue_id, "w2")
+    assert [r.rowid for r in one.claim_batch(issue_id, "w1", lease=60, limit=100)] == [
+        r.rowid for r in second
+    ]
+
+
+def test_the_pacing_budget_is_shared_by_every_connection(target: str) -> None:
+    one, two = open_store(target), open_store(target)
+    slots = [store.take_send_slot(0.5, 0) for store in (one, two, one, two)]
+    assert [round(b - a, 6) for a, b in zip(slots, slots[1:], strict=False)] == [0.5, 0.5, 0.5]
+    # an hourly cap of 3: the fourth slot in an hour waits for the first to be an hour old
+    capped = [store.take_send_slot(0, 3) for store in (one, two, one, two)]
+    assert capped[3] >= slots[2] + 3600
+
+
+def test_a_stop_is_recorded_once_and_counts_workers(target: str) -> None:
+    store = open_store(target)
+    issue_id = _queued(store, 1)
+    store.renew_leases(issue_id, "w1", 60)
+    store.renew_leases(issue_id, "w2", 60)
+    assert store.live_workers(issue_id) == 2
+    assert store.stop_send(issue_id, "first") and not store.stop_send(issue_id, "second")
+    assert store.send_stopped(issue_id) == "first"
+    store.release_leases(issue_id)
+    assert store.live_workers(issue_id) == 0
+    store.clear_stop(issue_id)
+    assert store.send_stopped(issue_id) is None
