@@ -58,7 +58,10 @@ DEFAULT_MAX_ATTEMPTS = 4  # per address and run; what is still deferred waits fo
 # answers 4xx for ever is given up on (failed) instead of keeping the issue `sending` for ever.
 TOTAL_ATTEMPTS_FACTOR = 3
 MAX_RETRY_DELAY = 900.0
-BATCH = 500  # rows claimed from the store at a time
+BATCH = 500  # rows read from the store at a time
+# Rows a worker claims at a time, per connection: enough to keep its connections busy between
+# claims, few enough that the last claims leave no worker idle while another has a long queue.
+CLAIM_PER_CONNECTION = 4
 # Seconds a worker's claim on its rows lasts unless renewed (it renews every third of it): a
 # worker killed mid-send leaves its rows to the others this long after its last renewal.
 DEFAULT_LEASE = 30.0
@@ -499,7 +502,8 @@ class _Run:
         self._stopped_elsewhere()
         if self.fatal is not None:
             return None
-        batch = self.store.claim_batch(self.issue.id, self.worker, self.lease, BATCH)
+        size = min(BATCH, self.concurrency * CLAIM_PER_CONNECTION)
+        batch = self.store.claim_batch(self.issue.id, self.worker, self.lease, size)
         if batch:
             return batch
         now = asyncio.get_running_loop().time()
