@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -122,7 +123,8 @@ def main() -> None:
                 url = server.new_database()
                 root = Path(tmp) / f"postgres{workers}"
                 shutil.copytree(template, root)
-                env = base_env | {"PGPASSWORD": PASSWORD}
+                # one signing secret for every worker, as on several hosts
+                env = base_env | {"PGPASSWORD": PASSWORD, "DIGEST_SECRET": secrets.token_hex(16)}
                 copy = subprocess.run(
                     [
                         sys.executable,

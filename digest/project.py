@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from digest.config import CONFIG_NAME, DEFAULT_CONFIG, Config, load_config
-from digest.errors import DigestError
+from digest.errors import ConfigError, DigestError
 from digest.store import Store
 
 STATE_DIR = ".digest"
@@ -91,6 +91,17 @@ class Project:
         if self._pool is None:
             self._pool = open_pool(self.config.store_url)
         return Store(PostgresDatabase(self.config.store_url, pool=self._pool))
+
+    def check_shared_secret(self) -> None:
+        """On a store that several hosts share, every send worker and web replica must sign and
+        verify unsubscribe links with one secret: a secret generated into one host's `.digest/`
+        would not be the others'."""
+        if self.config.store_url and not self.config.secret:
+            raise ConfigError(
+                f"{self.config.path}: set DIGEST_SECRET on every host when the store is"
+                " PostgreSQL (`store.url`): send workers and web replicas sign and check"
+                " unsubscribe links with it"
+            )
 
     def close(self) -> None:
         for store in self._stores:

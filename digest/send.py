@@ -188,8 +188,8 @@ class IssueLock:
 
 
 def worker_id() -> str:
-    """This process, as other workers and `digest report` see it: host, pid and a nonce (pids
-    are reused, and containers all call themselves pid 1)."""
+    """This process, as the other workers see it in `sends.worker` and `send_workers`: host, pid
+    and a nonce (pids are reused, and containers all call themselves pid 1)."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
@@ -300,6 +300,7 @@ class Messages:
         from digest.message import MessageFactory
         from digest.tokens import load_secret
 
+        project.check_shared_secret()
         secret = load_secret(project.state_dir, project.config.secret)
         self.factory = MessageFactory(issue, project.config, secret)
         self.signer: DKIMSigner | None = signer_from_config(project.config)

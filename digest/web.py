@@ -161,6 +161,7 @@ def create_app(project: Project) -> ASGIApp:
     """The web app of `project`. The secrets are read once, here: the signing one and any
     previous ones (DIGEST_SECRET_PREVIOUS), so links signed before a rotation still work."""
     config = project.config
+    project.check_shared_secret()
     secrets = load_verification_secrets(project.state_dir, config.secret, config.previous_secrets)
     newsletter = config.name
 

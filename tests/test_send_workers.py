@@ -27,6 +27,7 @@ LEASE = 2.0
 @pytest.fixture
 def shared_project(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Project:
     monkeypatch.setenv("DIGEST_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("DIGEST_SECRET", "one secret for every worker and replica")
     return make_project(tmp_path / "p", [f"r{n:03d}@example.net" for n in range(300)])
 
 
@@ -124,3 +125,48 @@ def test_a_relay_refusing_us_is_recorded_as_the_stop(shared_project: Project) ->
     store = Store.connect(shared_project.config.store_url)
     stopped = store.send_stopped(store.latest_issue().id)
     assert stopped is not None and "554" in stopped
+
+
+def test_a_shared_store_needs_one_secret_for_every_host(
+    shared_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DIGEST_SECRET")
+    result = CliRunner().invoke(app, ["--project", str(shared_project.root), "send"])
+    assert result.exit_code == 2 and "set DIGEST_SECRET on every host" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (shared_project.state_dir / "secret").exists()  # none generated on this host
+
+
+def test_an_unsubscribe_at_one_web_replica_is_honoured_by_every_worker(
+    shared_project: Project,
+) -> None:
+    from starlette.testclient import TestClient
+
+    from digest.project import open_project
+    from digest.tokens import load_secret, make_token
+    from digest.web import create_app
+
+    replicas = [open_project(shared_project.root) for _ in range(2)]  # each with its own pool
+    clients = [TestClient(create_app(p), base_url=p.config.base_url) for p in replicas]
+    secret = load_secret(shared_project.state_dir, shared_project.config.secret)
+    token = make_token(secret, "r007@example.net", "list0")
+    for client in clients:  # the mail client retries through the other replica: still one
+        response = client.post(
+            f"/unsubscribe?token={token}", data={"List-Unsubscribe": "One-Click"}
+        )
+        assert response.status_code == 200
+    for replica in replicas:
+        replica.close()
+    store = Store.connect(shared_project.config.store_url)
+    assert store.suppression_count() == 1
+    handler = FaultyRelay()
+    relay = Relay(handler).start()
+    try:
+        workers = [_worker(shared_project, relay) for _ in range(2)]
+        for worker in workers:
+            worker.communicate(timeout=120)
+    finally:
+        relay.stop()
+    assert [w.returncode for w in workers] == [0, 0]
+    assert "r007@example.net" not in handler.copies() and len(handler.copies()) == 299
+    assert store.send_counts(store.latest_issue().id).skipped == 1
