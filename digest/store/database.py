@@ -275,7 +275,7 @@ class PostgresDatabase(Database):
                     url, autocommit=True, connect_timeout=10, **connect_kwargs()
                 )
         except psycopg.Error as exc:
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            reason = " ".join(str(exc).split()) or type(exc).__name__
             raise DigestError(f"{self.target}: cannot open the state store: {reason}") from None
         self.connection.row_factory = _pg_row
         self.applied = 0 if pool is not None else self.migrate()
@@ -304,20 +304,20 @@ class PostgresDatabase(Database):
 
     @property
     def schema_version(self) -> int:
-        self.connection.execute(self.query("schema_table"))
-        return int(self.connection.execute(self.query("schema_version")).fetchone()[0])
+        return int(self.scalar(self.query("schema_version")))
 
     def migrate(self) -> int:
-        version = self.schema_version
-        self._refuse_newer(version, len(self.migrations))
-        if version == len(self.migrations):
-            return 0
+        """Under an advisory lock, so that hosts starting at once (the first deploy included:
+        the version table itself is created here) apply each migration once."""
         with self.connection.transaction():
-            self.connection.execute("SELECT pg_advisory_xact_lock(%s)", (self.MIGRATION_LOCK,))
-            version = self.schema_version  # another process may have migrated meanwhile
+            self.execute("SELECT pg_advisory_xact_lock(?)", (self.MIGRATION_LOCK,))
+            self.execute(self.query("schema_table"))
+            version = self.schema_version
+            self._refuse_newer(version, len(self.migrations))
             for script in self.migrations[version:]:
-                self.connection.execute(script)
-            self.execute(self.query("set_schema_version"), (len(self.migrations),))
+                self.execute(script)
+            if version < len(self.migrations):
+                self.execute(self.query("set_schema_version"), (len(self.migrations),))
         return len(self.migrations) - version
 
     def close(self) -> None:
@@ -338,7 +338,7 @@ def open_pool(url: str, size: int = 10) -> Any:
         url,
         min_size=1,
         max_size=size,
-        kwargs={"autocommit": True, **connect_kwargs()},
+        kwargs={"autocommit": True, "connect_timeout": 10, **connect_kwargs()},
         open=True,
     )
 
