@@ -219,6 +219,32 @@ def test_concurrent_ingests_store_each_article_once(target: str) -> None:
     assert open_store(target).count_articles() == 150
 
 
+def test_an_ingest_waits_for_another_storing_the_same_article(target: str) -> None:
+    """The dedupe's read-then-insert is exclusive: a second process storing the same article
+    while the first has not committed finds it afterwards instead of failing on the unique
+    index (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock)."""
+    import threading
+
+    first = open_store(target)
+    article = Article(title="T", body="The same story, twice.", source_url="https://x.org/same")
+    outcome: list[object] = []
+
+    def second() -> None:
+        outcome.append(open_store(target).add_article(article))
+
+    with first.db.transaction(exclusive="articles"):
+        first.db.execute(
+            "INSERT INTO articles (url, body_hash, title, body, added) VALUES (?, ?, ?, ?, ?)",
+            ("https://x.org/same", "other-hash", "T", "b", "2026-11-20"),
+        )
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(0.5)  # it is waiting for this transaction
+        assert thread.is_alive()
+    thread.join(30)
+    assert outcome == [(1, False)]
+
+
 # -- PostgreSQL: URLs, passwords, commands --------------------------------------------------------
 
 
