@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 
 from digest.models import Article
+from digest.sources.chrome import learn_chrome
 from digest.sources.errors import ParseError, ParseFailure
 from digest.sources.feed import (
     LinkOnly,
@@ -68,10 +69,18 @@ def parse_bytes(
 
 
 def _items(
-    data: bytes, origin: str | None, *, hint: str, url: str | None, charset: str | None
+    data: bytes,
+    origin: str | None,
+    *,
+    hint: str,
+    url: str | None,
+    charset: str | None,
+    learned: frozenset[str] = frozenset(),
 ) -> list[Article | LinkOnly]:
     try:
-        return _parse_bytes(data, origin, hint=hint.lower(), url=url, charset=charset)
+        return _parse_bytes(
+            data, origin, hint=hint.lower(), url=url, charset=charset, learned=learned
+        )
     except ParseError as exc:
         raise (exc.at(origin) if origin else exc) from None
 
@@ -94,7 +103,13 @@ def _headlines_only(count: int) -> str:
 
 
 def _parse_bytes(
-    data: bytes, origin: str | None, *, hint: str, url: str | None, charset: str | None
+    data: bytes,
+    origin: str | None,
+    *,
+    hint: str,
+    url: str | None,
+    charset: str | None,
+    learned: frozenset[str],
 ) -> list[Article | LinkOnly]:
     if not data.strip():
         raise ParseError("empty")
@@ -113,8 +128,8 @@ def _parse_bytes(
         found = f"its root element is <{root}>" if root else "no root element found"
         raise ParseError(f"XML document, not an RSS/Atom feed or HTML page ({found})")
     if looks_scraped(text):
-        return [parse_scraped(text, origin)]
-    return [parse_plaintext(text, origin)]
+        return [parse_scraped(text, origin, learned)]
+    return [parse_plaintext(text, origin, learned)]
 
 
 def _read_capped(path: Path, max_bytes: int) -> bytes:
@@ -135,13 +150,36 @@ def _read_capped(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def _path_items(path: Path, *, max_bytes: int) -> list[Article | LinkOnly]:
+def _path_items(
+    path: Path, *, max_bytes: int, learned: frozenset[str] = frozenset()
+) -> list[Article | LinkOnly]:
     origin = str(path)
     try:
         data = _read_capped(path, max_bytes)
     except ParseError as exc:
         raise exc.at(origin) from None
-    return _items(data, origin, hint=path.suffix, url=None, charset=None)
+    return _items(data, origin, hint=path.suffix, url=None, charset=None, learned=learned)
+
+
+def _read_folder(
+    paths: list[Path], max_bytes: int, fetching: _Fetching
+) -> Iterator[Article | ParseFailure]:
+    """The files of one folder, read with the chrome their site repeats in all of them."""
+    learned = learn_chrome(_texts(paths, max_bytes)) if len(paths) > 2 else frozenset()
+    for path in paths:
+        read = partial(_path_items, path, max_bytes=max_bytes, learned=learned)
+        yield from _guarded(str(path), read, fetching)
+
+
+def _texts(paths: list[Path], max_bytes: int) -> Iterator[str]:
+    """The text files among `paths` (not feeds or pages), for learning their site's chrome."""
+    for path in paths:
+        try:
+            text = decode_bytes(_read_capped(path, max_bytes))
+        except ParseError:
+            continue
+        if not text.lstrip().startswith("<"):
+            yield text
 
 
 def parse_path(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Article]:
@@ -238,12 +276,16 @@ def read_source(
         return
     root = Path(source)
     if root.is_dir():
+        folder: list[Path] = []
         for path in _walk(root):
             if isinstance(path, ParseFailure):
                 yield path
-            else:
-                read = partial(_path_items, path, max_bytes=max_bytes)
-                yield from _guarded(str(path), read, fetching)
+                continue
+            if folder and path.parent != folder[0].parent:
+                yield from _read_folder(folder, max_bytes, fetching)
+                folder = []
+            folder.append(path)
+        yield from _read_folder(folder, max_bytes, fetching)
     elif root.exists() or root.is_symlink():
         yield from _guarded(source, partial(_path_items, root, max_bytes=max_bytes), fetching)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -180,7 +181,12 @@ class UnknownTimeZone(ValueError):
         self.zone = zone
 
 
+# "November 17, 2026 at 4:05 PM": the "at" between date and time
+_AT_TIME = re.compile(r"(\d),?\s+at\s+(?=\d{1,2}[:.]\d{2})", re.IGNORECASE)
+
+
 def _parse_date(text: str) -> datetime | None:
+    text = _AT_TIME.sub(r"\1 ", text)
     rfc = _RFC_2822.match(text)
     if rfc:  # as in feeds and the scraper's footer
         return _parse_rfc_2822(text, rfc.group("zone").strip())
@@ -310,6 +316,15 @@ def truncated_field(body: str, warnings: list[str], *, cut: bool = False) -> boo
     if truncated:
         warnings.append("body stops mid-sentence: marked truncated")
     return truncated
+
+
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
+def decode_entities(text: str) -> str:
+    """HTML character references a scraper left in text (`&#8216;`, `&quot;`, `&amp;`) decoded;
+    a bare `&` (AT&T, Q&A) is left as it is."""
+    return _ENTITY.sub(lambda found: html.unescape(found.group(0)), text)
 
 
 def join_paragraphs(lines: list[str]) -> str:
