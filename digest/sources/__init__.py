@@ -115,14 +115,18 @@ def _parse_bytes(
         raise ParseError("empty")
     if looks_like_feed(data):
         return parse_feed(data, origin, url)
+    # HTML in an ASCII-compatible encoding is decoded as a browser would, before any guess
+    head = data[:4096].removeprefix(b"\xef\xbb\xbf").decode("latin-1")
+    if looks_like_html(head) or hint in _HTML_SUFFIXES or hint in _HTML_TYPES:
+        return [parse_page(decode_html(data, charset), origin, url=url)]
     text = decode_bytes(data)
     if not text.strip():
         raise ParseError("empty: only whitespace")
     root = xml_root(text)
     if is_feed_root(root):  # a feed in UTF-16/32 or another encoding the byte sniff cannot read
         return parse_feed(as_utf8_xml(text), origin, url)
-    if looks_like_html(text) or hint in _HTML_SUFFIXES or hint in _HTML_TYPES:
-        return [parse_page(decode_html(data, charset), origin, url=url)]
+    if looks_like_html(text):  # a page in UTF-16 or UTF-32
+        return [parse_page(text, origin, url=url)]
     if text.lstrip().startswith("<?xml") or (root and text.rstrip().endswith(">")):
         # markup is never an article's title: say what the document is instead
         found = f"its root element is <{root}>" if root else "no root element found"

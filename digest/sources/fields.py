@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
@@ -310,9 +311,15 @@ def published_field(raw: str | None, warnings: list[str]) -> datetime | None:
     return published
 
 
-def truncated_field(body: str, warnings: list[str], *, cut: bool = False) -> bool:
-    """True when the body stops mid-sentence (or the format says it was `cut`)."""
-    truncated = cut or ends_mid_sentence(body)
+def truncated_field(
+    body: str,
+    warnings: list[str],
+    *,
+    cut: bool = False,
+    check: Callable[[str], bool] = ends_mid_sentence,
+) -> bool:
+    """True when the body stops mid-sentence by `check` (or the format says it was `cut`)."""
+    truncated = cut or check(body)
     if truncated:
         warnings.append("body stops mid-sentence: marked truncated")
     return truncated
