@@ -184,9 +184,9 @@ def _entry_date(entry: Any, warnings: list[str]) -> datetime | None:
     """Our own reading of the entry's date, never feedparser's: it guesses (`2013-xx-27` as
     1 November, a 25th hour as the next day, an unknown month name as the 1st)."""
     for key in ("published", "updated", "created"):
-        raw = entry.get(key)
-        if raw:
-            found, date_warnings = parse_published(str(raw))
+        raw = str(entry.get(key) or "")
+        if raw.strip():
+            found, date_warnings = parse_published(raw)
             warnings.extend(date_warnings)
             return found
     warnings.append("no published date")
