@@ -156,3 +156,8 @@ def test_a_results_table_is_kept_as_text() -> None:
         "East | Ali Khan (LD) | 1,511",
     ]
     assert article.truncated is False
+
+
+def test_a_saved_fragment_of_a_page_is_a_page_not_xml_data() -> None:
+    article = one(f"<article><h1>Council agrees budget</h1>{PROSE}</article>\n".encode(), hint="")
+    assert article.body.split("\n\n") == PARAGRAPHS

@@ -29,7 +29,6 @@ from digest.sources.feed import (
     xml_root,
 )
 from digest.sources.fetch import PrivatePolicy, fetch, is_url
-from digest.sources.fields import normalise_url
 from digest.sources.page import looks_like_html, parse_page
 from digest.sources.plaintext import parse_plaintext
 from digest.sources.scraped import looks_scraped, parse_scraped
@@ -245,7 +244,7 @@ def _with_feed_fields(page: Article, entry: LinkOnly) -> Article:
     page.title = entry.title
     page.published = page.published or entry.published
     page.authors = page.authors or entry.authors
-    page.source_url = page.source_url or normalise_url(entry.url)
+    page.source_url = page.source_url or entry.url
     return page
 
 

@@ -15,6 +15,7 @@ from digest.models import Article
 from digest.sources.errors import ParseError
 from digest.sources.fields import (
     html_to_text,
+    normalise_url,
     parse_published,
     source_url_field,
     split_authors,
@@ -138,9 +139,8 @@ def _entry_item(
     published = _guard(lambda: _entry_date(entry, warnings), warnings, None, "published date")
     link = _guard(lambda: _entry_link(entry, bases, warnings), warnings, None, "link")
     if not body:
-        if title and link:
-            return LinkOnly(title, link, published, authors, warnings)
-        return None
+        page = normalise_url(link)
+        return LinkOnly(title, page, published, authors, warnings) if title and page else None
     if not title:
         title = body.split("\n", 1)[0][:120]
         warnings.append("entry has no title; its first line is used")

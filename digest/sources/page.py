@@ -28,6 +28,10 @@ _DATE_PARAMS = {
     "max_date": "2199-12-31",
 }
 _MIN_BODY_CHARS = 40
+# An XHTML document, or a saved fragment of a page (`<article>…`, `<div>…`): a page, not XML data.
+_HTML_ROOTS = frozenset(
+    {"html", "body", "main", "article", "section", "div", "p", "h1", "h2", "h3", "header", "table"}
+)
 # What pages put after the article's last sentence: never its text, and no sign of a cut.
 _FURNITURE = re.compile(
     r"(?:\d+\s+)?(?:comments?|responses?|replies)(?:\s*\(\d+\))?"
@@ -52,7 +56,7 @@ def looks_like_html(text: str) -> bool:
     if _HTML_START.match(text[:4096]):
         return True
     root = xml_root(text)
-    return root is not None and root.lower() == "html"
+    return root is not None and root.lower() in _HTML_ROOTS
 
 
 def parse_page(html: str, origin: str | None = None, url: str | None = None) -> Article:
