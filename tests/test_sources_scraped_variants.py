@@ -155,3 +155,16 @@ def test_one_repeated_article_is_not_mistaken_for_chrome(tmp_path: Path) -> None
         (tmp_path / f"copy{number}.txt").write_text(text)
     articles = [i for i in read_source(str(tmp_path)) if isinstance(i, Article)]
     assert [a.body for a in articles] == [f"{LEDE}\n\n{SECOND}"] * 4
+
+
+def test_a_related_heading_in_the_body_does_not_hide_the_footer() -> None:
+    related = "Related:\nTitle: Chancellor faces revolt\nSourced From: www.example.org/fuel\n"
+    article = one(scraped(HEADLINE, "", "", LEDE, "", related, "", SECOND, "", FOOTER))
+    assert article.title == "Ministers unveil northern housing plan"
+
+
+def test_a_source_line_ending_the_body_is_not_pulled_into_a_spaced_footer() -> None:
+    footer = FOOTER.replace("\n", "\n\n")
+    article = one(scraped(HEADLINE, "", "", LEDE, "", "Source: Reuters", "", footer))
+    assert article.source_url == "https://www.westminsterwire.net/2026/11/17/housing"
+    assert article.body == f"{LEDE}\n\nSource: Reuters"

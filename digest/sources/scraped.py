@@ -68,11 +68,15 @@ def find_footer(lines: list[str]) -> tuple[int, int] | None:
     """The [start, end) line range of the metadata footer: the last block of footer lines (blank
     lines between them allowed) holding a `Title:` and at least one more key, leaving out blocks
     under a "Related:" heading, which describe other stories. None when there is none."""
-    for heading in reversed([i for i, line in enumerate(lines) if _RELATED_HEADING.match(line)]):
-        found = _last_footer(lines[:heading])
-        if found is not None:
-            return found
-    return _last_footer(lines)
+    found = _last_footer(lines)
+    if found is None:
+        return None
+    heading = found[0] - 1
+    while heading >= 0 and not lines[heading].strip():
+        heading -= 1
+    if heading >= 0 and _RELATED_HEADING.match(lines[heading]):
+        return _last_footer(lines[:heading]) or found
+    return found
 
 
 def _last_footer(lines: list[str]) -> tuple[int, int] | None:
@@ -83,14 +87,17 @@ def _last_footer(lines: list[str]) -> tuple[int, int] | None:
         if last is None:
             return None
         start = last
+        keys = {field[0] for field in [_footer_field(lines[last])] if field}
         while True:
             before = start - 1
             while before >= 0 and not lines[before].strip():
                 before -= 1
-            if before < 0 or _footer_field(lines[before]) is None:
+            field = _footer_field(lines[before]) if before >= 0 else None
+            # across a blank line, a key the block already has is the body's ("Source: Reuters")
+            if field is None or (before < start - 1 and field[0] in keys):
                 break
+            keys.add(field[0])
             start = before
-        keys = {field[0] for field in map(_footer_field, lines[start : last + 1]) if field}
         if "title" in keys and len(keys) >= 2:
             return start, last + 1
         end = start
