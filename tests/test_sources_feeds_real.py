@@ -270,3 +270,11 @@ def test_follow_links_fetches_the_pages_of_headline_only_entries(server: str) ->
     assert [(f.origin, f.reason) for f in failures] == [
         (f"{server}/pages/missing.html", f"linked from {feed}: HTTP 404 Not Found")
     ]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_wide_feed_of_mostly_non_ascii_text_is_sniffed_from_its_first_bytes(encoding: str) -> None:
+    title = "预算" * 200  # few zero bytes overall: only the opening `<` tells the encoding
+    text = rss(item(title, "https://a.example.org/", text="市议会星期二开会。" * 50)).decode()
+    (article,) = parse_bytes(text.split("?>", 1)[1].encode(encoding), "feed.xml")
+    assert article.title == title

@@ -60,6 +60,9 @@ def _wide_encoding(data: bytes) -> str | None:
     head = data[:_SNIFF_BYTES]
     if len(head) < 4:
         return None
+    markup = _markup_encoding(head)
+    if markup and _decodes(data, markup):
+        return markup  # a document opening with `<`, as XML's own sniffing reads it
     head = head[: len(head) - len(head) % 4]
 
     def zero_share(width: int, position: int) -> float:
@@ -73,13 +76,28 @@ def _wide_encoding(data: bytes) -> str | None:
         ("utf-16-be", 2, (0,), 1),
     )
     for encoding, width, zeros, text in layouts:
-        if all(zero_share(width, z) > 0.9 for z in zeros) and zero_share(width, text) < 0.1:
-            try:
-                data.decode(encoding)
-            except UnicodeDecodeError:
-                continue
+        mostly_ascii = all(zero_share(width, z) > 0.9 for z in zeros)
+        if mostly_ascii and zero_share(width, text) < 0.1 and _decodes(data, encoding):
             return encoding
     return None
+
+
+def _markup_encoding(head: bytes) -> str | None:
+    """The wide encoding of a document opening with `<` after any whitespace (as XML 1.0's
+    appendix F sniffs it), however non-ASCII the text after that is. In any other encoding
+    those bytes do not decode to `<`: its zero bytes are what tell."""
+    for encoding in ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be"):
+        if head[:64].decode(encoding, "ignore").lstrip().startswith("<"):
+            return encoding
+    return None
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _mostly_utf8(data: bytes) -> bool:
