@@ -113,7 +113,11 @@ def build_issue(
         report.ingested_sources = True
     if sources:
         report.ingest = ingest(
-            store, sources, max_bytes=config.max_bytes, allow_private=config.allow_private
+            store,
+            sources,
+            max_bytes=config.max_bytes,
+            allow_private=config.allow_private,
+            follow_links=config.follow_links,
         )
 
     candidates = store.articles_published_between(as_of - since, as_of)

@@ -38,6 +38,8 @@ class Config:
     max_bytes: int = 5_000_000
     # feeds and pages on non-public addresses: refused (False), allowed (True) or these networks
     allow_private: bool | list[IPv4Network | IPv6Network] = False
+    # feed entries with only a headline and a link: fetch the page they link to
+    follow_links: bool = False
     # selection
     since: str = "7d"
     limit: int = 10
@@ -89,6 +91,7 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("sources", "pages"): ("source_pages", list),
     ("sources", "max_bytes"): ("max_bytes", int),
     ("sources", "allow_private"): ("allow_private", (bool, list)),
+    ("sources", "follow_links"): ("follow_links", bool),
     ("selection", "since"): ("since", str),
     ("selection", "limit"): ("limit", int),
     ("selection", "min_stories"): ("min_stories", int),
@@ -269,6 +272,9 @@ pages = []
 # feeds and pages on loopback, private or link-local addresses are refused; allow them for an
 # intranet source with true, or only some networks with a list like ["10.1.0.0/16"]
 allow_private = false
+# feed entries with only a headline and a link are fetched from their link when true; when
+# false, the feed's line says how many were left unread
+follow_links = false
 
 [selection]
 since = "7d"

@@ -73,6 +73,7 @@ def run_period(
         [*project.config.sources, *(articles or [])],
         max_bytes=project.config.max_bytes,
         allow_private=project.config.allow_private,
+        follow_links=project.config.follow_links,
     )
     issue = store.issue_by_key(key)
     built = False
