@@ -36,6 +36,12 @@ def candidates(body: str, *, truncated: bool = False) -> list[Span]:
     spans = split_spans(body)
     if truncated and spans:
         spans = spans[:-1]
+    return _without_furniture(_quotation_units(body, spans))[:MAX_CANDIDATES]
+
+
+def _quotation_units(body: str, spans: Sequence[Span]) -> list[Span]:
+    """Spans with each quotation run merged into one (its text is the body's own span), and the
+    parts of quotations that cannot be shown whole left out."""
     units: list[Span] = []
     groups = quote_groups([span.text for span in spans], [span.paragraph for span in spans])
     for i, span in enumerate(spans):
@@ -53,6 +59,11 @@ def candidates(body: str, *, truncated: bool = False) -> list[Span]:
             )
         else:
             units.append(span)
+    return units
+
+
+def _without_furniture(units: Sequence[Span]) -> list[Span]:
+    """No boilerplate or captions, and one copy of a sentence the page repeats."""
     seen: list[set[str]] = []
     kept = []
     for unit in units:
@@ -64,7 +75,7 @@ def candidates(body: str, *, truncated: bool = False) -> list[Span]:
             continue
         seen.append(terms)
         kept.append(unit)
-    return kept[:MAX_CANDIDATES]
+    return kept
 
 
 def openers(spans: Sequence[Span]) -> list[bool]:
