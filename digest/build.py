@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from digest.classify import political_score
+from digest.desk import default_subject, new_entry
 from digest.errors import ConfigError, DigestError
 from digest.ingest import IngestReport, ingest
-from digest.desk import default_subject, new_entry
 from digest.models import Issue, RunnerUp
 from digest.project import Project
 from digest.render import fill_placeholders, generic_values, render_issue, web_version
@@ -21,7 +21,6 @@ from digest.select import parse_since, select_stories
 from digest.store import now_utc
 from digest.summarize import ALGORITHMS
 from digest.wording import plural
-
 
 # how many of the next best stories an issue keeps for an editor to swap in
 RUNNERS_UP = 10

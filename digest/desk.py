@@ -215,7 +215,7 @@ def article_sentences(project: Project, issue_id: int, position: int) -> list[Se
     scores = get_summarizer(project.config.algorithm).score(spans, article.title) if spans else []
     summary = set(entry.summary)
     return [
-        Sentence(number=i, text=span.text, score=round(float(score), 4), chosen=span.text in summary)
+        Sentence(i, span.text, round(float(score), 4), chosen=span.text in summary)
         for i, (span, score) in enumerate(zip(spans, scores, strict=True), 1)
     ]
 

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 
 import jinja2
 from markdown_it import MarkdownIt
-from markupsafe import Markup
 from markdown_it.token import Token
+from markupsafe import Markup
 
 from digest.config import Config
 from digest.errors import DigestError

@@ -755,10 +755,10 @@ async def send_issue_async(
 ) -> SendReport:
     """Send `issue` (default: the latest) to its subscribers; see the module docstring.
 
-    Approves a draft first (docs/editing.md). Raises SendLocked when another process is sending it, DigestError
-    for bad settings or a relay that refuses us outright (rows stay pending for a resume),
-    SendPaused when the circuit breaker trips, SendStopped when the relay cannot be reached
-    or keeps deferring us. `backend` (`--transport`) chooses the transport explicitly, also
+    Approves a draft first (docs/editing.md). Raises SendLocked when another process is
+    sending it, DigestError for bad settings or a relay that refuses us outright (rows stay
+    pending for a resume), SendPaused when the circuit breaker trips, SendStopped when the
+    relay cannot be reached or keeps deferring us. `backend` (`--transport`) chooses the transport explicitly, also
     when it differs from the one the issue's send started with."""
     config = project.config
     concurrency = config.concurrency if concurrency is None else concurrency

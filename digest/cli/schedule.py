@@ -23,7 +23,8 @@ def run_command(
     ] = None,
     period: Annotated[str, typer.Option("--period", help="week (ISO), day or month.")] = "week",
     hold: Annotated[
-        bool, typer.Option("--hold", help="Build the issue as a draft for an editor; send nothing in this run.")
+        bool,
+        typer.Option("--hold", help="Build the issue as a draft for an editor; send nothing now."),
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
     transport: Annotated[
