@@ -71,9 +71,7 @@ def current_parts(project: Project, issue: Issue) -> Issue:
 def _draft(project: Project, issue_id: int) -> Issue:
     issue = project.store.issue(issue_id)
     if issue.status != DRAFT:
-        hint = (
-            " (`digest issue reopen` makes it a draft again)" if issue.status == APPROVED else ""
-        )
+        hint = " (`digest issue reopen` makes it a draft again)" if issue.status == APPROVED else ""
         raise DigestError(f"issue {issue.id} is {issue.status}: it can no longer be edited{hint}")
     return issue
 
@@ -152,9 +150,7 @@ def resolve_article(project: Project, reference: str) -> Article:
     raise DigestError(f"{reference!r}: not an article id or an http(s) URL")
 
 
-def add_story(
-    project: Project, issue_id: int, reference: str, *, at: int | None = None
-) -> Issue:
+def add_story(project: Project, issue_id: int, reference: str, *, at: int | None = None) -> Issue:
     """Add a stored article (by id or URL), summarised now, at position `at` (default last)."""
     issue = _draft(project, issue_id)
     if at is not None and not 1 <= at <= len(issue.entries) + 1:

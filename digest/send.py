@@ -758,8 +758,8 @@ async def send_issue_async(
     Approves a draft first (docs/editing.md). Raises SendLocked when another process is
     sending it, DigestError for bad settings or a relay that refuses us outright (rows stay
     pending for a resume), SendPaused when the circuit breaker trips, SendStopped when the
-    relay cannot be reached or keeps deferring us. `backend` (`--transport`) chooses the transport explicitly, also
-    when it differs from the one the issue's send started with."""
+    relay cannot be reached or keeps deferring us. `backend` (`--transport`) chooses the
+    transport explicitly, also when it differs from the one the issue's send started with."""
     config = project.config
     concurrency = config.concurrency if concurrency is None else concurrency
     if max_total_attempts is None:

@@ -566,8 +566,7 @@ class Store:
             if changed:
                 self.db.execute("DELETE FROM issue_articles WHERE issue_id = ?", (issue_id,))
                 self.db.executemany(
-                    "INSERT INTO issue_articles (issue_id, article_id, position)"
-                    " VALUES (?, ?, ?)",
+                    "INSERT INTO issue_articles (issue_id, article_id, position) VALUES (?, ?, ?)",
                     [(issue_id, e.article_id, i) for i, e in enumerate(entries)],
                 )
         return bool(changed)
