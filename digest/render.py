@@ -182,10 +182,15 @@ class Intro:
     text: str
 
 
+def _link_allowed(url: str) -> bool:
+    return safe_url(url) is not None or url.lower().startswith("mailto:")
+
+
 def _markdown() -> MarkdownIt:
-    # CommonMark with raw HTML off: `<script>` in an intro is shown as text, never run
+    # CommonMark with raw HTML off: `<script>` in an intro is shown as text, never run; links
+    # only to http(s) and mailto: addresses
     md = MarkdownIt("commonmark", {"html": False, "typographer": False})
-    md.validateLink = lambda url: safe_url(url) is not None or url.lower().startswith("mailto:")
+    md.validateLink = _link_allowed  # type: ignore[method-assign]
     return md
 
 
