@@ -388,7 +388,8 @@ class SendSummary:
     issue_id: int
     key: str
     status: str
-    transport: str | None
+    transport: str | None  # "smtp", "outbox" ... (None: not sent yet)
+    relay: str | None  # where it went: the relay's URL (no password), the outbox folder
     started: datetime | None
     finished: datetime | None
     counts: dict[str, int]
@@ -400,6 +401,7 @@ class SendSummary:
             "key": self.key,
             "status": self.status,
             "transport": self.transport,
+            "relay": self.relay,
             "started": self.started.isoformat() if self.started else None,
             "finished": self.finished.isoformat() if self.finished else None,
             "counts": self.counts,
@@ -424,11 +426,13 @@ def send_summary(project: Project, issue: Issue) -> SendSummary:
     counts["suppressed_bounced"] = store.recipients_suppressed(issue.id, "bounced", since)
     counts["unsubscribed_since"] = store.recipients_suppressed(issue.id, "unsubscribed", since)
     rows = store.send_rows(issue.id, ("failed", "deferred"))
+    kind, _, relay = (store.issue_transport(issue.id) or "").partition(" ")
     return SendSummary(
         issue_id=issue.id,
         key=issue.key,
         status=issue.status,
-        transport=store.issue_transport(issue.id),
+        transport=kind or None,
+        relay=relay or None,
         started=started,
         finished=finished,
         counts=counts,
