@@ -119,7 +119,7 @@ _DESK_PAGE = jinja2.Environment(
 MAX_FORM_BYTES = 64 * 1024  # an intro and a summary fit many times over
 
 
-def desk_page(preview: Preview, csrf: str, flash: tuple[str, bool] | None) -> str:
+def desk_page(preview: Preview, csrf: str, flash: tuple[str, bool] | None, anchor: str = "") -> str:
     """The editor's desk for the issue: controls for a draft, state and report otherwise."""
     assert preview.root is not None
     project = open_project(preview.root)
@@ -145,6 +145,7 @@ def desk_page(preview: Preview, csrf: str, flash: tuple[str, bool] | None) -> st
             csrf=csrf,
             flash=flash[0] if flash else "",
             flash_error=bool(flash and flash[1]),
+            anchor=anchor,
         )
     finally:
         project.close()
@@ -246,6 +247,7 @@ class PreviewServer(ThreadingHTTPServer):
         # every form of the desk carries it: a page elsewhere cannot post a change
         self.csrf = secrets.token_urlsafe(32)
         self.flash: tuple[str, bool] | None = None  # the last change's message, shown once
+        self.anchor = ""  # where the last change happened: the desk scrolls there
         self.lock = threading.Lock()  # one change at a time
         super().__init__((host, port), _Handler)
 
@@ -289,7 +291,9 @@ class _Handler(BaseHTTPRequestHandler):
             if path == "/desk" and preview.root is not None:
                 with self.server.lock:
                     flash, self.server.flash = self.server.flash, None
-                self._send(desk_page(preview, self.server.csrf, flash), "text/html")
+                    anchor, self.server.anchor = self.server.anchor, ""
+                page = desk_page(preview, self.server.csrf, flash, anchor.lstrip("#"))
+                self._send(page, "text/html")
             elif path == "/mail":
                 self._send(preview.mail(), "text/html")
             elif path == "/version":
@@ -333,12 +337,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with self.server.lock:
             try:
-                message, anchor = apply_change(preview, form)
+                message, self.server.anchor = apply_change(preview, form)
                 self.server.flash = (message, False)
             except DigestError as exc:
-                self.server.flash, anchor = (str(exc), True), ""
+                self.server.flash, self.server.anchor = (str(exc), True), ""
+        # back to the desk (POST/redirect/GET: a reload never repeats the change); no fragment,
+        # which would take the focus away from the message
         self.send_response(HTTPStatus.SEE_OTHER)
-        self.send_header("Location", f"/desk{anchor}")
+        self.send_header("Location", "/desk")
         self.send_header("Content-Length", "0")
         self.end_headers()
 
