@@ -363,6 +363,13 @@ def render_issue(
     )
     html = inline_css(raw_html)
     warnings = []
+    shown = render_intro(intro)
+    if shown is not None and shown.html not in raw_html:
+        # a project's own copy of digest.html from before intros existed
+        warnings.append(
+            f"the intro is not shown: {HTML_TEMPLATE} has no `{{{{ intro.html }}}}`"
+            " (copy the intro block from the packaged template, docs/editing.md)"
+        )
     size = len(html.encode("utf-8"))
     if size > GMAIL_CLIP_BYTES:
         warnings.append(

@@ -376,3 +376,16 @@ def test_unknown_issue_is_one_line(tmp_path: Path, command: str) -> None:
     args = ["issue", command, "42"] + (["1"] if command == "drop" else [])
     code, _, err = digest(root, *args)
     assert code == 2 and "issue 42: no such issue" in err
+
+
+def test_an_intro_the_project_template_cannot_show_is_warned_about(tmp_path: Path) -> None:
+    root = built(tmp_path)
+    template = root / "templates" / "digest.html"
+    text = template.read_text(encoding="utf-8")
+    start, end = (
+        text.index("{% if intro %}"),
+        text.index("{% endif %}", text.index("{% if intro %}")),
+    )
+    template.write_text(text[:start] + text[end + len("{% endif %}") :], encoding="utf-8")
+    code, _, err = digest(root, "issue", "intro", "1", "--file", "-", stdin="Hello\n")
+    assert code == 0 and "warning: the intro is not shown: digest.html has no" in err

@@ -228,8 +228,11 @@ def intro_command(
     ],
 ) -> None:
     """Set the intro shown above the stories, written in Markdown (raw HTML is escaped)."""
-    issue = desk.set_intro(_project(), issue_id, _read(file, "--file"))
+    project = _project()
+    issue = desk.set_intro(project, issue_id, _read(file, "--file"))
     _done(issue, "intro set" if issue.intro else "intro removed")
+    for warning in desk.render_parts(project, issue).warnings:
+        console.print(f"warning: {warning}")
 
 
 @command(issue_app, "approve")
