@@ -163,11 +163,16 @@ def test_an_editor_shapes_and_approves_an_issue_in_the_browser(
         preview.get_by_text("In two paragraphs.").wait_for()
         assert "Dear readers, <i>three</i> stories & one added." in preview.inner_text()
 
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.screenshot(path=str(shots / "desk.png"), full_page=False)
+
         page.locator("#test-address").fill("editor@example.org")
         press(page, "Send test copy")
         assert page.locator("#flash").inner_text().startswith("Test copy sent to")
-        page.screenshot(path=str(shots / "desk.png"), full_page=False)
+        assert "editor@example.org" in " ".join(str(m["To"]) for m in mailed(root))
+        assert show(root)["status"] == "draft"  # a test copy approves nothing
 
+        assert page.locator("button.primary").inner_text() == "Approve issue 1"
         press(page, "Approve issue 1")
         assert "approved" in page.locator("#flash").inner_text()
         assert page.get_by_role("button", name="Drop story 1").count() == 0  # frozen now
