@@ -17,7 +17,9 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 
+from digest.config import Config
 from digest.errors import DigestError
 from digest.models import Article, Issue, IssueEntry, RunnerUp
 from digest.project import Project
@@ -46,10 +48,14 @@ def default_subject(project: Project, entries: Sequence[IssueEntry]) -> str:
 
 def render_parts(project: Project, issue: Issue) -> RenderedParts:
     """The issue's parts from the project's templates as they are now."""
+    return render_with(issue, project.config, project.template_dirs)
+
+
+def render_with(issue: Issue, config: Config, template_dirs: list[Path]) -> RenderedParts:
     return render_issue(
         issue.entries,
-        config=project.config,
-        template_dirs=project.template_dirs,
+        config=config,
+        template_dirs=template_dirs,
         subject=issue.subject,
         issued=issue.created,
         intro=issue.intro,

@@ -34,7 +34,7 @@ from digest.config import Config
 from digest.errors import DigestError
 from digest.models import Issue
 from digest.project import open_project
-from digest.render import fill_placeholders, generic_values, render_issue, web_version
+from digest.render import fill_placeholders, generic_values, web_version
 
 _RELOAD_SCRIPT = """<script>
 (function () {
@@ -74,14 +74,7 @@ class Preview:
         issue = self.current()
         if issue.status != desk.DRAFT:
             return issue
-        parts = render_issue(
-            issue.entries,
-            config=self.config,
-            template_dirs=self.template_dirs,
-            subject=issue.subject,
-            issued=issue.created,
-            intro=issue.intro,
-        )
+        parts = desk.render_with(issue, self.config, self.template_dirs)
         return replace(issue, html=parts.html, text=parts.text)
 
     def html(self) -> str:
