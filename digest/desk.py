@@ -444,12 +444,12 @@ def send_summary(project: Project, issue: Issue) -> SendSummary:
         counts=counts,
         problems=[
             AddressOutcome(
-                email=row["email"],
-                list=row["list"],
-                status=row["status"],
-                attempts=int(row["attempts"]),
-                last_reply=row["last_reply"] or "",
-                updated=row["updated"] or "",
+                email=str(row["email"]),
+                list=str(row["list"]),
+                status=str(row["status"]),
+                attempts=int(str(row["attempts"])),
+                last_reply=str(row["last_reply"] or ""),
+                updated=str(row["updated"] or ""),
             )
             for row in rows
         ],

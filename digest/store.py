@@ -617,18 +617,21 @@ class Store:
         row = self.db.execute(
             "SELECT send_started, sent_at FROM issues WHERE id = ?", (issue_id,)
         ).fetchone()
-        if row is None:
-            return None, None
-        return tuple(datetime.fromisoformat(v) if v else None for v in row)  # type: ignore[return-value]
+        started, finished = row if row else (None, None)
+        return (
+            datetime.fromisoformat(started) if started else None,
+            datetime.fromisoformat(finished) if finished else None,
+        )
 
-    def send_rows(self, issue_id: int, statuses: tuple[str, ...]) -> list[sqlite3.Row]:
+    def send_rows(self, issue_id: int, statuses: tuple[str, ...]) -> list[dict[str, object]]:
         """email, list, status, attempts, last_reply, updated of the issue's rows in `statuses`."""
         marks = ",".join("?" * len(statuses))
-        return self.db.execute(
+        rows = self.db.execute(
             f"SELECT email, list, status, attempts, last_reply, updated FROM sends"
             f" WHERE issue_id = ? AND status IN ({marks}) ORDER BY rowid",
             (issue_id, *statuses),
-        ).fetchall()
+        )
+        return [dict(row) for row in rows]
 
     def recipients_suppressed(self, issue_id: int, reason: str, since: datetime) -> int:
         """How many of the issue's recipients were suppressed for `reason` at or after `since`."""
