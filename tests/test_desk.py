@@ -389,3 +389,25 @@ def test_an_intro_the_project_template_cannot_show_is_warned_about(tmp_path: Pat
     template.write_text(text[:start] + text[end + len("{% endif %}") :], encoding="utf-8")
     code, _, err = digest(root, "issue", "intro", "1", "--file", "-", stdin="Hello\n")
     assert code == 0 and "warning: the intro is not shown: digest.html has no" in err
+
+
+def test_an_intro_cannot_run_script_link_to_javascript_or_reach_personal_values() -> None:
+    from digest.render import PLACEHOLDER_RE, render_intro
+
+    intro = render_intro(
+        "Hi <img src=x onerror=alert(1)> [click](javascript:alert(1)) [ok](https://a.example/)"
+        " [mail](mailto:ed@example.org) @@digest:unsubscribe_url@@\n\n1. one\n2. two"
+    )
+    assert intro is not None
+    assert "<img" not in intro.html and "&lt;img src=x onerror=alert(1)&gt;" in intro.html
+    assert 'href="javascript' not in intro.html and "[click](javascript:alert(1))" in intro.html
+    assert '<a href="https://a.example/">ok</a>' in intro.html
+    assert '<a href="mailto:ed@example.org">mail</a>' in intro.html
+    assert not PLACEHOLDER_RE.search(intro.html) and not PLACEHOLDER_RE.search(intro.text)
+    # the text part: wrapped at 72, a link's address after its words, the list numbered
+    assert intro.text == (
+        "Hi <img src=x onerror=alert(1)> [click](javascript:alert(1)) ok\n"
+        "<https://a.example/> mail <mailto:ed@example.org>\n"
+        "@@\u200ddigest:unsubscribe_url@@\n\n1. one\n2. two"
+    )
+    assert render_intro("  \n ") is None
