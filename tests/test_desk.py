@@ -8,6 +8,7 @@ from __future__ import annotations
 import html as html_lib
 import json
 import mailbox
+import re
 import sqlite3
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -411,3 +412,11 @@ def test_an_intro_cannot_run_script_link_to_javascript_or_reach_personal_values(
         "@@\u200ddigest:unsubscribe_url@@\n\n1. one\n2. two"
     )
     assert render_intro("  \n ") is None
+
+
+def test_the_greeting_reads_as_a_sentence_in_the_mail(tmp_path: Path) -> None:
+    root = built(tmp_path)
+    assert digest(root, "send", "1")[0] == 0
+    html = parts(mailed(root)[0])[0]
+    words = " ".join(re.sub(r"<!--.*?-->|<[^>]+>", "", html, flags=re.S).split())
+    assert "political stories. Read this issue in your browser." in words
