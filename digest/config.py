@@ -66,6 +66,8 @@ class Config:
     # subscribers
     bounce_limit: int = 3
     allow_test_domains: bool = False  # accept addresses at .test (test deployments only)
+    # schedule: `digest run` leaves what it builds as a draft for an editor to approve
+    hold: bool = False
     # secrets: only ever from the environment, never written back
     smtp_password: str | None = field(default=None, repr=False)
     secret: str | None = field(default=None, repr=False)
@@ -114,6 +116,7 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("transport", "max_send_errors"): ("max_send_errors", int),
     ("subscribers", "bounce_limit"): ("bounce_limit", int),
     ("subscribers", "allow_test_domains"): ("allow_test_domains", bool),
+    ("schedule", "hold"): ("hold", bool),
 }
 
 _POSITIVE = {"limit", "sentences", "words", "concurrency", "max_bytes", "timeout", "bounce_limit"}
@@ -312,4 +315,9 @@ max_send_errors = 10
 bounce_limit = 3
 # accept addresses at the reserved .test domain (a test deployment only)
 allow_test_domains = false
+
+[schedule]
+# true: `digest run` builds each issue as a draft and sends it only once an editor approved it
+# (`digest issue approve`, or approve in `digest preview`)
+hold = false
 """

@@ -15,12 +15,12 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from digest.errors import DigestError
-from digest.models import Article, Issue, IssueEntry, Subscriber
+from digest.models import Article, Issue, IssueEntry, RunnerUp, Subscriber
 from digest.sources.fields import normalise_url
 
 # Append only: a released migration is never edited; user_version counts the applied ones.
@@ -97,6 +97,21 @@ MIGRATIONS: list[str] = [
     """,
     # the transport an issue's send started through ("smtp smtp://relay:587", "outbox …")
     "ALTER TABLE issues ADD COLUMN transport TEXT;",
+    # The editor's desk (docs/editing.md): an issue is a draft until approved, when its rendered
+    # parts are frozen. A "built" issue was frozen already, so it counts as approved; a "held"
+    # one was waiting for an editor, as a draft does. The intro is the editor's Markdown; the
+    # runners-up are the candidates the selection left out, for the editor to swap in.
+    """
+    ALTER TABLE issues ADD COLUMN intro TEXT NOT NULL DEFAULT '';
+    ALTER TABLE issues ADD COLUMN subject_custom INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE issues ADD COLUMN runners_up TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE issues ADD COLUMN approved_at TEXT;
+    ALTER TABLE issues ADD COLUMN send_started TEXT;
+    UPDATE issues SET status = 'approved', approved_at = created WHERE status = 'built';
+    UPDATE issues SET status = 'draft' WHERE status = 'held';
+    UPDATE issues SET send_started = (SELECT min(updated) FROM sends WHERE issue_id = issues.id)
+        WHERE status IN ('sending', 'sent');
+    """,
 ]
 
 
@@ -105,6 +120,14 @@ class IssueExists(DigestError):
 
 
 SEND_STATUSES = ("pending", "sent", "failed", "deferred", "skipped")
+
+
+def _entries_json(entries: list[IssueEntry]) -> str:
+    return json.dumps([e.to_json() | {"article_id": e.article_id} for e in entries])
+
+
+def _runners_up_json(runners_up: list[RunnerUp]) -> str:
+    return json.dumps([asdict(r) for r in runners_up])
 
 
 def now_utc() -> datetime:
@@ -385,7 +408,8 @@ class Store:
         entries: list[IssueEntry],
         html: str,
         text: str,
-        status: str = "built",
+        status: str = "draft",
+        runners_up: list[RunnerUp] | None = None,
         before_commit: Callable[[Issue], None] | None = None,
     ) -> Issue:
         """Store a new issue. `before_commit` is given the issue inside the transaction: if it
@@ -394,16 +418,18 @@ class Store:
         with self.transaction():
             try:
                 cursor = self.db.execute(
-                    """INSERT INTO issues (key, subject, created, status, entries, html, text)
-                       VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                    """INSERT INTO issues (key, subject, created, status, entries, html, text,
+                       runners_up, approved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     (
                         key,
                         subject,
                         created.isoformat(),
                         status,
-                        json.dumps([e.to_json() | {"article_id": e.article_id} for e in entries]),
+                        _entries_json(entries),
                         html,
                         text,
+                        _runners_up_json(runners_up or []),
+                        created.isoformat() if status == "approved" else None,
                     ),
                 )
             except sqlite3.IntegrityError:
@@ -444,6 +470,9 @@ class Store:
             html=row["html"],
             text=row["text"],
             status=row["status"],
+            intro=row["intro"],
+            subject_custom=bool(row["subject_custom"]),
+            runners_up=[RunnerUp(**item) for item in json.loads(row["runners_up"])],
         )
 
     def issue(self, issue_id: int) -> Issue:
@@ -484,9 +513,10 @@ class Store:
     def set_issue_status(self, issue_id: int, status: str) -> None:
         with self.transaction():
             self.db.execute(
-                "UPDATE issues SET status = ?, sent_at = CASE WHEN ? = 'sent' THEN ? END"
-                " WHERE id = ?",
-                (status, status, now_utc().isoformat(), issue_id),
+                "UPDATE issues SET status = ?, sent_at = CASE WHEN ? = 'sent' THEN ? END,"
+                " send_started = CASE WHEN ? = 'sending' THEN coalesce(send_started, ?)"
+                " ELSE send_started END WHERE id = ?",
+                (status, status, now_utc().isoformat(), status, now_utc().isoformat(), issue_id),
             )
 
     def issue_transport(self, issue_id: int) -> str | None:
@@ -502,6 +532,115 @@ class Store:
             "SELECT max(sent_at) FROM issues WHERE status = 'sent' AND sent_at IS NOT NULL"
         ).fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    # -- the editor's desk (digest/desk.py) -------------------------------------------------------
+
+    def save_draft(
+        self,
+        issue_id: int,
+        *,
+        subject: str,
+        subject_custom: bool,
+        intro: str,
+        entries: list[IssueEntry],
+        runners_up: list[RunnerUp],
+        html: str,
+        text: str,
+    ) -> bool:
+        """Replace a draft's content; False (nothing changed) when the issue is no draft now."""
+        with self.transaction():
+            changed = self.db.execute(
+                """UPDATE issues SET subject = ?, subject_custom = ?, intro = ?, entries = ?,
+                   runners_up = ?, html = ?, text = ? WHERE id = ? AND status = 'draft'""",
+                (
+                    subject,
+                    int(subject_custom),
+                    intro,
+                    _entries_json(entries),
+                    _runners_up_json(runners_up),
+                    html,
+                    text,
+                    issue_id,
+                ),
+            ).rowcount
+            if changed:
+                self.db.execute("DELETE FROM issue_articles WHERE issue_id = ?", (issue_id,))
+                self.db.executemany(
+                    "INSERT INTO issue_articles (issue_id, article_id, position) VALUES (?, ?, ?)",
+                    [(issue_id, e.article_id, i) for i, e in enumerate(entries)],
+                )
+        return bool(changed)
+
+    def approve_issue(self, issue_id: int, *, html: str, text: str) -> bool:
+        """Freeze a draft with its final parts; False when the issue is no draft now."""
+        with self.transaction():
+            changed = self.db.execute(
+                "UPDATE issues SET status = 'approved', html = ?, text = ?, approved_at = ?"
+                " WHERE id = ? AND status = 'draft'",
+                (html, text, now_utc().isoformat(), issue_id),
+            ).rowcount
+        return bool(changed)
+
+    def reopen_issue(self, issue_id: int) -> bool:
+        """An approved issue back to a draft, unless its send has begun."""
+        with self.transaction():
+            changed = self.db.execute(
+                "UPDATE issues SET status = 'draft', approved_at = NULL WHERE id = ?"
+                " AND status = 'approved'"
+                " AND NOT EXISTS (SELECT 1 FROM sends WHERE issue_id = issues.id)",
+                (issue_id,),
+            ).rowcount
+        return bool(changed)
+
+    def discard_issue(self, issue_id: int) -> bool:
+        """Delete a draft or an approved issue that never started sending."""
+        with self.transaction():
+            changed = self.db.execute(
+                "DELETE FROM issues WHERE id = ? AND status IN ('draft', 'approved')"
+                " AND NOT EXISTS (SELECT 1 FROM sends WHERE issue_id = issues.id)",
+                (issue_id,),
+            ).rowcount
+        return bool(changed)
+
+    def article_by_url(self, url: str) -> Article | None:
+        """The stored article at `url` (normalised as stored), or one found there."""
+        key = normalise_url(url) or url
+        row = self.db.execute(
+            "SELECT id FROM articles WHERE url = ? UNION ALL SELECT article_id FROM"
+            " article_sources WHERE source = ? AND kind = 'url' LIMIT 1",
+            (key, key),
+        ).fetchone()
+        return self.article(int(row[0])) if row else None
+
+    def issue_send_times(self, issue_id: int) -> tuple[datetime | None, datetime | None]:
+        """When the issue's send started and when it finished (None: not yet)."""
+        row = self.db.execute(
+            "SELECT send_started, sent_at FROM issues WHERE id = ?", (issue_id,)
+        ).fetchone()
+        started, finished = row if row else (None, None)
+        return (
+            datetime.fromisoformat(started) if started else None,
+            datetime.fromisoformat(finished) if finished else None,
+        )
+
+    def send_rows(self, issue_id: int, statuses: tuple[str, ...]) -> list[dict[str, object]]:
+        """email, list, status, attempts, last_reply, updated of the issue's rows in `statuses`."""
+        marks = ",".join("?" * len(statuses))
+        rows = self.db.execute(
+            f"SELECT email, list, status, attempts, last_reply, updated FROM sends"
+            f" WHERE issue_id = ? AND status IN ({marks}) ORDER BY rowid",
+            (issue_id, *statuses),
+        )
+        return [dict(row) for row in rows]
+
+    def recipients_suppressed(self, issue_id: int, reason: str, since: datetime) -> int:
+        """How many of the issue's recipients were suppressed for `reason` at or after `since`."""
+        row = self.db.execute(
+            """SELECT count(*) FROM suppressions WHERE reason = ? AND created >= ?
+               AND email IN (SELECT lower(email) FROM sends WHERE issue_id = ?)""",
+            (reason, since.isoformat(), issue_id),
+        ).fetchone()
+        return int(row[0])
 
     # -- sends ----------------------------------------------------------------------------------
 
