@@ -11,15 +11,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from digest.classify import political_score
+from digest.desk import default_subject, new_entry
 from digest.errors import ConfigError, DigestError
 from digest.ingest import IngestReport, ingest
-from digest.models import Issue, IssueEntry
+from digest.models import Issue, RunnerUp
 from digest.project import Project
 from digest.render import fill_placeholders, generic_values, render_issue, web_version
 from digest.select import parse_since, select_stories
 from digest.store import now_utc
-from digest.summarize import ALGORITHMS, summarize
+from digest.summarize import ALGORITHMS
 from digest.wording import plural
+
+# how many of the next best stories an issue keeps for an editor to swap in
+RUNNERS_UP = 10
 
 
 @dataclass
@@ -83,13 +87,14 @@ def build_issue(
     since: timedelta | None = None,
     limit: int | None = None,
     key: str | None = None,
-    status: str = "built",
+    status: str = "draft",
     min_stories: int = 1,
     exclude_sent: bool = True,
     out: Path | None = None,
     read_sources_if_empty: bool = True,
 ) -> BuildReport:
-    """Build an issue from the articles published in (as_of - since, as_of].
+    """Build an issue (a draft, unless `status` says "approved") from the articles published
+    in (as_of - since, as_of].
 
     Returns a report whose `issue` is None when fewer than `min_stories` stories qualified:
     an empty digest is never built. With `exclude_sent` (the default), articles that already
@@ -113,7 +118,11 @@ def build_issue(
         report.ingested_sources = True
     if sources:
         report.ingest = ingest(
-            store, sources, max_bytes=config.max_bytes, allow_private=config.allow_private
+            store,
+            sources,
+            max_bytes=config.max_bytes,
+            allow_private=config.allow_private,
+            follow_links=config.follow_links,
         )
 
     candidates = store.articles_published_between(as_of - since, as_of)
@@ -128,14 +137,16 @@ def build_issue(
     store.set_political_scores(scored)
 
     sent = store.article_ids_in_issues() if exclude_sent else set()
-    stories = select_stories(
+    wanted = limit or config.limit
+    ranked = select_stories(
         candidates,
         as_of=as_of,
         since=since,
-        limit=limit or config.limit,
+        limit=wanted + RUNNERS_UP,
         min_score=config.min_score,
         exclude=sent,
     )
+    stories, runners_up = ranked[:wanted], ranked[wanted:]
     report.stories = len(stories)
     if len(stories) < max(min_stories, 1):
         report.newest = store.newest_published()
@@ -144,31 +155,8 @@ def build_issue(
             report.already_sent = len(every)
         return report
 
-    entries = []
-    for story in stories:
-        article = story.article
-        assert article.id is not None
-        entries.append(
-            IssueEntry(
-                article_id=article.id,
-                title=article.title,
-                source_url=article.source_url,
-                source_name=article.source_name,
-                published=article.published,
-                authors=article.authors,
-                summary=summarize(
-                    article.body,
-                    sentences=config.sentences,
-                    words=config.words,
-                    algorithm=config.algorithm,
-                    truncated=article.truncated,
-                    title=article.title,
-                ),
-                political_score=round(article.political_score or 0.0, 4),
-                other_sources=story.other_sources,
-            )
-        )
-    subject = f"{config.name}: {entries[0].title}"
+    entries = [new_entry(project, story.article, story.other_sources) for story in stories]
+    subject = default_subject(project, entries)
     parts = render_issue(
         entries, config=config, template_dirs=project.template_dirs, subject=subject
     )
@@ -186,6 +174,17 @@ def build_issue(
         html=parts.html,
         text=parts.text,
         status=status,
+        runners_up=[
+            RunnerUp(
+                article_id=story.article.id or 0,
+                title=story.article.title,
+                source_name=story.article.source_name,
+                score=round(story.score, 4),
+                political_score=round(story.article.political_score or 0.0, 4),
+                other_sources=story.other_sources,
+            )
+            for story in runners_up
+        ],
         before_commit=write_files,
     )
     return report

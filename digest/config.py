@@ -38,6 +38,8 @@ class Config:
     max_bytes: int = 5_000_000
     # feeds and pages on non-public addresses: refused (False), allowed (True) or these networks
     allow_private: bool | list[IPv4Network | IPv6Network] = False
+    # feed entries with only a headline and a link: fetch the page they link to
+    follow_links: bool = False
     # selection
     since: str = "7d"
     limit: int = 10
@@ -66,6 +68,8 @@ class Config:
     # subscribers
     bounce_limit: int = 3
     allow_test_domains: bool = False  # accept addresses at .test (test deployments only)
+    # schedule: `digest run` leaves what it builds as a draft for an editor to approve
+    hold: bool = False
     # secrets: only ever from the environment, never written back
     smtp_password: str | None = field(default=None, repr=False)
     secret: str | None = field(default=None, repr=False)
@@ -91,6 +95,7 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("sources", "pages"): ("source_pages", list),
     ("sources", "max_bytes"): ("max_bytes", int),
     ("sources", "allow_private"): ("allow_private", (bool, list)),
+    ("sources", "follow_links"): ("follow_links", bool),
     ("selection", "since"): ("since", str),
     ("selection", "limit"): ("limit", int),
     ("selection", "min_stories"): ("min_stories", int),
@@ -114,6 +119,7 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("store", "url"): ("store_url", str),
     ("subscribers", "bounce_limit"): ("bounce_limit", int),
     ("subscribers", "allow_test_domains"): ("allow_test_domains", bool),
+    ("schedule", "hold"): ("hold", bool),
 }
 
 _POSITIVE = {"limit", "sentences", "words", "concurrency", "max_bytes", "timeout", "bounce_limit"}
@@ -278,6 +284,9 @@ pages = []
 # feeds and pages on loopback, private or link-local addresses are refused; allow them for an
 # intranet source with true, or only some networks with a list like ["10.1.0.0/16"]
 allow_private = false
+# feed entries with only a headline and a link are fetched from their link when true; when
+# false, the feed's line says how many were left unread
+follow_links = false
 
 [selection]
 since = "7d"
@@ -315,6 +324,11 @@ max_send_errors = 10
 bounce_limit = 3
 # accept addresses at the reserved .test domain (a test deployment only)
 allow_test_domains = false
+
+[schedule]
+# true: `digest run` builds each issue as a draft and sends it only once an editor approved it
+# (`digest issue approve`, or approve in `digest preview`)
+hold = false
 
 [store]
 # empty: the SQLite file in .digest/ (nothing to set up). Several hosts sharing one project:

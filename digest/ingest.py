@@ -28,13 +28,19 @@ def ingest(
     max_bytes: int = 5_000_000,
     timeout: float = 20.0,
     allow_private: PrivatePolicy = False,
+    follow_links: bool = False,
 ) -> IngestReport:
     """Store the articles of every source. A bad input is recorded and the rest goes on. URLs
-    are fetched from public addresses only unless `allow_private` ([sources] allow_private)."""
+    are fetched from public addresses only unless `allow_private` ([sources] allow_private);
+    headline-only feed entries are fetched from their links when `follow_links`."""
     report = IngestReport()
     for source in sources:
         for item in read_source(
-            source, max_bytes=max_bytes, timeout=timeout, allow_private=allow_private
+            source,
+            max_bytes=max_bytes,
+            timeout=timeout,
+            allow_private=allow_private,
+            follow_links=follow_links,
         ):
             if isinstance(item, ParseFailure):
                 report.failures.append(item)

@@ -85,4 +85,19 @@ class Issue:
     entries: list[IssueEntry]
     html: str = ""  # inlined, with personalisation placeholders
     text: str = ""
-    status: str = "built"  # built | held | sending | sent
+    status: str = "draft"  # draft | approved | sending | sent (docs/editing.md)
+    intro: str = ""  # the editor's Markdown, shown above the stories
+    subject_custom: bool = False  # the editor chose the subject (else: name + lead title)
+    runners_up: list[RunnerUp] = field(default_factory=list)
+
+
+@dataclass
+class RunnerUp:
+    """A candidate the selection left out of an issue, for an editor to swap in."""
+
+    article_id: int
+    title: str
+    source_name: str
+    score: float  # the selection's ranking score
+    political_score: float
+    other_sources: list[str] = field(default_factory=list)

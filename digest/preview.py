@@ -1,30 +1,40 @@
-"""`digest preview`: a stored issue, shown as HTML and as text on a tiny loopback server.
+"""`digest preview`: the editor's desk, and the issue as HTML and text, on a loopback server.
 
-The preview re-renders the issue's stored entries with the project's *current* templates on every
-request, so an editor sees a template change as soon as the page reloads; the page polls
-`/version` (a fingerprint of the template files) and reloads itself when it changes. What is sent
-is still the frozen copy made by `digest build`; rebuild to send a changed design.
+A draft is re-rendered with the project's *current* templates on every request, so an editor sees
+a template change as soon as the page reloads (the pages poll `/version`, a fingerprint of the
+template files, and reload when it changes). An approved, sending or sent issue shows its frozen
+parts: exactly what is mailed (docs/editing.md).
 
-Routes: `/` the HTML (web version, with the reload script), `/html` the same without the script,
-`/text` the plain-text part, `/version` the template fingerprint. Only requests naming the server's
-own loopback address in their Host header are answered: a page elsewhere whose name is made to
-resolve to 127.0.0.1 (DNS rebinding) must not read the unpublished issue.
+Routes: `/desk` the editor's desk (controls beside the issue; POST `/desk` makes one change, with
+the page's CSRF token), `/` the web version with the reload script, `/html` the same without it,
+`/mail` the HTML part as mailed with generic personal values, `/text` the plain-text part,
+`/version` the template fingerprint. Only requests naming the server's own loopback address in
+their Host header are answered: a page elsewhere whose name is made to resolve to 127.0.0.1 (DNS
+rebinding) must not read the unpublished issue, and a form elsewhere cannot post without the
+token.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import html as html_lib
+import secrets
 import threading
 from dataclasses import dataclass, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 
+import jinja2
+
+from digest import desk
 from digest.config import Config
 from digest.errors import DigestError
 from digest.models import Issue
-from digest.render import fill_placeholders, generic_values, render_issue, web_version
+from digest.project import open_project
+from digest.render import fill_placeholders, generic_values, web_version
 
 _RELOAD_SCRIPT = """<script>
 (function () {
@@ -41,24 +51,39 @@ _RELOAD_SCRIPT = """<script>
 
 @dataclass
 class Preview:
-    """Renders one issue with the templates found in `template_dirs` right now."""
+    """One issue as it mails now: a draft rendered with the templates in `template_dirs` right
+    now, any other issue as frozen. With `root` (the project folder) the issue is read afresh
+    from the store on every request, so the desk's changes show at once."""
 
     issue: Issue
     config: Config
     template_dirs: list[Path]
+    root: Path | None = None
+
+    def current(self) -> Issue:
+        if self.root is None:
+            return self.issue
+        project = open_project(self.root)
+        try:
+            self.issue = project.store.issue(self.issue.id)
+        finally:
+            project.close()
+        return self.issue
 
     def fresh_issue(self) -> Issue:
-        parts = render_issue(
-            self.issue.entries,
-            config=self.config,
-            template_dirs=self.template_dirs,
-            subject=self.issue.subject,
-            issued=self.issue.created,
-        )
-        return replace(self.issue, html=parts.html, text=parts.text)
+        issue = self.current()
+        if issue.status != desk.DRAFT:
+            return issue
+        parts = desk.render_with(issue, self.config, self.template_dirs)
+        return replace(issue, html=parts.html, text=parts.text)
 
     def html(self) -> str:
         return web_version(self.fresh_issue())
+
+    def mail(self) -> str:
+        """The HTML part as a reader gets it, with nobody's personal values."""
+        issue = self.fresh_issue()
+        return fill_placeholders(issue.html, generic_values(issue), escape_html=True)
 
     def text(self) -> str:
         issue = self.fresh_issue()
@@ -75,6 +100,120 @@ class Preview:
                     stat = path.stat()
                     digest.update(f"{path}\0{stat.st_mtime_ns}\0{stat.st_size}\n".encode())
         return digest.hexdigest()[:16]
+
+
+_DESK_PAGE = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(Path(__file__).parent)),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+).get_template("desk_page.html")
+MAX_FORM_BYTES = 64 * 1024  # an intro and a summary fit many times over
+
+
+def desk_page(preview: Preview, csrf: str, flash: tuple[str, bool] | None, anchor: str = "") -> str:
+    """The editor's desk for the issue: controls for a draft, state and report otherwise."""
+    assert preview.root is not None
+    project = open_project(preview.root)
+    try:
+        issue = project.store.issue(preview.issue.id)
+        draft = issue.status == desk.DRAFT
+        stories = []
+        for position, entry in enumerate(issue.entries, 1):
+            try:
+                offered = desk.article_sentences(project, issue.id, position) if draft else []
+            except DigestError:  # the article left the store: free text still works
+                offered = []
+            stories.append({"entry": entry, "sentences": offered})
+        report = (
+            desk.send_summary(project, issue) if issue.status in (desk.SENDING, desk.SENT) else None
+        )
+        return _DESK_PAGE.render(
+            issue=issue,
+            name=project.config.name,
+            draft=draft,
+            stories=stories,
+            report=report,
+            csrf=csrf,
+            flash=flash[0] if flash else "",
+            flash_error=bool(flash and flash[1]),
+            anchor=anchor,
+        )
+    finally:
+        project.close()
+
+
+def _number(form: dict[str, list[str]], name: str) -> int:
+    value = (form.get(name) or [""])[0]
+    if not value.isdigit():
+        raise DigestError(f"{name} {value!r}: not a number")
+    return int(value)
+
+
+def _field(form: dict[str, list[str]], name: str) -> str:
+    return (form.get(name) or [""])[0]
+
+
+def apply_change(preview: Preview, form: dict[str, list[str]]) -> tuple[str, str]:
+    """Make the one change a desk form asks for; (what was done, where the page goes back)."""
+    from digest.send import send_test_copy
+
+    assert preview.root is not None
+    issue_id = preview.issue.id
+    action = _field(form, "action")
+    project = open_project(preview.root)
+    try:
+        if action in ("drop", "up", "down"):
+            position = _number(form, "position")
+            if action == "drop":
+                desk.drop_stories(project, issue_id, [position])
+                return f"Dropped story {position}.", "#h-stories"
+            target = position - 1 if action == "up" else position + 1
+            desk.move_story(project, issue_id, position, target)
+            return f"Moved story {position} to {target}.", f"#story-{target}"
+        if action == "edit":
+            position = _number(form, "position")
+            desk.edit_story(
+                project,
+                issue_id,
+                position,
+                title=_field(form, "title"),
+                summary=_field(form, "summary"),
+            )
+            return f"Saved story {position}.", f"#story-{position}"
+        if action == "sentences":
+            position = _number(form, "position")
+            numbers = [int(n) for n in form.get("sentence", []) if n.isdigit()]
+            if not numbers:
+                raise DigestError(f"story {position}: tick at least one sentence")
+            desk.edit_story(project, issue_id, position, sentences=numbers)
+            return f"Story {position} now uses sentences {', '.join(map(str, numbers))}.", (
+                f"#story-{position}"
+            )
+        if action == "add":
+            issue = desk.add_story(project, issue_id, _field(form, "article"))
+            return f"Added story {len(issue.entries)}.", f"#story-{len(issue.entries)}"
+        if action == "subject":
+            issue = desk.set_subject(project, issue_id, _field(form, "subject"))
+            return f"Subject: {issue.subject}", "#subject"
+        if action == "intro":
+            issue = desk.set_intro(project, issue_id, _field(form, "intro"))
+            return ("Intro saved." if issue.intro else "Intro removed."), "#intro"
+        if action == "test":
+            delivery = send_test_copy(project, issue_id, _field(form, "address"))
+            if not delivery.ok:
+                raise DigestError(f"test copy not sent: {delivery.reply}")
+            return f"Test copy sent to {delivery.envelope.recipient}.", "#h-test"
+        if action == "approve":
+            desk.approve(project, issue_id)
+            return f"Issue {issue_id} approved: frozen as shown.", "#h-state"
+        if action == "reopen":
+            desk.reopen(project, issue_id)
+            return f"Issue {issue_id} is a draft again.", "#h-state"
+        raise DigestError(f"unknown change {action!r}")
+    finally:
+        project.close()
 
 
 def _error_page(message: str) -> str:
@@ -98,6 +237,11 @@ class PreviewServer(ThreadingHTTPServer):
 
     def __init__(self, preview: Preview, port: int = 0, host: str = "127.0.0.1") -> None:
         self.preview = preview
+        # every form of the desk carries it: a page elsewhere cannot post a change
+        self.csrf = secrets.token_urlsafe(32)
+        self.flash: tuple[str, bool] | None = None  # the last change's message, shown once
+        self.anchor = ""  # where the last change happened: the desk scrolls there
+        self.lock = threading.Lock()  # one change at a time
         super().__init__((host, port), _Handler)
 
     @property
@@ -120,18 +264,32 @@ class PreviewServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: PreviewServer
 
+    def _foreign(self) -> bool:
+        """Refuse (421) a request whose Host is not this server's loopback address."""
+        if (self.headers.get("Host") or "").lower() in self.server.own_hosts:
+            return False
+        self._send(
+            f"This preview answers only at {self.server.url}\n",
+            "text/plain",
+            HTTPStatus.MISDIRECTED_REQUEST,
+        )
+        return True
+
     def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
         preview = self.server.preview
         path = self.path.split("?", 1)[0]
-        if (self.headers.get("Host") or "").lower() not in self.server.own_hosts:
-            self._send(
-                f"This preview answers only at {self.server.url}\n",
-                "text/plain",
-                HTTPStatus.MISDIRECTED_REQUEST,
-            )
+        if self._foreign():
             return
         try:
-            if path == "/version":
+            if path == "/desk" and preview.root is not None:
+                with self.server.lock:
+                    flash, self.server.flash = self.server.flash, None
+                    anchor, self.server.anchor = self.server.anchor, ""
+                page = desk_page(preview, self.server.csrf, flash, anchor.lstrip("#"))
+                self._send(page, "text/html")
+            elif path == "/mail":
+                self._send(preview.mail(), "text/html")
+            elif path == "/version":
                 self._send(preview.templates_version(), "text/plain")
             elif path == "/text":
                 self._send(preview.text(), "text/plain")
@@ -145,12 +303,54 @@ class _Handler(BaseHTTPRequestHandler):
             # a broken template while editing: show it, keep polling so the fix shows up
             self._send(with_reload_script(_error_page(str(exc))), "text/html")
 
+    def do_POST(self) -> None:  # noqa: N802
+        if self._foreign():
+            return
+        preview = self.server.preview
+        if self.path.split("?", 1)[0] != "/desk" or preview.root is None:
+            self._send("not found\n", "text/plain", HTTPStatus.NOT_FOUND)
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or "0")
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_FORM_BYTES:
+            self._send("form too large\n", "text/plain", HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+            return
+        kind = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+        body = self.rfile.read(length).decode("utf-8", "replace")
+        if kind != "application/x-www-form-urlencoded":
+            self._send("a form, please\n", "text/plain", HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
+            return
+        form = parse_qs(body, keep_blank_values=True, max_num_fields=1000)
+        if not hmac.compare_digest(_field(form, "csrf").encode(), self.server.csrf.encode()):
+            self._send(
+                "missing or wrong CSRF token: reload the desk\n", "text/plain", HTTPStatus.FORBIDDEN
+            )
+            return
+        with self.server.lock:
+            try:
+                message, self.server.anchor = apply_change(preview, form)
+                self.server.flash = (message, False)
+            except DigestError as exc:
+                self.server.flash, self.server.anchor = (str(exc), True), ""
+        # back to the desk (POST/redirect/GET: a reload never repeats the change); no fragment,
+        # which would take the focus away from the message
+        self.send_response(HTTPStatus.SEE_OTHER)
+        self.send_header("Location", "/desk")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def _send(self, body: str, kind: str, status: HTTPStatus = HTTPStatus.OK) -> None:
         data = body.encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", f"{kind}; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
+        # only the desk itself may frame these pages: no page elsewhere can overlay its buttons
+        self.send_header("X-Frame-Options", "SAMEORIGIN")
+        self.send_header("Content-Security-Policy", "frame-ancestors 'self'")
+        self.send_header("Referrer-Policy", "no-referrer")
         self.end_headers()
         self.wfile.write(data)
 

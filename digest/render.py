@@ -13,6 +13,7 @@ from __future__ import annotations
 import html as html_lib
 import logging
 import re
+import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import jinja2
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from markupsafe import Markup
 
 from digest.config import Config
 from digest.errors import DigestError
@@ -169,6 +173,94 @@ def environment(template_dirs: Iterable[Path]) -> jinja2.Environment:
     return env
 
 
+@dataclass(frozen=True)
+class Intro:
+    """The editor's Markdown intro as the templates see it: `html` (safe: raw HTML in the
+    Markdown is escaped, links are http(s) or mailto only) and `text`, wrapped at 72."""
+
+    html: Markup
+    text: str
+
+
+def _link_allowed(url: str) -> bool:
+    return safe_url(url) is not None or url.lower().startswith("mailto:")
+
+
+def _markdown() -> MarkdownIt:
+    # CommonMark with raw HTML off: `<script>` in an intro is shown as text, never run; links
+    # only to http(s) and mailto: addresses
+    md = MarkdownIt("commonmark", {"html": False, "typographer": False})
+    md.validateLink = _link_allowed  # type: ignore[method-assign]
+    return md
+
+
+def render_intro(markdown: str) -> Intro | None:
+    """The intro's HTML and text parts; None when it is empty. Placeholders spelled out in it
+    are defused, as in article text: an intro cannot reach a reader's personal values."""
+    source = defuse(markdown).strip()
+    if not source:
+        return None
+    md = _markdown()
+    return Intro(html=Markup(md.render(source).strip()), text=_markdown_text(md.parse(source)))
+
+
+def _markdown_text(tokens: list[Token]) -> str:
+    """Markdown tokens → plain text: paragraphs wrapped at 72, list items bulleted or
+    numbered, a link's address after its words."""
+    blocks: list[tuple[str, bool]] = []  # (text, is a list item)
+    prefixes: list[str] = []  # the marker of each open list item, innermost last
+    counters: list[int] = []
+    for token in tokens:
+        if token.type in ("bullet_list_open", "ordered_list_open"):
+            counters.append(int(token.attrGet("start") or 1) if token.type[0] == "o" else 0)
+        elif token.type in ("bullet_list_close", "ordered_list_close"):
+            counters.pop()
+        elif token.type == "list_item_open":
+            number = counters[-1]
+            prefixes.append(f"{number}. " if number else "- ")
+            if number:
+                counters[-1] += 1
+        elif token.type == "list_item_close":
+            prefixes.pop()
+        elif token.type in ("inline", "code_block", "fence"):
+            text = _inline_text(token) if token.type == "inline" else token.content.rstrip()
+            indent = "  " * max(len(prefixes) - 1, 0)
+            if prefixes and token.type == "inline":
+                marker, prefixes[-1] = prefixes[-1], " " * len(prefixes[-1])
+                lead, rest = indent + marker, indent + " " * len(marker)
+                wrapped = textwrap.fill(text, 72, initial_indent=lead, subsequent_indent=rest)
+                blocks.append((wrapped, True))
+            elif token.type == "inline":
+                blocks.append((textwrap.fill(text, 72, break_on_hyphens=False), False))
+            else:
+                blocks.append((textwrap.indent(text, "    "), False))
+    out = ""
+    for i, (block, item) in enumerate(blocks):
+        if i:
+            out += "\n" if item and blocks[i - 1][1] else "\n\n"
+        out += block
+    return out
+
+
+def _inline_text(token: Token) -> str:
+    parts: list[str] = []
+    href: list[str | None] = []
+    for child in token.children or []:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        elif child.type == "link_open":
+            href.append(str(child.attrGet("href") or ""))
+        elif child.type == "link_close":
+            url = href.pop() if href else None
+            if url:
+                parts.append(f" <{url}>")
+        elif child.type == "image":
+            parts.append(child.content)
+    return "".join(parts)
+
+
 def _context(
     entries: list[IssueEntry],
     *,
@@ -176,6 +268,7 @@ def _context(
     subject: str,
     recipient: Mapping[str, object],
     issued: datetime | None = None,
+    intro: str = "",
 ) -> dict[str, object]:
     views = [entry_view(e) for e in entries]
     preheader = " · ".join(v.title for v in views[:3])
@@ -191,6 +284,7 @@ def _context(
         "preheader": preheader,
         "entries": views,
         "recipient": recipient,
+        "intro": render_intro(intro),
     }
 
 
@@ -221,6 +315,7 @@ def render_templates(
     subject: str,
     recipient: Mapping[str, str] | None = None,
     issued: datetime | None = None,
+    intro: str = "",
 ) -> tuple[str, str]:
     """The (un-inlined HTML, text) from the templates; placeholders unless `recipient` (flat
     personal values, as `MessageFactory.personal_values` gives them) is given."""
@@ -230,7 +325,9 @@ def render_templates(
         view["attributes"] = RecipientAttributes()
     else:
         view = {**recipient, "attributes": RecipientAttributes(recipient)}
-    context = _context(entries, config=config, subject=subject, recipient=view, issued=issued)
+    context = _context(
+        entries, config=config, subject=subject, recipient=view, issued=issued, intro=intro
+    )
     try:
         html = env.get_template(HTML_TEMPLATE).render(context)
         text = env.get_template(TEXT_TEMPLATE).render(context)
@@ -251,14 +348,28 @@ def render_issue(
     template_dirs: list[Path],
     subject: str,
     issued: datetime | None = None,
+    intro: str = "",
 ) -> RenderedParts:
     """Render and inline the issue once; the parts carry placeholders for `digest.message`.
-    `issued` (default now: the issue's creation) is the date the masthead shows."""
+    `issued` (default now: the issue's creation) is the date the masthead shows; `intro` is
+    the editor's Markdown (`render_intro`)."""
     raw_html, text = render_templates(
-        entries, config=config, template_dirs=template_dirs, subject=subject, issued=issued
+        entries,
+        config=config,
+        template_dirs=template_dirs,
+        subject=subject,
+        issued=issued,
+        intro=intro,
     )
     html = inline_css(raw_html)
     warnings = []
+    shown = render_intro(intro)
+    if shown is not None and shown.html not in raw_html:
+        # a project's own copy of digest.html from before intros existed
+        warnings.append(
+            f"the intro is not shown: {HTML_TEMPLATE} has no `{{{{ intro.html }}}}`"
+            " (copy the intro block from the packaged template, docs/editing.md)"
+        )
     size = len(html.encode("utf-8"))
     if size > GMAIL_CLIP_BYTES:
         warnings.append(

@@ -63,6 +63,9 @@ def run_period(
     hold: bool = False,
     send_options: dict[str, object] | None = None,
 ) -> RunReport:
+    """Ingest, build the period's issue once and send it. With `hold` (or `[schedule] hold`)
+    the issue is built as a draft and waits for an editor; an approved one is sent by the next
+    run without `hold`."""
     from digest.send import SendLocked, send_issue
 
     as_of = as_of or now_utc()
@@ -73,6 +76,7 @@ def run_period(
         [*project.config.sources, *(articles or [])],
         max_bytes=project.config.max_bytes,
         allow_private=project.config.allow_private,
+        follow_links=project.config.follow_links,
     )
     issue = store.issue_by_key(key)
     built = False
@@ -83,7 +87,8 @@ def run_period(
                 as_of=as_of,
                 since=period_window(period),
                 key=key,
-                status="held" if hold else "built",
+                # unheld, the run approves its own build: the same act as an editor's send
+                status="draft" if hold or project.config.hold else "approved",
                 min_stories=project.config.min_stories,
                 exclude_sent=True,
                 read_sources_if_empty=False,  # just ingested above
@@ -99,8 +104,9 @@ def run_period(
     if issue.status == "sent":
         counts = store.send_counts(issue.id).as_dict()
         return RunReport(key, report, issue, built, "already-sent", counts)
-    if hold or issue.status == "held":
-        # a held issue waits for an editor's `digest send`; the scheduler never releases it
+    if hold or issue.status == "draft":
+        # a draft waits for an editor's approval (`digest issue approve`, `digest send`, the
+        # desk); the scheduler never approves one it did not just build. `--hold` sends nothing.
         return RunReport(key, report, issue, built, "held", {})
     try:
         sent = send_issue(project, issue, **(send_options or {}))

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from digest.desk import approve, current_parts
 from digest.errors import EXIT_OK, EXIT_PARTIAL, ConfigError, DigestError
 from digest.models import Issue, Subscriber
 from digest.store import GAVE_UP_PREFIX, SendCounts, SendRow
@@ -827,11 +828,11 @@ async def send_issue_async(
 ) -> SendReport:
     """Send `issue` (default: the latest) to its subscribers; see the module docstring.
 
-    Releases a held issue. Raises SendLocked when another process is sending it, DigestError
-    for bad settings or a relay that refuses us outright (rows stay pending for a resume),
-    SendPaused when the circuit breaker trips, SendStopped when the relay cannot be reached
-    or keeps deferring us. `backend` (`--transport`) chooses the transport explicitly, also
-    when it differs from the one the issue's send started with."""
+    Approves a draft first (docs/editing.md). Raises SendLocked when another process is
+    sending it, DigestError for bad settings or a relay that refuses us outright (rows stay
+    pending for a resume), SendPaused when the circuit breaker trips, SendStopped when the
+    relay cannot be reached or keeps deferring us. `backend` (`--transport`) chooses the
+    transport explicitly, also when it differs from the one the issue's send started with."""
     config = project.config
     concurrency = config.concurrency if concurrency is None else concurrency
     if max_total_attempts is None:
@@ -841,9 +842,18 @@ async def send_issue_async(
     )
     _check_non_negative(retry_base=retry_base, rate=config.rate if rate is None else rate)
     issue = resolve_issue(project, issue)
-    messages = Messages(project, issue)
     if dry_run:
-        return _dry_run(project, issue, messages, list_name)
+        issue = current_parts(project, issue)  # a draft as it would go: not approved by a look
+        return _dry_run(project, issue, Messages(project, issue), list_name)
+    if issue.status == "draft":
+        try:
+            issue = approve(project, issue.id)  # sending a draft is the editor's approval
+        except DigestError:
+            # several workers started on the draft at once: one of them approved it
+            issue = project.store.issue(issue.id)
+            if issue.status == "draft":
+                raise
+    messages = Messages(project, issue)
     explicit = backend is not None
     transport = transport or choose_transport(
         project, smtp_url=smtp_url, insecure=insecure, concurrency=concurrency, backend=backend
@@ -1014,7 +1024,7 @@ async def send_test_copy_async(
     address = address.strip()
     if any(c in address for c in "\r\n\t ") or "@" not in parseaddr(address)[1]:
         raise DigestError(f"--to {address!r}: not an email address")
-    issue = resolve_issue(project, issue)
+    issue = current_parts(project, resolve_issue(project, issue))
     envelope = await Messages(project, issue).envelope_async(Subscriber(email=address, list="test"))
     transport = transport or choose_transport(
         project, smtp_url=smtp_url, insecure=insecure, concurrency=1, backend=backend

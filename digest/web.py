@@ -41,7 +41,7 @@ from digest.tokens import BadToken, load_verification_secrets, read_token
 from digest.wording import plural
 
 # Issues a reader may see on the web: the web-version link in a message must work while it is
-# still being sent; a built or held issue is not public yet.
+# still being sent; a draft or an approved issue is not public yet.
 PUBLIC_STATUSES = ("sending", "sent")
 ONE_CLICK = "One-Click"
 MAX_FORM_BYTES = 4096

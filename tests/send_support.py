@@ -333,7 +333,7 @@ def make_project(
     return project
 
 
-def add_issue(project: Project, key: str) -> int:
+def add_issue(project: Project, key: str, status: str = "draft") -> int:
     """Store the entries' articles, then an issue of them rendered by the real templates."""
     entries = []
     for entry in ENTRIES:
@@ -350,7 +350,7 @@ def add_issue(project: Project, key: str) -> int:
         entries, config=project.config, template_dirs=project.template_dirs, subject=subject
     )
     issue = project.store.create_issue(
-        key=key, subject=subject, entries=entries, html=parts.html, text=parts.text
+        key=key, subject=subject, entries=entries, html=parts.html, text=parts.text, status=status
     )
     return issue.id
 

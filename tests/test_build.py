@@ -55,6 +55,19 @@ def test_classify_separates_politics_from_business() -> None:
     assert 0 <= second["score"] < first["score"] <= 1
 
 
+def test_classify_explain_names_the_terms_that_moved_each_score() -> None:
+    politics = EXAMPLES / "2026-11-20_gibraltar.txt"
+    business = EXAMPLES / "2026-11-18_time-warner.txt"
+    result = runner.invoke(app, ["classify", str(politics), str(business), "--explain", "--json"])
+    assert result.exit_code == 0, result.output
+    first, second = lines(result.stdout)
+    assert "gibraltar" in first["for"] and all(v > 0 for v in first["for"].values())
+    assert second["closest_other_topic"] == "business" and second["against"]
+    shown = runner.invoke(app, ["classify", str(politics), "--explain"])
+    text = shown.stdout + shown.stderr  # the human-readable lines go to the console
+    assert "political (" in text and "for:" in text and "against:" in text
+
+
 @pytest.fixture
 def mixed_folder(tmp_path: Path) -> Path:
     """The sample week plus every kind of trouble a scraper folder holds."""

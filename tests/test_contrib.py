@@ -29,7 +29,7 @@ def deployment(tmp_path: Path):  # type: ignore[no-untyped-def]
     """A project with this period's issue waiting, a relay that needs a login, and an env file
     made from the shipped example with this deployment's values."""
     project = make_project(tmp_path / "newsletter", 3)
-    add_issue(project, period_key(now_utc(), "week"))
+    add_issue(project, period_key(now_utc(), "week"), status="approved")  # the editor said go
     project.close()
     authenticator = Authenticator(b"relay-pw-123")
     relay = Relay(FaultyRelay(), authenticator=authenticator, auth_require_tls=False).start()

@@ -247,3 +247,39 @@ def test_parse_url_slow_drip_times_out(runner: CliRunner) -> None:
         assert result.stderr.splitlines() == [f"{url}: timed out after 1 s"]
         # the fetch gave up on its own deadline rather than waiting for the server to finish
         assert _SlowDripHandler.outcomes.get(timeout=10) == "client hung up"
+
+
+def _headline_feed(root: Path, served: str) -> None:
+    (root / "headlines.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>'
+        f"<item><title>Committee hears lobbying evidence</title><link>{served}/story.html</link>"
+        "<pubDate>Wed, 18 Nov 2026 09:00:00 +0000</pubDate></item></channel></rss>"
+    )
+
+
+def test_ingest_follows_headline_only_entries_when_the_project_says_so(
+    runner: CliRunner, project: Path, served: str, tmp_path: Path
+) -> None:
+    _headline_feed(tmp_path / "www", served)
+    allow_loopback_sources(project)
+    feed = f"{served}/headlines.xml"
+    unread = runner.invoke(app, ["--project", str(project), "ingest", feed])
+    assert unread.exit_code == 1
+    assert f"{feed}: 1 feed entry has only a headline and a link, no text" in unread.stderr
+
+    config = project / "digest.toml"
+    config.write_text(config.read_text().replace("follow_links = false", "follow_links = true"))
+    followed = runner.invoke(app, ["--project", str(project), "ingest", feed])
+    assert followed.exit_code == 0, followed.output
+    assert "added 1, already known 0, failed 0" in followed.stderr
+
+
+def test_parse_follow_links(runner: CliRunner, served: str, tmp_path: Path) -> None:
+    _headline_feed(tmp_path / "www", served)
+    feed = f"{served}/headlines.xml"
+    result = runner.invoke(app, ["parse", feed, "--json", "--allow-private", "--follow-links"])
+    assert result.exit_code == 0, result.output
+    (line,) = json_lines(result.stdout)
+    assert line["title"] == "Committee hears lobbying evidence"
+    assert line["path"] == f"{served}/story.html"
+    assert str(line["body"]).strip()

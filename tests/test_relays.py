@@ -356,8 +356,8 @@ def test_insecure_works_everywhere_and_warns_loudly(
     elif how == "send":
         args = ("send", "--smtp-url", url, "--insecure")
     else:
-        # this period's issue exists, so `digest run` sends it
-        add_issue(project, period_key(now_utc(), "week"))
+        # this period's issue exists and is approved, so `digest run` sends it
+        add_issue(project, period_key(now_utc(), "week"), status="approved")
         args = ("run", "--insecure")
     try:
         code, _, err = digest(project.root, *args, env={"DIGEST_SMTP_URL": url})

@@ -204,7 +204,7 @@ def test_a_run_overlapping_another_leaves_the_send_to_it(tmp_path: Path, smtp) -
     project = open_project(root)
     issue = project.store.issue_by_key("2026-W47")
     assert issue is not None
-    project.store.set_issue_status(issue.id, "built")  # as if released, another run sending
+    project.store.set_issue_status(issue.id, "approved")  # as if approved, another run sending
     with IssueLock(project.state_dir, issue.id):
         result = run(root, url, "--as-of", AS_OF)
     assert result.exit_code == 1

@@ -196,7 +196,7 @@ def test_dry_run_builds_every_message_and_sends_nothing(tmp_path: Path) -> None:
     assert "nothing sent" in err
     assert not project.outbox_dir.exists() or not outbox_recipients(project)
     assert project.store.send_counts(project.store.latest_issue().id).as_dict()["pending"] == 0
-    assert project.store.latest_issue().status == "built"
+    assert project.store.latest_issue().status == "draft"  # a dry run approves nothing
 
 
 def test_to_sends_one_test_copy_without_bookkeeping(tmp_path: Path) -> None:
@@ -205,7 +205,7 @@ def test_to_sends_one_test_copy_without_bookkeeping(tmp_path: Path) -> None:
     assert code == 0, err
     assert outbox_recipients(project) == ["editor@example.org"]
     issue = project.store.latest_issue()
-    assert issue.status == "built"
+    assert issue.status == "draft"  # a test copy approves nothing
     assert not project.store.has_recipients(issue.id)
 
     code, _, err = digest(project.root, "send", "--to", "not an address\r\nBcc: x@y")
@@ -224,10 +224,10 @@ def test_list_option_sends_to_that_list_only(tmp_path: Path) -> None:
     assert code == 2 and "nosuch" in err
 
 
-def test_a_held_issue_is_released_by_send(tmp_path: Path) -> None:
+def test_sending_a_draft_approves_it_first(tmp_path: Path) -> None:
     project = make_project(tmp_path / "p", 2)
     issue_id = project.store.latest_issue().id
-    project.store.set_issue_status(issue_id, "held")
+    assert project.store.issue(issue_id).status == "draft"
     code, _, _ = digest(project.root, "send")
     assert code == 0
     assert project.store.issue(issue_id).status == "sent"

@@ -45,17 +45,23 @@ def _worker(project: Project, relay: Relay) -> subprocess.Popen[bytes]:
 @pytest.mark.slow
 def test_three_workers_one_killed_every_subscriber_gets_one_copy(shared_project: Project) -> None:
     addresses = [f"r{n:03d}@example.net" for n in range(300)]
-    handler = FaultyRelay(delay=0.01)
+    handler = FaultyRelay(delay=0.05)
     relay = Relay(handler).start()
+    store = Store.connect(shared_project.config.store_url)
+    issue_id = store.latest_issue().id
     try:
         workers = [_worker(shared_project, relay) for _ in range(3)]
         deadline = time.monotonic() + 60
-        while len(handler.received) < 60 and time.monotonic() < deadline:
-            assert all(w.poll() is None for w in workers), workers[0].stderr
+        # all three at work on the one issue, then a while longer
+        while store.live_workers(issue_id) < 3 and time.monotonic() < deadline:
+            assert all(w.poll() is None for w in workers), [
+                w.communicate()[1].decode() for w in workers if w.poll() is not None
+            ]
+            time.sleep(0.01)
+        wanted = len(handler.received) + 30
+        while len(handler.received) < wanted and time.monotonic() < deadline:
             time.sleep(0.002)
-        store = Store.connect(shared_project.config.store_url)
-        issue_id = store.latest_issue().id
-        assert store.live_workers(issue_id) == 3  # all three are at work on the one issue
+        assert store.live_workers(issue_id) == 3
         workers[0].send_signal(signal.SIGKILL)
         workers[0].wait(timeout=10)
         assert len(handler.received) < len(addresses)  # killed mid-send, not after

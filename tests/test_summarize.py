@@ -395,3 +395,31 @@ def test_the_seed_style_lede_opens_the_summary() -> None:
     )
     chosen = summarize(article, sentences=3, words=90)
     assert chosen[0].startswith("WASHINGTON — The Senate voted")
+
+
+def test_photo_captions_are_not_summary_material() -> None:
+    from digest.summarize.boilerplate import is_boilerplate
+
+    for caption in [
+        "Tragic: this May 2, 2014, file photo shows a memorial outside the school.",
+        "Mourning friends: Jarrod Butts, left, and Jill Bendlak, right, remember her.",
+        "The prime minister (pictured) spoke outside Downing Street for five minutes.",
+    ]:
+        assert is_boilerplate(caption), caption
+    for sentence in [
+        "WASHINGTON: The president said he would sign the bill on Friday.",
+        "Exclusive: the minister plans to resign next week, aides say.",
+        'Mr Straw said: "The savings made will help the service."',
+        "The party (left of centre) said it would act on the report.",
+    ]:
+        assert not is_boilerplate(sentence), sentence
+
+
+def test_a_lede_repeated_as_a_caption_is_kept_once() -> None:
+    body = (
+        "Hbo has launched its streaming channel on the apple tv box ahead of the new season.\n\n"
+        "The service costs $14.99 a month and will be available to all subscribers in April.\n\n"
+        "Hbo has launched its new streaming channel on the apple tv box ahead of the season.\n"
+    )
+    texts = [span.text for span in candidates(body)]
+    assert len(texts) == 2 and texts[0].startswith("Hbo has launched its streaming")

@@ -14,7 +14,7 @@ Parameters ship beside this module in `params.json` and are read once, on first 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +35,6 @@ class Evidence:
     best_political: int
     best_other: int
     terms: dict[str, float]  # every term of the text, damped count
-    known: dict[str, Sequence[float]]  # the terms the model has weights for
 
 
 @dataclass(frozen=True)
@@ -48,30 +47,18 @@ class Explanation:
 
 
 def evidence(
-    terms: dict[str, float],
-    tokens: int,
-    row: Callable[[str], Sequence[float] | None],
-    political: Sequence[bool],
+    terms: dict[str, float], tokens: int, totals: Sequence[float], political: Sequence[bool]
 ) -> Evidence:
-    """Each topic's summed evidence; the margin of the closest political topic over the closest
-    other one. `row(term)` gives a term's weight per topic (None when unknown). Shared with
-    training, so cross-validation scores exactly as the shipped model does."""
-    totals = [0.0] * len(political)
-    known: dict[str, Sequence[float]] = {}
-    for term, x in terms.items():
-        ws = row(term)
-        if ws is not None:
-            known[term] = ws
-            for i, w in enumerate(ws):
-                totals[i] += x * w
+    """The margin of the closest political topic over the closest other one, given each topic's
+    summed evidence. Shared with training, so cross-validation scores as the shipped model does."""
     pol = max((i for i, p in enumerate(political) if p), key=totals.__getitem__)
     other = max((i for i, p in enumerate(political) if not p), key=totals.__getitem__)
-    return Evidence(totals[pol] - totals[other], tokens, pol, other, terms, known)
+    return Evidence(totals[pol] - totals[other], tokens, pol, other, terms)
 
 
 def _evidence(params: Parameters, title: str, body: str) -> Evidence:
     terms, tokens = term_weights(title, body)
-    return evidence(terms, tokens, params.row, params.political)
+    return evidence(terms, tokens, params.totals(terms), params.political)
 
 
 # Texts shorter than this are read as if they had this many tokens: a headline's five words are
@@ -111,8 +98,9 @@ def explain(title: str, body: str, *, top: int = 8, params_path: Path = PARAMS_P
     slope = _slope(params, ev.tokens)
     moves = sorted(
         (
-            (term, slope * ev.terms[term] * (ws[ev.best_political] - ws[ev.best_other]))
-            for term, ws in ev.known.items()
+            (term, slope * x * (ws[ev.best_political] - ws[ev.best_other]))
+            for term, x in ev.terms.items()
+            if (ws := params.row(term)) is not None
         ),
         key=lambda item: item[1],
     )

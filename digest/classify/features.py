@@ -31,13 +31,8 @@ TITLE_PREFIX = "t:"
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens, curly apostrophes made straight and possessive 's dropped."""
-    out = []
-    for match in _WORD.finditer(text):
-        token = match.group().lower().replace("’", "'")
-        if token.endswith("'s"):
-            token = token[:-2]
-        out.append(token)
-    return out
+    tokens = _WORD.findall(text.lower().replace("’", "'"))
+    return [t[:-2] if t.endswith("'s") else t for t in tokens]
 
 
 def term_weights(title: str, body: str) -> tuple[dict[str, float], int]:

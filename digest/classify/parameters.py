@@ -15,6 +15,7 @@ import zlib
 from array import array
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter, mul
 from pathlib import Path
 
 from digest.errors import DigestError
@@ -28,15 +29,24 @@ class Parameters:
     classes: tuple[str, ...]
     political: tuple[bool, ...]
     calibration: tuple[float, float, float, float]
-    index: dict[str, int]  # term -> row in `weights`
-    weights: array  # int16, len(index) x len(classes), row-major
+    index: dict[str, int]  # term -> its position in each column
+    columns: tuple[array, ...]  # per topic, every term's weight x WEIGHT_SCALE (int16)
+
+    def totals(self, terms: dict[str, float]) -> list[float]:
+        """Each topic's evidence: the sum over known terms of count x weight. Column by column,
+        so the inner loops run in C: ~1 ms for a long article."""
+        get = self.index.get
+        known = [(i, x) for term, x in terms.items() if (i := get(term)) is not None]
+        if not known:
+            return [0.0] * len(self.columns)
+        rows, counts = zip(*known, strict=True)
+        pick = itemgetter(*rows) if len(rows) > 1 else (lambda column: (column[rows[0]],))
+        return [sum(map(mul, counts, pick(column))) / WEIGHT_SCALE for column in self.columns]
 
     def row(self, term: str) -> list[float] | None:
+        """The term's weight per topic, or None when the model does not know it."""
         i = self.index.get(term)
-        if i is None:
-            return None
-        k = len(self.classes)
-        return [w / WEIGHT_SCALE for w in self.weights[i * k : (i + 1) * k]]
+        return None if i is None else [column[i] / WEIGHT_SCALE for column in self.columns]
 
 
 def save(
@@ -79,6 +89,8 @@ def load(path: Path = PARAMS_PATH) -> Parameters:
         if len(weights) != len(terms) * len(classes):
             raise ValueError("terms.bin does not match the topics")
         index = {term: i for i, term in enumerate(terms)}
-        return Parameters(classes, political, (a, b, c, d), index, weights)
+        k = len(classes)
+        columns = tuple(weights[c::k] for c in range(k))  # stored row-major, one row a term
+        return Parameters(classes, political, (a, b, c, d), index, columns)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, zlib.error) as exc:
         raise DigestError(f"{path}: classifier parameters unreadable ({exc})") from None

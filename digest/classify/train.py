@@ -107,8 +107,12 @@ class Model:
     calibration: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
 
     def margin(self, terms: dict[str, float]) -> float:
+        totals = [0.0] * len(self.classes)
+        for term, x in terms.items():
+            for i, w in enumerate(self.weights.get(term, ())):
+                totals[i] += x * w
         political = [is_political_topic(c) for c in self.classes]
-        return evidence(terms, 0, self.weights.get, political).margin
+        return evidence(terms, 0, totals, political).margin
 
     def score(self, terms: dict[str, float], tokens: int) -> float:
         return calibrated(self.calibration, self.margin(terms), tokens)

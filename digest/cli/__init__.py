@@ -53,6 +53,7 @@ from digest.cli import (  # noqa: E402,F401
     articles,
     editorial,
     email,
+    issues,
     projects,
     schedule,
     sending,

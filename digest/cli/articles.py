@@ -69,13 +69,27 @@ def parse_command(
             "--allow-private", help="Also fetch URLs on loopback, private or link-local addresses."
         ),
     ] = False,
+    follow_links: Annotated[
+        bool,
+        typer.Option(
+            "--follow-links",
+            help="Fetch the page of each feed entry that has only a headline and a link.",
+        ),
+    ] = False,
 ) -> None:
     """Parse articles and show what was understood; nothing is stored."""
     limit = max_bytes or DEFAULT_MAX_BYTES
     wait = timeout or DEFAULT_TIMEOUT
     failed = 0
     for source in inputs:
-        for item in read_source(source, max_bytes=limit, timeout=wait, allow_private=allow_private):
+        items = read_source(
+            source,
+            max_bytes=limit,
+            timeout=wait,
+            allow_private=allow_private,
+            follow_links=follow_links,
+        )
+        for item in items:
             if isinstance(item, ParseFailure):
                 failed += 1
                 report_failure(item)
@@ -115,6 +129,7 @@ def ingest_command(
             max_bytes=max_bytes or project.config.max_bytes,
             timeout=timeout or DEFAULT_TIMEOUT,
             allow_private=project.config.allow_private,
+            follow_links=project.config.follow_links,
         )
     finally:
         project.close()

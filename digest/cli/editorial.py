@@ -147,7 +147,7 @@ def build_command(
     ] = False,
     json_out: Json = False,
 ) -> None:
-    """Select, summarise and render an issue, and store it (frozen) for preview and send."""
+    """Select, summarise and render an issue, and store it as a draft for the editor."""
     from digest.project import open_project
 
     project = open_project(project_dir())  # settings are checked before anything is done
@@ -187,7 +187,9 @@ def build_command(
         raise typer.Exit(EXIT_PARTIAL if report.ingest.failures else 0)
     issue = report.issue
     console.print(
-        f"Built issue {issue.id} ({plural(len(issue.entries), 'story')}): {issue.subject}"
+        f"Built issue {issue.id}, a draft ({plural(len(issue.entries), 'story')}):"
+        f" {issue.subject}. Shape it with `digest preview {issue.id}` or"
+        f" `digest issue show {issue.id}`; `digest send {issue.id}` approves and sends it."
     )
     for path in report.files:
         console.print(f"  wrote {path}")

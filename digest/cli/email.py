@@ -29,7 +29,8 @@ def preview_command(
     ] = 0,
     no_open: Annotated[bool, typer.Option("--no-open", help="Do not open a browser.")] = False,
 ) -> None:
-    """Show an issue as HTML and text on 127.0.0.1, re-rendered with the current templates."""
+    """Open the editor's desk for an issue on 127.0.0.1: the issue as it will be mailed (a
+    draft re-rendered with the current templates) with the controls to shape and approve it."""
     from digest.preview import Preview, PreviewServer
     from digest.project import open_project
 
@@ -41,7 +42,9 @@ def preview_command(
         issue = store.issue(issue_id) if issue_id is not None else store.latest_issue()
     finally:
         project.close()
-    preview = Preview(issue=issue, config=project.config, template_dirs=project.template_dirs)
+    preview = Preview(
+        issue=issue, config=project.config, template_dirs=project.template_dirs, root=project.root
+    )
 
     if out is not None:
         try:
@@ -56,13 +59,14 @@ def preview_command(
     except OSError as exc:
         raise DigestError(f"--port {port}: cannot listen on 127.0.0.1: {exc.strerror}") from None
     console.print(
-        f"previewing issue {issue.id} ({issue.subject}) at {server.url}  "
-        f"text: {server.url}text  — reloads when a template changes; Ctrl-C stops"
+        f"editor's desk for issue {issue.id} ({issue.status}: {issue.subject}) at {server.url}desk"
+        f"  issue: {server.url}  text: {server.url}text  — reloads when a template changes;"
+        " Ctrl-C stops"
     )
     if not no_open:
         import webbrowser
 
-        webbrowser.open(server.url)
+        webbrowser.open(server.url + "desk")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -23,7 +23,8 @@ def run_command(
     ] = None,
     period: Annotated[str, typer.Option("--period", help="week (ISO), day or month.")] = "week",
     hold: Annotated[
-        bool, typer.Option("--hold", help="Build (and keep) the issue but do not send it.")
+        bool,
+        typer.Option("--hold", help="Build the issue as a draft for an editor; send nothing now."),
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
     transport: Annotated[
@@ -67,7 +68,8 @@ def run_command(
         line = f"{report.key}: {found}; nothing sent ({ingested})"
     else:
         state = {
-            "held": f"held: preview with `digest preview {issue.id}`, release with `digest send`",
+            "held": f"held as a {issue.status}: shape it with `digest preview {issue.id}` or"
+            f" `digest issue show {issue.id}`, then approve it or `digest send {issue.id}`",
             "already-sent": "already sent",
             "sent": "sent",
             "partial": "partly sent, some deferred: run again to retry",

@@ -107,6 +107,7 @@ class Fetched:
     url: str  # after redirects
     data: bytes
     content_type: str  # lower-cased media type, without parameters; "" when not sent
+    charset: str | None = None  # the Content-Type header's charset parameter, when sent
 
 
 @dataclass(frozen=True)
@@ -230,8 +231,13 @@ def fetch(
                 if size > max_bytes:
                     raise ParseError(f"too large: more than {max_bytes} bytes", url)
                 chunks.append(chunk)
-            content_type = response.headers.get_content_type() if response.headers else ""
-            return Fetched(url=response.geturl(), data=b"".join(chunks), content_type=content_type)
+            headers = response.headers
+            return Fetched(
+                url=response.geturl(),
+                data=b"".join(chunks),
+                content_type=headers.get_content_type() if headers else "",
+                charset=headers.get_content_charset() if headers else None,
+            )
     except ParseError as exc:
         raise exc.at(url) from None
     except urllib.error.HTTPError as exc:

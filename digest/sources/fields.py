@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
@@ -180,7 +182,12 @@ class UnknownTimeZone(ValueError):
         self.zone = zone
 
 
+# "November 17, 2026 at 4:05 PM": the "at" between date and time
+_AT_TIME = re.compile(r"(\d),?\s+at\s+(?=\d{1,2}[:.]\d{2})", re.IGNORECASE)
+
+
 def _parse_date(text: str) -> datetime | None:
+    text = _AT_TIME.sub(r"\1 ", text)
     rfc = _RFC_2822.match(text)
     if rfc:  # as in feeds and the scraper's footer
         return _parse_rfc_2822(text, rfc.group("zone").strip())
@@ -304,12 +311,27 @@ def published_field(raw: str | None, warnings: list[str]) -> datetime | None:
     return published
 
 
-def truncated_field(body: str, warnings: list[str], *, cut: bool = False) -> bool:
-    """True when the body stops mid-sentence (or the format says it was `cut`)."""
-    truncated = cut or ends_mid_sentence(body)
+def truncated_field(
+    body: str,
+    warnings: list[str],
+    *,
+    cut: bool = False,
+    check: Callable[[str], bool] = ends_mid_sentence,
+) -> bool:
+    """True when the body stops mid-sentence by `check` (or the format says it was `cut`)."""
+    truncated = cut or check(body)
     if truncated:
         warnings.append("body stops mid-sentence: marked truncated")
     return truncated
+
+
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
+def decode_entities(text: str) -> str:
+    """HTML character references a scraper left in text (`&#8216;`, `&quot;`, `&amp;`) decoded;
+    a bare `&` (AT&T, Q&A) is left as it is."""
+    return _ENTITY.sub(lambda found: html.unescape(found.group(0)), text)
 
 
 def join_paragraphs(lines: list[str]) -> str:

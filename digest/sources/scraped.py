@@ -18,8 +18,10 @@ from __future__ import annotations
 import re
 
 from digest.models import Article
+from digest.sources.chrome import is_chrome
 from digest.sources.errors import ParseError
 from digest.sources.fields import (
+    decode_entities,
     ends_sentence,
     join_paragraphs,
     published_field,
@@ -37,46 +39,65 @@ _FOOTER_KEYS = {
     "source": "url",
     "published date": "published",
     "published": "published",
+    "date": "published",
 }
 _FOOTER_LINE = re.compile(
-    r"^\s*(by|authors?|title|sourced from|source|published date|published)\s*:\s?(.*)$",
+    r"^\s*(by|authors?|title|sourced from|source|published date|published|date)\s*:\s?(.*)$",
     re.IGNORECASE,
 )
-# Whole lines that are the site's furniture, never article text.
-_CHROME_LINE = re.compile(
-    r"^\s*(?:[×☰≡]\s.*"
-    r"|read more|share(?: this)?(?: article)?|advertisement|skip to (?:main )?content"
-    r")\s*$",
+# "By Ruth Ellison and Mark Bevan" without a colon: only names (capitalised words joined by
+# commas, "and", "&"), so "By the end of the year, ..." stays body text.
+_NAME = r"[A-Z][\w.'’-]*"
+_BYLINE = re.compile(rf"^\s*([Bb][Yy])\s+({_NAME}(?:(?:\s*[,&]\s*|\s+and\s+|\s+){_NAME})*)\s*$")
+# The heading of a block about other stories, which may hold its own `Title:` lines.
+_RELATED_HEADING = re.compile(
+    r"^\s*(?:related(?: articles| stories| posts| content)?|see also|more stories"
+    r"|you may also like|recommended(?: for you)?|more from [\w .]{1,60})\s*:?\s*$",
     re.IGNORECASE,
 )
-# Chrome recognised by the words it holds, but only on a short line: a body paragraph that merely
-# mentions a privacy policy or a newsletter is article text.
-_SHORT_CHROME_LINE = re.compile(
-    r"subscribe to our newsletter|privacy policy.*terms and conditions"
-    r"|^\s*did you miss our previous article",
-    re.IGNORECASE,
-)
-_MAX_CHROME_CHARS = 80
 _MAX_HEADLINE_CHARS = 200
 
 
+def _footer_field(line: str) -> tuple[str, str] | None:
+    """(key, value) of a footer line, or None."""
+    found = _FOOTER_LINE.match(line) or _BYLINE.match(line)
+    return (_FOOTER_KEYS[found.group(1).lower()], found.group(2).strip()) if found else None
+
+
 def find_footer(lines: list[str]) -> tuple[int, int] | None:
-    """The [start, end) line range of the last metadata block holding a `Title:` and at least one
-    more footer key, or None."""
+    """The [start, end) line range of the metadata footer: the last block of footer lines (blank
+    lines between them allowed) holding a `Title:` and at least one more key, leaving out blocks
+    under a "Related:" heading, which describe other stories. None when there is none."""
+    found = _last_footer(lines)
+    if found is None:
+        return None
+    heading = found[0] - 1
+    while heading >= 0 and not lines[heading].strip():
+        heading -= 1
+    if heading >= 0 and _RELATED_HEADING.match(lines[heading]):
+        return _last_footer(lines[:heading]) or found
+    return found
+
+
+def _last_footer(lines: list[str]) -> tuple[int, int] | None:
     end = len(lines)
     while end > 0:
-        # Walk back to the last footer-looking line, then take the contiguous block around it.
+        # Walk back to the last footer-looking line, then take the block around it.
         last = next((i for i in range(end - 1, -1, -1) if _FOOTER_LINE.match(lines[i])), None)
         if last is None:
             return None
         start = last
-        while start > 0 and _FOOTER_LINE.match(lines[start - 1]):
-            start -= 1
-        keys = {
-            _FOOTER_KEYS[m.group(1).lower()]
-            for m in map(_FOOTER_LINE.match, lines[start : last + 1])
-            if m
-        }
+        keys = {field[0] for field in [_footer_field(lines[last])] if field}
+        while True:
+            before = start - 1
+            while before >= 0 and not lines[before].strip():
+                before -= 1
+            field = _footer_field(lines[before]) if before >= 0 else None
+            # across a blank line, a key the block already has is the body's ("Source: Reuters")
+            if field is None or (before < start - 1 and field[0] in keys):
+                break
+            keys.add(field[0])
+            start = before
         if "title" in keys and len(keys) >= 2:
             return start, last + 1
         end = start
@@ -87,21 +108,24 @@ def looks_scraped(text: str) -> bool:
     return find_footer(text.split("\n")) is not None
 
 
-def parse_scraped(text: str, origin: str | None = None) -> Article:
-    lines = text.split("\n")
+def parse_scraped(
+    text: str, origin: str | None = None, learned: frozenset[str] = frozenset()
+) -> Article:
+    """The article in the scraper's format; `learned` are lines known to be the site's chrome."""
+    lines = decode_entities(text).split("\n")
     footer = find_footer(lines)
     if footer is None:
         raise ParseError("no metadata footer (By:/Title:/Sourced From:/Published Date:)")
     start, end = footer
     fields: dict[str, str] = {}
     for line in lines[start:end]:
-        match = _FOOTER_LINE.match(line)
-        if match:
-            fields.setdefault(_FOOTER_KEYS[match.group(1).lower()], match.group(2).strip())
+        field = _footer_field(line)
+        if field:
+            fields.setdefault(*field)
 
     warnings: list[str] = []
-    content = [line for line in lines[:start] if not _is_chrome(line)]
-    headline, body_lines = _split_headline(content)
+    content = [line for line in lines[:start] if not is_chrome(line, learned)]
+    headline, body_lines = split_headline(content)
     body = join_paragraphs(body_lines)
     if not body:
         raise ParseError("no article body before the footer")
@@ -126,13 +150,7 @@ def parse_scraped(text: str, origin: str | None = None) -> Article:
     )
 
 
-def _is_chrome(line: str) -> bool:
-    if _CHROME_LINE.match(line):
-        return True
-    return len(line.strip()) <= _MAX_CHROME_CHARS and bool(_SHORT_CHROME_LINE.search(line))
-
-
-def _split_headline(lines: list[str]) -> tuple[str | None, list[str]]:
+def split_headline(lines: list[str]) -> tuple[str | None, list[str]]:
     """The site's headline is the first paragraph when it looks like one: a single short line
     followed by more text, and either not ending like a sentence or set apart by a gap of several
     blank lines (as the scraper writes it). Otherwise it is the lede and stays in the body."""

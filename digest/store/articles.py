@@ -126,6 +126,16 @@ class Articles:
             sources=[source for source, kind in sources if kind == "url"],
         )
 
+    def article_by_url(self, url: str) -> Article | None:
+        """The stored article at `url` (normalised as stored), or one found there."""
+        key = normalise_url(url) or url
+        found = self.db.scalar(
+            "SELECT id FROM articles WHERE url = ? UNION ALL SELECT article_id FROM"
+            " article_sources WHERE source = ? AND kind = 'url' LIMIT 1",
+            (key, key),
+        )
+        return self.article(int(found)) if found is not None else None
+
     def articles_published_between(self, start: datetime, end: datetime) -> list[Article]:
         """Articles with start < published <= end. Undated articles are never in a window."""
         rows = self.db.all(

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime
 
 from digest.errors import DigestError
-from digest.models import Article, Issue, IssueEntry
+from digest.models import Article, Issue, IssueEntry, RunnerUp
 from digest.store.database import Database, Row
 from digest.store.timeutil import now_utc
 
 
 class IssueExists(DigestError):
     """An issue with this key was built already (by this process or a concurrent one)."""
+
+
+def _entries_json(entries: list[IssueEntry]) -> str:
+    return json.dumps([e.to_json() | {"article_id": e.article_id} for e in entries])
+
+
+def _runners_up_json(runners_up: list[RunnerUp]) -> str:
+    return json.dumps([asdict(r) for r in runners_up])
 
 
 class Issues:
@@ -27,7 +36,8 @@ class Issues:
         entries: list[IssueEntry],
         html: str,
         text: str,
-        status: str = "built",
+        status: str = "draft",
+        runners_up: list[RunnerUp] | None = None,
         before_commit: Callable[[Issue], None] | None = None,
     ) -> Issue:
         """Store a new issue. `before_commit` is given the issue inside the transaction: if it
@@ -37,18 +47,19 @@ class Issues:
             try:
                 issue_id = int(
                     self.db.scalar(
-                        """INSERT INTO issues (key, subject, created, status, entries, html, text)
-                           VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                        """INSERT INTO issues (key, subject, created, status, entries, html, text,
+                           runners_up, approved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                           RETURNING id""",
                         (
                             key,
                             subject,
                             created.isoformat(),
                             status,
-                            json.dumps(
-                                [e.to_json() | {"article_id": e.article_id} for e in entries]
-                            ),
+                            _entries_json(entries),
                             html,
                             text,
+                            _runners_up_json(runners_up or []),
+                            created.isoformat() if status == "approved" else None,
                         ),
                     )
                 )
@@ -89,6 +100,9 @@ class Issues:
             html=row["html"],
             text=row["text"],
             status=row["status"],
+            intro=row["intro"],
+            subject_custom=bool(row["subject_custom"]),
+            runners_up=[RunnerUp(**item) for item in json.loads(row["runners_up"])],
         )
 
     def issue(self, issue_id: int) -> Issue:
@@ -125,9 +139,17 @@ class Issues:
         return {int(row[0]) for row in rows}
 
     def set_issue_status(self, issue_id: int, status: str) -> None:
-        sent_at = now_utc().isoformat() if status == "sent" else None
+        """`sent` stamps when the send finished; `sending`, the first time, when it started."""
+        now = now_utc().isoformat()
         self.db.execute(
-            "UPDATE issues SET status = ?, sent_at = ? WHERE id = ?", (status, sent_at, issue_id)
+            "UPDATE issues SET status = ?, sent_at = ?, send_started = coalesce(send_started, ?)"
+            " WHERE id = ?",
+            (
+                status,
+                now if status == "sent" else None,
+                now if status == "sending" else None,
+                issue_id,
+            ),
         )
 
     def issue_transport(self, issue_id: int) -> str | None:
@@ -144,3 +166,78 @@ class Issues:
             "SELECT max(sent_at) FROM issues WHERE status = 'sent' AND sent_at IS NOT NULL"
         )
         return datetime.fromisoformat(last) if last else None
+
+    # -- the editor's desk (digest/desk.py) -------------------------------------------------------
+
+    def save_draft(
+        self,
+        issue_id: int,
+        *,
+        subject: str,
+        subject_custom: bool,
+        intro: str,
+        entries: list[IssueEntry],
+        runners_up: list[RunnerUp],
+        html: str,
+        text: str,
+    ) -> bool:
+        """Replace a draft's content; False (nothing changed) when the issue is no draft now."""
+        with self.db.transaction():
+            changed = self.db.execute(
+                """UPDATE issues SET subject = ?, subject_custom = ?, intro = ?, entries = ?,
+                   runners_up = ?, html = ?, text = ? WHERE id = ? AND status = 'draft'""",
+                (
+                    subject,
+                    int(subject_custom),
+                    intro,
+                    _entries_json(entries),
+                    _runners_up_json(runners_up),
+                    html,
+                    text,
+                    issue_id,
+                ),
+            ).rowcount
+            if changed:
+                self.db.execute("DELETE FROM issue_articles WHERE issue_id = ?", (issue_id,))
+                self.db.executemany(
+                    "INSERT INTO issue_articles (issue_id, article_id, position) VALUES (?, ?, ?)",
+                    [(issue_id, e.article_id, i) for i, e in enumerate(entries)],
+                )
+        return bool(changed)
+
+    def approve_issue(self, issue_id: int, *, html: str, text: str) -> bool:
+        """Freeze a draft with its final parts; False when the issue is no draft now."""
+        changed = self.db.execute(
+            "UPDATE issues SET status = 'approved', html = ?, text = ?, approved_at = ?"
+            " WHERE id = ? AND status = 'draft'",
+            (html, text, now_utc().isoformat(), issue_id),
+        ).rowcount
+        return bool(changed)
+
+    def reopen_issue(self, issue_id: int) -> bool:
+        """An approved issue back to a draft, unless its send has begun."""
+        changed = self.db.execute(
+            "UPDATE issues SET status = 'draft', approved_at = NULL WHERE id = ?"
+            " AND status = 'approved'"
+            " AND NOT EXISTS (SELECT 1 FROM sends WHERE issue_id = issues.id)",
+            (issue_id,),
+        ).rowcount
+        return bool(changed)
+
+    def discard_issue(self, issue_id: int) -> bool:
+        """Delete a draft or an approved issue that never started sending."""
+        changed = self.db.execute(
+            "DELETE FROM issues WHERE id = ? AND status IN ('draft', 'approved')"
+            " AND NOT EXISTS (SELECT 1 FROM sends WHERE issue_id = issues.id)",
+            (issue_id,),
+        ).rowcount
+        return bool(changed)
+
+    def issue_send_times(self, issue_id: int) -> tuple[datetime | None, datetime | None]:
+        """When the issue's send started and when it finished (None: not yet)."""
+        row = self.db.one("SELECT send_started, sent_at FROM issues WHERE id = ?", (issue_id,))
+        started, finished = (row[0], row[1]) if row else (None, None)
+        return (
+            datetime.fromisoformat(started) if started else None,
+            datetime.fromisoformat(finished) if finished else None,
+        )

@@ -80,6 +80,21 @@ TEMPLATES: list[str] = [
     """,
     # the transport an issue's send started through ("smtp smtp://relay:587", "outbox …")
     "ALTER TABLE issues ADD COLUMN transport TEXT;",
+    # The editor's desk (docs/editing.md): an issue is a draft until approved, when its rendered
+    # parts are frozen. A "built" issue was frozen already, so it counts as approved; a "held"
+    # one was waiting for an editor, as a draft does. The intro is the editor's Markdown; the
+    # runners-up are the candidates the selection left out, for the editor to swap in.
+    """
+    ALTER TABLE issues ADD COLUMN intro TEXT NOT NULL DEFAULT '';
+    ALTER TABLE issues ADD COLUMN subject_custom INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE issues ADD COLUMN runners_up TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE issues ADD COLUMN approved_at TEXT;
+    ALTER TABLE issues ADD COLUMN send_started TEXT;
+    UPDATE issues SET status = 'approved', approved_at = created WHERE status = 'built';
+    UPDATE issues SET status = 'draft' WHERE status = 'held';
+    UPDATE issues SET send_started = (SELECT min(updated) FROM sends WHERE issue_id = issues.id)
+        WHERE status IN ('sending', 'sent');
+    """,
     # Several send workers on one issue: a worker leases the rows it claimed (renewed while it
     # works; a dead worker's rows are claimed again once the lease is over), registers itself
     # per issue, and the first one that the relay refuses records why, which stops the others.

@@ -151,6 +151,16 @@ class Sends:
             )
         ]
 
+    def send_rows(self, issue_id: int, statuses: tuple[str, ...]) -> list[dict[str, object]]:
+        """email, list, status, attempts, last_reply, updated of the issue's rows in `statuses`."""
+        marks = ",".join("?" * len(statuses))
+        rows = self.db.all(
+            f"SELECT email, list, status, attempts, last_reply, updated FROM sends"
+            f" WHERE issue_id = ? AND status IN ({marks}) ORDER BY rowid",
+            (issue_id, *statuses),
+        )
+        return [dict(row) for row in rows]
+
     def send_counts(self, issue_id: int) -> SendCounts:
         counts = SendCounts()
         for row in self.db.all(

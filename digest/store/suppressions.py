@@ -4,6 +4,7 @@ readable behind."""
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 from digest.store.database import Database
 from digest.store.timeutil import now_utc
@@ -35,6 +36,16 @@ class Suppressions:
 
     def suppression_count(self) -> int:
         return int(self.db.scalar("SELECT count(*) FROM suppressions"))
+
+    def recipients_suppressed(self, issue_id: int, reason: str, since: datetime) -> int:
+        """How many of the issue's recipients were suppressed for `reason` at or after `since`."""
+        return int(
+            self.db.scalar(
+                """SELECT count(*) FROM suppressions WHERE reason = ? AND created >= ?
+                   AND email IN (SELECT lower(email) FROM sends WHERE issue_id = ?)""",
+                (reason, since.isoformat(), issue_id),
+            )
+        )
 
     def forget(self, email: str) -> tuple[int, str]:
         """Erase what the store knows of a person: their send rows and the plain address of their

@@ -18,10 +18,11 @@ from collections.abc import Sequence
 
 from digest.summarize.boilerplate import is_boilerplate
 from digest.summarize.readability import needs_antecedent, quote_groups
-from digest.summarize.sentences import Span, split_spans, word_count
+from digest.summarize.sentences import Span, split_spans, word_count, words
 
 MAX_BODY_CHARS = 50_000  # ~8,000 words: far beyond any news story's summary-worthy part
 MAX_CANDIDATES = 120
+NEAR_COPY = 0.6  # word-set Jaccard at which a sentence repeats an earlier one
 
 
 def candidates(body: str, *, truncated: bool = False) -> list[Span]:
@@ -35,6 +36,12 @@ def candidates(body: str, *, truncated: bool = False) -> list[Span]:
     spans = split_spans(body)
     if truncated and spans:
         spans = spans[:-1]
+    return _without_furniture(_quotation_units(body, spans))[:MAX_CANDIDATES]
+
+
+def _quotation_units(body: str, spans: Sequence[Span]) -> list[Span]:
+    """Spans with each quotation run merged into one (its text is the body's own span), and the
+    parts of quotations that cannot be shown whole left out."""
     units: list[Span] = []
     groups = quote_groups([span.text for span in spans], [span.paragraph for span in spans])
     for i, span in enumerate(spans):
@@ -52,16 +59,23 @@ def candidates(body: str, *, truncated: bool = False) -> list[Span]:
             )
         else:
             units.append(span)
-    seen: set[str] = set()
+    return units
+
+
+def _without_furniture(units: Sequence[Span]) -> list[Span]:
+    """No boilerplate or captions, and one copy of a sentence the page repeats."""
+    seen: list[set[str]] = []
     kept = []
     for unit in units:
-        # pages repeat their lede as a caption or a pull quote: one copy is enough
-        key = " ".join(unit.text.lower().split())
-        if key in seen or is_boilerplate(unit.text):
+        if is_boilerplate(unit.text):
             continue
-        seen.add(key)
+        # pages repeat their lede, lightly edited, as a caption or a pull quote: one is enough
+        terms = {w.lower() for w in words(unit.text)}
+        if any(len(terms & other) >= NEAR_COPY * len(terms | other) for other in seen[-40:]):
+            continue
+        seen.append(terms)
         kept.append(unit)
-    return kept[:MAX_CANDIDATES]
+    return kept
 
 
 def openers(spans: Sequence[Span]) -> list[bool]:

@@ -6,6 +6,11 @@ import re
 
 from digest.summarize.sentences import words
 
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 _CALL_TO_ACTION = re.compile(
     r"""\b(?:
         subscribe | sign\s+up | newsletter | read\s+more | click\s+here | follow\s+us
@@ -16,13 +21,27 @@ _CALL_TO_ACTION = re.compile(
       | continue\s+reading | watch\s*: | listen\s*:
       | scroll\s+down | toggle\s+caption | enlarge\s+this\s+image | hide\s+caption
       | ^(?:pictured|above|below|left|right)\s*:
-    )""",
+    )(?!\w)""",
     re.IGNORECASE | re.VERBOSE,
 )
 # a photo caption run into the text: "Baron (left) helps with the dishes"
 _CAPTION = re.compile(
     r"\((?:pictured\b[^)]{0,40}|file\s+(?:photo|picture)|(?:above|below|left|right|centre|center"
     r"|top|bottom|inset)(?:\s*(?:,|and)\s*(?:above|below|left|right|centre|center|top|bottom))?)\)",
+    re.IGNORECASE,
+)
+# Photo captions as pages run them into the text: a short label and a colon ("Tragic: this file
+# photo shows..."), or a description of what a picture shows ("... is pictured", ", left, ...").
+_CAPTION_LABEL = re.compile(r"^([A-Z][\w'’-]*(?:\s+[\w'’-]+){0,3}):\s+\S")
+# A label that introduces a quotation, or a dateline or kicker on a lede, is not a caption's.
+_NOT_CAPTION_LABELS = _wordset(
+    """said says told tells added adds asked asks explained wrote writes warned warns insisted
+    replied declared announced stated argued claimed admitted exclusive breaking update updated
+    analysis opinion comment live watch revealed editor's note"""
+)
+_PICTURE_WORDS = re.compile(
+    r"\b(?:file\s+(?:photo|picture|image)|,\s+(?:left|right|centre|center),|"
+    r"\((?:ap|afp|reuters|getty)\b[^)]*\)|photo\s+(?:by|credit)|photograph:)",
     re.IGNORECASE,
 )
 _URL_ONLY = re.compile(r"^[(<\[]?(?:https?://|www\.)\S+[)>\]]?$", re.IGNORECASE)
@@ -43,4 +62,17 @@ def is_boilerplate(sentence: str) -> bool:
         return True
     if _BYLINE.match(text) and len(tokens) <= _MAX_BYLINE_WORDS:
         return True
-    return bool(_CALL_TO_ACTION.search(text) or _CAPTION.search(text))
+    return bool(_CALL_TO_ACTION.search(text) or _CAPTION.search(text) or is_caption(text))
+
+
+def is_caption(text: str) -> bool:
+    """True when `text` reads as a photo caption rather than reporting."""
+    if _PICTURE_WORDS.search(text):
+        return True
+    label = _CAPTION_LABEL.match(text)
+    if label is None:
+        return False
+    # `Tragic: the memorial...` labels a picture; `Mr Straw said: "..."` introduces a quotation,
+    # and `WASHINGTON:` or `Exclusive:` heads a lede
+    name = label.group(1)
+    return not name.isupper() and not _NOT_CAPTION_LABELS.intersection(name.lower().split())

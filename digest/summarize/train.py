@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from digest.summarize.base import candidates, openers
-from digest.summarize.digest_ranker import LEDE_PRIOR, probability, select
+from digest.summarize.digest_ranker import probability, select
 from digest.summarize.features import FEATURE_NAMES, sentence_features
 from digest.summarize.metrics import normalise_space, rouge2_recall, sentence_precision
 from digest.summarize.registry import REGISTRY
@@ -138,11 +138,8 @@ def fit(articles: Sequence[LabelledArticle], *, l2: float = L2, iterations: int 
 
 def summary_of(model: Model, article: LabelledArticle) -> list[str]:
     """What the shipped `digest` ranker shows for `article` (no word budget, as the bench): its
-    logits with the lede prior, chosen under the readability constraint."""
-    probabilities = [
-        probability(logit + (LEDE_PRIOR[i] if i < len(LEDE_PRIOR) else 0.0))
-        for i, logit in enumerate(model.logits(article.features))
-    ]
+    selection rule, lede slot and readability constraint included."""
+    probabilities = [probability(logit) for logit in model.logits(article.features)]
     lengths = [word_count(sentence) for sentence in article.sentences]
     chosen = (
         select(lengths, probabilities, sentences=SENTENCES, words=None, can_open=article.can_open)
