@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from send_support import FaultyRelay, Relay, make_project
@@ -40,6 +41,17 @@ def _worker(project: Project, relay: Relay) -> subprocess.Popen[bytes]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+
+
+def _send_here(project: Project, handler: FaultyRelay) -> Any:
+    """`digest send` in this process, against a relay running `handler` for as long."""
+    relay = Relay(handler).start()
+    try:
+        return CliRunner().invoke(
+            app, ["--project", str(project.root), "send", "--smtp-url", relay.url]
+        )
+    finally:
+        relay.stop()
 
 
 @pytest.mark.slow
@@ -106,27 +118,14 @@ def test_a_stop_recorded_by_one_worker_stops_the_others_and_is_recorded_once(
     assert store.send_stopped(issue_id) == "smtp://relay: login refused (535)"
     assert 20 <= len(handler.received) < 300  # it stopped early
     # nobody is sending any more: the next run clears the stop and finishes the issue
-    relay = Relay(handler).start()
-    try:
-        result = CliRunner().invoke(
-            app, ["--project", str(shared_project.root), "send", "--smtp-url", relay.url]
-        )
-    finally:
-        relay.stop()
+    result = _send_here(shared_project, handler)
     assert result.exit_code == 0, result.output
     assert store.send_stopped(issue_id) is None
     assert set(handler.copies()) == {f"r{n:03d}@example.net" for n in range(300)}
 
 
 def test_a_relay_refusing_us_is_recorded_as_the_stop(shared_project: Project) -> None:
-    handler = FaultyRelay(mail_reply="554 5.7.1 sender blocked")
-    relay = Relay(handler).start()
-    try:
-        result = CliRunner().invoke(
-            app, ["--project", str(shared_project.root), "send", "--smtp-url", relay.url]
-        )
-    finally:
-        relay.stop()
+    result = _send_here(shared_project, FaultyRelay(mail_reply="554 5.7.1 sender blocked"))
     assert result.exit_code != 0
     store = Store.connect(shared_project.config.store_url)
     stopped = store.send_stopped(store.latest_issue().id)
