@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from typing import Annotated
 
 import typer
@@ -24,12 +25,14 @@ def migrate_command() -> None:
     from digest.project import open_project
 
     project = open_project(project_dir())
-    store = project.store
-    console.print(
-        f"{store.target}: schema {store.schema_version}"
-        f" ({store.db.applied} migration(s) applied now)"
-    )
-    project.close()
+    try:
+        store = project.store
+        console.print(
+            f"{store.target}: schema {store.schema_version}"
+            f" ({store.db.applied} migration(s) applied now)"
+        )
+    finally:
+        project.close()
 
 
 @command(store_app, "copy")
@@ -56,9 +59,8 @@ def copy_command(
     source_path = project.state_dir / DB_NAME
     if not source_path.is_file():
         raise DigestError(f"{source_path}: no SQLite state to copy")
-    source = Store(source_path)
-    destination = Store.connect(check_database_url(to, "--to"))
-    try:
+    url = check_database_url(to, "--to")
+    with closing(Store(source_path)) as source, closing(Store.connect(url)) as destination:
         results = copy_store(
             source,
             destination,
@@ -66,9 +68,6 @@ def copy_command(
                 f"{r.table}: {r.copied} copied; {r.source} here, {r.destination} there"
             ),
         )
-    finally:
-        source.close()
-        destination.close()
     if json_output:
         emit_json({r.table: [r.copied, r.source, r.destination] for r in results})
     wrong = [r.table for r in results if not r.verified]
