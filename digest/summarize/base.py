@@ -2,8 +2,8 @@
 
 An algorithm only scores candidate sentences (`Summarizer.score`); `Summarizer.summarize` applies
 the constraints the same way for all of them, so they can be compared fairly:
-- candidates are whole: boilerplate and a truncated body's cut-off last fragment are left out,
-  and a quotation that runs over several sentences is one candidate (all of it or none);
+- candidates are whole sentences: boilerplate, captions and a truncated body's cut-off last
+  fragment are left out, and so is every part of a quotation that runs over several sentences;
 - the summary must read on its own: it never opens with a sentence that needs the one before it
   (`readability.needs_antecedent`); when the best choice would, the sentence before it is taken
   too, or another is chosen;
@@ -26,9 +26,8 @@ NEAR_COPY = 0.6  # word-set Jaccard at which a sentence repeats an earlier one
 
 
 def candidates(body: str, *, truncated: bool = False) -> list[Span]:
-    """The units of `body` a summary may use, in document order: sentences, or the run of
-    sentences one quotation spans; no boilerplate, no cut-off last fragment, no part of a
-    quotation whose other part is missing."""
+    """The sentences of `body` a summary may use, in document order: no boilerplate or captions,
+    no cut-off last fragment, no part of a quotation that runs over several sentences."""
     if len(body) > MAX_BODY_CHARS:
         # cut where a paragraph ends when one is near, and drop the fragment either way
         cut = body.rfind("\n", MAX_BODY_CHARS // 2, MAX_BODY_CHARS)
@@ -36,30 +35,17 @@ def candidates(body: str, *, truncated: bool = False) -> list[Span]:
     spans = split_spans(body)
     if truncated and spans:
         spans = spans[:-1]
-    return _without_furniture(_quotation_units(body, spans))[:MAX_CANDIDATES]
+    return _without_furniture(_whole_sentences(spans))[:MAX_CANDIDATES]
 
 
-def _quotation_units(body: str, spans: Sequence[Span]) -> list[Span]:
-    """Spans with each quotation run merged into one (its text is the body's own span), and the
-    parts of quotations that cannot be shown whole left out."""
-    units: list[Span] = []
+def _whole_sentences(spans: Sequence[Span]) -> list[Span]:
+    """The spans that hold no part of a quotation running over several sentences: any such part
+    would show a quote mark without its partner, and a summary item is one sentence."""
     groups = quote_groups([span.text for span in spans], [span.paragraph for span in spans])
-    for i, span in enumerate(spans):
-        group = groups[i]
-        if group < 0:
-            continue
-        if units and group == groups[i - 1] and group != i:
-            first = units[-1]
-            units[-1] = Span(
-                body[first.start : span.end],
-                first.start,
-                span.end,
-                first.paragraph,
-                first.first_in_paragraph,
-            )
-        else:
-            units.append(span)
-    return units
+    alone = [
+        group == i and (i + 1 == len(spans) or groups[i + 1] != i) for i, group in enumerate(groups)
+    ]
+    return [span for span, ok in zip(spans, alone, strict=True) if ok]
 
 
 def _without_furniture(units: Sequence[Span]) -> list[Span]:

@@ -38,7 +38,7 @@ def rouge2_recall(summary: str, reference: str, max_words: int = ROUGE_WORDS) ->
 
 def sentence_precision(chosen: Sequence[str], reference: str) -> float:
     """Share of the summary's sentences found in the reference. An item of the summary may hold
-    several sentences (a quotation taken whole); each counts, as the reference lists them."""
+    several sentences (a caller's own summary); each counts, as the reference lists them."""
     sentences = [s for item in chosen for s in split_sentences(item)]
     if not sentences:
         return 0.0

@@ -3,12 +3,13 @@
 Two ways an extract fails a reader:
 - it *opens* with a sentence that leans on one we did not take: a pronoun or demonstrative subject
   ("He attacked...", "This means..."), a connective ("And there was...", "However, ..."), or a
-  quotation whose speaker is only a pronoun ("'We will win,' he said.");
+  quotation ("'We will win,' he said."): a summary opens with the news, not with what somebody
+  said about it;
 - it shows part of a quotation that runs over several sentences: the opening quote mark without its
   closing one, or the other way round.
 
-`quote_groups` finds the runs of sentences one quotation spans, so a summary takes such a run whole
-or not at all; `needs_antecedent` flags the sentences that may not open a summary.
+`quote_groups` finds the runs of sentences one quotation spans, so that a summary leaves them out;
+`needs_antecedent` flags the sentences that may not open a summary.
 """
 
 from __future__ import annotations
@@ -64,10 +65,6 @@ _CONNECTIVE_PHRASES = (
 )
 _FIRST_WORDS = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?")
 _LEADING_NOISE = re.compile(r"""^[\s"“”'‘’(\[—–-]+""")
-# A quotation attributed to a pronoun: `..." he said`, `...,' she told the BBC`.
-_PRONOUN_ATTRIBUTION = re.compile(
-    r"""[,.!?]\s*["”'’]\s*(?:he|she|they|it|we|i)\s+\w+""", re.IGNORECASE
-)
 # Which way a double quote mark faces: an opening one follows the start, a space or a bracket and
 # comes before a word; curly ones say so themselves.
 _OPENING = re.compile(r"""“|(?:^|(?<=[\s(\[—–-]))"(?=\s?[A-Za-z0-9'‘])""")
@@ -88,8 +85,7 @@ def needs_antecedent(sentence: str) -> bool:
     if not tokens:
         return False
     if starts_with_quote:
-        # the quotation's own words are the speaker's; what must not dangle is who spoke
-        return bool(_PRONOUN_ATTRIBUTION.search(text)) or not _has_attribution(text)
+        return True
     first = tokens[0]
     if first in _BACK_POINTERS or first in _CONNECTIVES:
         return True
@@ -98,12 +94,6 @@ def needs_antecedent(sentence: str) -> bool:
     if len(tokens) > 1 and f"{first}_{tokens[1]}" in _BACK_POINTERS:
         return True
     return any(rest.startswith((phrase + " ", phrase + ",")) for phrase in _CONNECTIVE_PHRASES)
-
-
-def _has_attribution(text: str) -> bool:
-    """A quotation followed by words outside it: `"...," Mr Smith said.`"""
-    closings = [m.end() for m in (*_CLOSING.finditer(text, 1), *_SINGLE_CLOSING.finditer(text, 1))]
-    return bool(closings) and len(_FIRST_WORDS.findall(text[max(closings) :])) >= 2
 
 
 def quote_changes(sentence: str) -> tuple[int, int]:
