@@ -160,7 +160,7 @@ def remove_command(
 ) -> None:
     """Take an address off the lists (it can be added again; see `forget` to erase it)."""
     project = _project()
-    removed = remove_subscriber(project.subscribers_dir, email, list_name)
+    removed = remove_subscriber(project.subscribers_dir, email, list_name, store=project.store)
     for name, rows in removed.items():
         console.print(f"removed {email.strip()} from list {name} ({plural(rows, 'row')})")
 
