@@ -301,14 +301,20 @@ def _merge(into: Subscriber, other: Subscriber) -> None:
         into.attributes.setdefault(key, value)
 
 
-def read_list_file(path: Path) -> ListFile:
+def _read_list_bytes(path: Path) -> tuple[bytes, ListFile]:
+    """A list file as read (its bytes fingerprint it) and parsed."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ListError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except OSError as exc:
         raise ListError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse_list(text, list_name=path.stem, source=str(path))
+    return data, parse_list(text, list_name=path.stem, source=str(path))
+
+
+def read_list_file(path: Path) -> ListFile:
+    return _read_list_bytes(path)[1]
 
 
 def list_files(folder: Path) -> dict[str, Path]:
@@ -332,26 +338,26 @@ def sync_lists(
     list_name: str | None = None,
     *,
     on_problem: Callable[[RowProblem], None] | None = None,
-) -> None:
+) -> list[str]:
     """Bring the list files (or one) into the store, which senders and the web read: a file
     whose bytes changed since it was last synced is applied (its name and attributes win for
     the addresses it lists; rows it brought in and no longer lists leave, unless it has bad rows
     that may be them). The first run on an older project moves every list in. Each bad row goes
-    to `on_problem` (by default, a warning in the log)."""
+    to `on_problem` (by default, a warning in the log). Returns the lists that were written."""
     on_problem = on_problem or log_problem
+    synced = []
     for name, path in list_files(folder).items():
         if list_name is not None and name != list_name:
             continue
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ListError(f"{path}: cannot read: {exc.strerror}") from None
-        parsed = read_list_file(path)
+        data, parsed = _read_list_bytes(path)
         for problem in parsed.problems:
             on_problem(problem)
         fingerprint = hashlib.sha256(data).hexdigest()
-        if store.list_fingerprint(name) != fingerprint:
-            store.sync_list(name, fingerprint, parsed.subscribers, drop_missing=not parsed.problems)
+        if store.list_fingerprint(name) != fingerprint and store.sync_list(
+            name, fingerprint, parsed.subscribers, drop_missing=not parsed.problems
+        ):
+            synced.append(name)
+    return synced
 
 
 def known_lists(folder: Path, store: Store) -> list[str]:

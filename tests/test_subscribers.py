@@ -345,3 +345,49 @@ def test_a_short_digest_secret_is_refused_without_printing_it(tmp_path: Path) ->
     assert "hunter2" not in str(caught.value)
     assert load_secret(tmp_path, "x" * 16) == b"x" * 16
     assert not (tmp_path / "secret").exists()
+
+
+# -- the store is where subscribers live ----------------------------------------------------------
+
+
+def test_an_older_project_moves_its_lists_into_the_store_on_first_use(project: Project) -> None:
+    # a project from before subscribers lived in the store: only its files know them
+    (project.subscribers_dir / "news.csv").write_text(
+        "email,name,city,Zip Code\n"
+        "ada@example.org,Ada,London,N1\n"
+        "not-an-address,Nobody,,\n"
+        "grace@example.org,Grace,,\n",
+        encoding="utf-8",
+    )
+    assert list(project.store.subscribers()) == []
+    seen: list[str] = []
+    moved = all_subscribers(project.subscribers_dir, project.store, on_problem=seen.append)
+    assert [(s.email, s.attributes) for s in moved] == [
+        ("ada@example.org", {"city": "London", "Zip Code": "N1"}),
+        ("grace@example.org", {}),
+    ]
+    assert len(seen) == 1  # the bad row is named (and stays in the file for an editor)
+    # the store holds them now: the file can go, nobody is lost
+    (project.subscribers_dir / "news.csv").unlink()
+    sendable = iter_subscribers(project.subscribers_dir, store=project.store)
+    assert [(s.email, s.list, s.attributes.get("city")) for s in sendable] == [
+        ("ada@example.org", "news", "London"),
+        ("grace@example.org", "news", None),
+    ]
+
+
+def test_an_edited_file_wins_for_its_rows_and_sign_ups_stay(project: Project) -> None:
+    path = project.subscribers_dir / "news.csv"
+    path.write_text("email,name\nada@example.org,Ada\nbob@example.org,Bob\n", encoding="utf-8")
+    all_subscribers(project.subscribers_dir, project.store)
+    project.store.subscribe(Subscriber(email="web@example.org", list="news"), origin="web")
+    path.write_text("email,name\nada@example.org,Ada Lovelace\n", encoding="utf-8")
+    people = {s.email: s.name for s in all_subscribers(project.subscribers_dir, project.store)}
+    assert people == {"ada@example.org": "Ada Lovelace", "web@example.org": ""}
+    # and `remove` takes a sign-up that no file holds off the store
+    assert remove_subscriber(project.subscribers_dir, "web@example.org", store=project.store) == {
+        "news": 1
+    }
+    assert [s.email for s in iter_subscribers(project.subscribers_dir, store=project.store)] == [
+        "ada@example.org"
+    ]

@@ -2,8 +2,9 @@
 or PostgreSQL (shared by several hosts), with the same versioned forward migrations on both.
 
 Split by aggregate — articles (+ every source that carried each), issues (frozen once built),
-sends (one row per issue × subscriber), subscribers (one row per list × address), suppressions (keyed by a hash of the address) — over
-one connection layer (`database.py`) where every difference between the two dialects lives.
+sends (one row per issue × subscriber), subscribers (one row per list × address),
+suppressions (keyed by a hash of the address) — over one connection layer (`database.py`)
+where every difference between the two dialects lives.
 """
 
 from __future__ import annotations

@@ -100,6 +100,30 @@ class Subscribers:
             )
         return True
 
+    def subscribe(self, subscriber: Subscriber, *, origin: str, status: str = "active") -> None:
+        """Add (or update) one subscriber that no list file brought: a sign-up, say."""
+        now = now_utc().isoformat()
+        self.db.execute(
+            """INSERT INTO subscribers (list, email_key, email, email_hash, name, attributes,
+                   status, origin, created, updated)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (list, email_key) DO UPDATE SET name = excluded.name,
+                   attributes = excluded.attributes, status = excluded.status,
+                   updated = excluded.updated""",
+            (
+                subscriber.list,
+                _key(subscriber.email),
+                subscriber.email,
+                email_hash(subscriber.email),
+                subscriber.name,
+                json.dumps(subscriber.attributes, ensure_ascii=False),
+                status,
+                origin,
+                now,
+                now,
+            ),
+        )
+
     def remove_subscriber(self, email: str, list_name: str | None = None) -> dict[str, int]:
         """Take an address off one list or all (not a suppression); rows removed per list."""
         where, params = "email_key = ?", [_key(email)]

@@ -48,9 +48,9 @@ class Suppressions:
         )
 
     def forget(self, email: str) -> tuple[int, str]:
-        """Erase what the store knows of a person: their subscriptions, their send rows and the plain address of their
-        suppression, keeping (or adding) the hashed entry so nothing can bring them back.
-        Returns (send rows deleted, suppression reason)."""
+        """Erase what the store knows of a person: their subscriptions, their send rows and the
+        plain address of their suppression, keeping (or adding) the hashed entry so nothing can
+        bring them back. Returns (send rows deleted, suppression reason)."""
         key = email.strip().lower()
         with self.db.transaction():
             deleted = self.db.execute("DELETE FROM sends WHERE lower(email) = ?", (key,)).rowcount
