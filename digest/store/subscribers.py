@@ -124,6 +124,32 @@ class Subscribers:
             ),
         )
 
+    def subscriber_status(self, email: str, list_name: str) -> str | None:
+        """The row's own status on one list (active, pending), or None; suppressions aside."""
+        status: str | None = self.db.scalar(
+            "SELECT status FROM subscribers WHERE list = ? AND email_key = ?",
+            (list_name, _key(email)),
+        )
+        return status
+
+    def activate_subscriber(self, email: str, list_name: str, *, lift: str) -> None:
+        """Make an address active on a list (a confirmed sign-up), keeping a pending row's name,
+        and lift its suppression if it is for `lift` (a person coming back after unsubscribing)."""
+        now = now_utc().isoformat()
+        with self.db.transaction():
+            self.db.execute(
+                """INSERT INTO subscribers (list, email_key, email, email_hash, status, origin,
+                       created, updated)
+                   VALUES (?, ?, ?, ?, 'active', 'web', ?, ?)
+                   ON CONFLICT (list, email_key) DO UPDATE SET status = 'active',
+                       updated = excluded.updated""",
+                (list_name, _key(email), email, email_hash(email), now, now),
+            )
+            self.db.execute(
+                "DELETE FROM suppressions WHERE email_hash = ? AND reason = ?",
+                (email_hash(email), lift),
+            )
+
     def remove_subscriber(self, email: str, list_name: str | None = None) -> dict[str, int]:
         """Take an address off one list or all (not a suppression); rows removed per list."""
         where, params = "email_key = ?", [_key(email)]
