@@ -12,6 +12,7 @@ from urllib.parse import unquote
 
 import pytest
 from starlette.testclient import TestClient
+from test_web import SECRET, web_client
 
 from digest.models import Subscriber
 from digest.project import Project, init_project
@@ -19,11 +20,10 @@ from digest.signup import confirm_token
 from digest.tokens import make_token
 from digest.web import create_app
 
-SECRET = "a-test-secret-that-is-long-enough"
-
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    """A project signing with SECRET (test_web's own fixture, which pytest cannot share)."""
     monkeypatch.setenv("DIGEST_SECRET", SECRET)
     project = init_project(tmp_path / "news")
     yield project
@@ -32,7 +32,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
 
 @pytest.fixture
 def client(project: Project) -> TestClient:
-    return TestClient(create_app(project), base_url=project.config.base_url)
+    return web_client(project)
 
 
 def csrf_of(page: str) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 
 from digest.models import Subscriber
 from digest.store.database import Database, Row
+from digest.store.sends import subscriber_of
 from digest.store.suppressions import email_hash
 from digest.store.timeutil import now_utc
 
@@ -26,13 +27,10 @@ def _key(email: str) -> str:
 
 
 def _subscriber(row: Row) -> Subscriber:
-    return Subscriber(
-        email=row["email"],
-        name=row["name"],
-        list=row["list"],
-        attributes=json.loads(row["attributes"]),
-        status=row["reason"] or row["status"],
-    )
+    """A row with its status: a suppression's reason wins over the row's own."""
+    subscriber = subscriber_of(row)
+    subscriber.status = row["reason"] or row["status"]
+    return subscriber
 
 
 class Subscribers:
