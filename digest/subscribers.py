@@ -6,6 +6,10 @@ number and the reason, and skipped; nothing else is lost. Rewriting a list (impo
 forget) keeps every row it does not mean to change, bad rows included, so an editor can still fix
 them. Suppressions (unsubscribed, bounced, complained) live in the store and always win over the
 files.
+
+The files are the editor-facing side: subscribers live in the store (digest.store.subscribers),
+where `sync_lists` applies each file whose bytes changed since it was last synced, and where
+senders and the web side read and write them.
 """
 
 from __future__ import annotations
