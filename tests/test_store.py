@@ -482,3 +482,19 @@ def test_a_suppression_wins_over_every_subscriber_row(store: Store) -> None:
     assert store.remove_subscriber("one@x.org") == {"a": 1, "b": 1}
     store.forget("three@x.org")
     assert [s.email for s in store.subscribers()] == ["two@x.org", "four@x.org"]
+
+
+def test_a_confirmed_sign_up_becomes_active_and_lifts_only_its_own_unsubscribe(
+    store: Store,
+) -> None:
+    ada = Subscriber(email="ada@x.org", name="Ada", list="news")
+    store.subscribe(ada, origin="web", status="pending")
+    assert store.subscriber_status("ADA@x.org", "news") == "pending"
+    assert list(store.active_subscribers()) == []
+    store.suppress("ada@x.org", "unsubscribed")
+    store.suppress("bob@x.org", "complained")
+    store.activate_subscriber("ada@x.org", "news", lift="unsubscribed")
+    store.activate_subscriber("bob@x.org", "news", lift="unsubscribed")
+    assert [(s.email, s.name) for s in store.active_subscribers()] == [("ada@x.org", "Ada")]
+    assert store.suppression_reason("ada@x.org") is None
+    assert store.suppression_reason("bob@x.org") == "complained"
