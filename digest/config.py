@@ -68,6 +68,7 @@ class Config:
     # subscribers
     bounce_limit: int = 3
     allow_test_domains: bool = False  # accept addresses at .test (test deployments only)
+    confirm_hours: int = 48  # how long a sign-up's confirmation link works
     # schedule: `digest run` leaves what it builds as a draft for an editor to approve
     hold: bool = False
     # secrets: only ever from the environment, never written back
@@ -119,10 +120,20 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("store", "url"): ("store_url", str),
     ("subscribers", "bounce_limit"): ("bounce_limit", int),
     ("subscribers", "allow_test_domains"): ("allow_test_domains", bool),
+    ("subscribers", "confirm_hours"): ("confirm_hours", int),
     ("schedule", "hold"): ("hold", bool),
 }
 
-_POSITIVE = {"limit", "sentences", "words", "concurrency", "max_bytes", "timeout", "bounce_limit"}
+_POSITIVE = {
+    "limit",
+    "sentences",
+    "words",
+    "concurrency",
+    "max_bytes",
+    "timeout",
+    "bounce_limit",
+    "confirm_hours",
+}
 _NON_NEGATIVE = {"min_stories", "rate", "hourly_cap", "max_total_attempts", "max_send_errors"}
 
 
@@ -324,6 +335,8 @@ max_send_errors = 10
 bounce_limit = 3
 # accept addresses at the reserved .test domain (a test deployment only)
 allow_test_domains = false
+# hours a sign-up's confirmation link (double opt-in, `digest serve`) keeps working
+confirm_hours = 48
 
 [schedule]
 # true: `digest run` builds each issue as a draft and sends it only once an editor approved it

@@ -37,7 +37,7 @@ from digest.desk import approve, current_parts
 from digest.errors import EXIT_OK, EXIT_PARTIAL, ConfigError, DigestError
 from digest.models import Issue, Subscriber
 from digest.store import GAVE_UP_PREFIX, SendCounts, SendRow
-from digest.subscribers import iter_subscribers, list_files
+from digest.subscribers import iter_subscribers, known_lists
 from digest.transports import (
     Delivery,
     Envelope,
@@ -784,17 +784,17 @@ def snapshot_recipients(
     """Queue the subscribers (of one list, or all) for `issue`; people already queued keep their
     row, so a resume never re-sends. Returns how many were added; each list row that could not
     be read is named in `problems` (nobody leaves a list silently)."""
-    lists = list_files(project.subscribers_dir)
+    lists = known_lists(project.subscribers_dir, project.store)
     if list_name is not None and list_name not in lists:
         known = ", ".join(lists) or "none"
-        raise DigestError(f"--list {list_name}: no subscribers/{list_name}.csv (lists: {known})")
+        raise DigestError(f"--list {list_name}: no such list (lists: {known})")
     if issue.status == "sent" and list_name is None:
         return 0  # done: a repeated `digest send` confirms, it does not pick up newcomers
     report = None if problems is None else (lambda p: problems.append(f"skipped {p}"))
-    active = (
-        s
-        for s in iter_subscribers(project.subscribers_dir, list_name, on_problem=report)
-        if s.status == "active"
+    # suppressed ones too: the engine skips them when their turn comes (a suppression can also
+    # arrive mid-send), and counts them
+    active = iter_subscribers(
+        project.subscribers_dir, list_name, store=project.store, on_problem=report, suppressed=True
     )
     added = 0
     # short transactions, so that `digest serve` recording an unsubscribe never waits long; a
@@ -962,6 +962,8 @@ def _dry_run(
             iter_subscribers(
                 project.subscribers_dir,
                 list_name,
+                store=store,
+                suppressed=True,
                 on_problem=lambda p: warnings.append(f"skipped {p}"),
             )
         )

@@ -6,11 +6,16 @@ number and the reason, and skipped; nothing else is lost. Rewriting a list (impo
 forget) keeps every row it does not mean to change, bad rows included, so an editor can still fix
 them. Suppressions (unsubscribed, bounced, complained) live in the store and always win over the
 files.
+
+The files are the editor-facing side: subscribers live in the store (digest.store.subscribers),
+where `sync_lists` applies each file whose bytes changed since it was last synced, and where
+senders and the web side read and write them.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import logging
 import mailbox
@@ -300,14 +305,20 @@ def _merge(into: Subscriber, other: Subscriber) -> None:
         into.attributes.setdefault(key, value)
 
 
-def read_list_file(path: Path) -> ListFile:
+def _read_list_bytes(path: Path) -> tuple[bytes, ListFile]:
+    """A list file as read (its bytes fingerprint it) and parsed."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ListError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except OSError as exc:
         raise ListError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse_list(text, list_name=path.stem, source=str(path))
+    return data, parse_list(text, list_name=path.stem, source=str(path))
+
+
+def read_list_file(path: Path) -> ListFile:
+    return _read_list_bytes(path)[1]
 
 
 def list_files(folder: Path) -> dict[str, Path]:
@@ -325,37 +336,52 @@ def log_problem(problem: RowProblem) -> None:
     log.warning("skipped %s", problem)
 
 
+def sync_lists(
+    folder: Path,
+    store: Store,
+    list_name: str | None = None,
+    *,
+    on_problem: Callable[[RowProblem], None] | None = None,
+) -> list[str]:
+    """Bring the list files (or one) into the store, which senders and the web read: a file
+    whose bytes changed since it was last synced is applied (its name and attributes win for
+    the addresses it lists; rows it brought in and no longer lists leave, unless it has bad rows
+    that may be them). The first run on an older project moves every list in. Each bad row goes
+    to `on_problem` (by default, a warning in the log). Returns the lists that were written."""
+    on_problem = on_problem or log_problem
+    synced = []
+    for name, path in list_files(folder).items():
+        if list_name is not None and name != list_name:
+            continue
+        data, parsed = _read_list_bytes(path)
+        for problem in parsed.problems:
+            on_problem(problem)
+        fingerprint = hashlib.sha256(data).hexdigest()
+        if store.list_fingerprint(name) != fingerprint and store.sync_list(
+            name, fingerprint, parsed.subscribers, drop_missing=not parsed.problems
+        ):
+            synced.append(name)
+    return synced
+
+
+def known_lists(folder: Path, store: Store) -> list[str]:
+    """Every list: those with a file and those only the store holds."""
+    return sorted({*list_files(folder), *store.subscriber_lists()})
+
+
 def iter_subscribers(
     folder: Path,
     list_name: str | None = None,
     *,
-    store: Store | None = None,
+    store: Store,
     on_problem: Callable[[RowProblem], None] | None = None,
+    suppressed: bool = False,
 ) -> Iterator[Subscriber]:
-    """Everyone to send to: each address once, even if it is on several lists (the first list
-    in name order wins). With a store, suppressed addresses are left out. Each bad row goes to
-    `on_problem` (by default, a warning in the log)."""
-    on_problem = on_problem or log_problem
-    seen: set[str] = set()
-    for name, path in list_files(folder).items():
-        if list_name is not None and name != list_name:
-            continue
-        parsed = read_list_file(path)
-        for problem in parsed.problems:
-            on_problem(problem)
-        for subscriber in parsed.subscribers:
-            key = email_key(subscriber.email)
-            if key in seen or (store is not None and store.is_suppressed(subscriber.email)):
-                continue
-            seen.add(key)
-            yield subscriber
-
-
-def with_status(subscribers: Iterable[Subscriber], store: Store) -> Iterator[Subscriber]:
-    """Each subscriber with its status from the store: a suppression always wins."""
-    for subscriber in subscribers:
-        subscriber.status = store.suppression_reason(subscriber.email) or "active"
-        yield subscriber
+    """Everyone to send to, from the store once the files are synced in: each address once,
+    even if it is on several lists (the first list in name order wins). Suppressed addresses
+    are left out, unless `suppressed` (then their status is the reason)."""
+    sync_lists(folder, store, list_name, on_problem=on_problem)
+    yield from store.active_subscribers(list_name, suppressed=suppressed)
 
 
 def all_subscribers(
@@ -368,18 +394,10 @@ def all_subscribers(
     """Every subscriber of every list (or one list) with its status, per list, for listing and
     export. Unlike `iter_subscribers`, an address on two lists appears on both. Each bad row
     goes to `on_problem` (by default, a warning in the log)."""
-    on_problem = on_problem or log_problem
-    lists = list_files(folder)
-    if list_name is not None and list_name not in lists:
+    sync_lists(folder, store, list_name, on_problem=on_problem)
+    if list_name is not None and list_name not in known_lists(folder, store):
         raise ListError(f"no list named {list_name!r} in {folder}")
-    found: list[Subscriber] = []
-    for name, path in lists.items():
-        if list_name is None or name == list_name:
-            parsed = read_list_file(path)
-            for problem in parsed.problems:
-                on_problem(problem)
-            found.extend(with_status(parsed.subscribers, store))
-    return found
+    return list(store.subscribers(list_name))
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -562,10 +580,15 @@ def _lookup_spelling(email: str) -> str:
         return email.strip()
 
 
-def remove_subscriber(folder: Path, email: str, list_name: str | None = None) -> dict[str, int]:
-    """Take an address off the lists (not a suppression: adding it back is allowed)."""
+def remove_subscriber(
+    folder: Path, email: str, list_name: str | None = None, *, store: Store
+) -> dict[str, int]:
+    """Take an address off the lists, files and store (not a suppression: adding it back is
+    allowed)."""
     email = _lookup_spelling(email)
     removed = _drop_address(folder, email, list_name)
+    for name, rows in store.remove_subscriber(email, list_name).items():
+        removed.setdefault(name, rows)
     if not removed:
         where = f"list {list_name!r}" if list_name else "any list"
         raise NotOnList(f"{email}: not on {where}")

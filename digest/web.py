@@ -14,16 +14,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from secrets import token_hex
 from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import ImmutableMultiDict, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -33,11 +35,24 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest.errors import DigestError
-from digest.models import Issue
+from digest.models import Issue, Subscriber
 from digest.project import Project
 from digest.render import format_date, web_version
+from digest.send import choose_transport
+from digest.signup import (
+    confirm,
+    confirm_link,
+    confirm_token,
+    confirmation_envelope,
+    csrf_ok,
+    csrf_pair,
+    read_confirm_token,
+    request_signup,
+)
 from digest.store import Store
+from digest.subscribers import DEFAULT_LIST, ListError, known_lists, normalise_email
 from digest.tokens import BadToken, load_verification_secrets, read_token
+from digest.transports.base import Envelope
 from digest.wording import plural
 
 # Issues a reader may see on the web: the web-version link in a message must work while it is
@@ -45,6 +60,8 @@ from digest.wording import plural
 PUBLIC_STATUSES = ("sending", "sent")
 ONE_CLICK = "One-Click"
 MAX_FORM_BYTES = 4096
+CSRF_COOKIE = "digest_csrf"
+log = logging.getLogger(__name__)
 MAX_ISSUE_ID = 2**63 - 1  # SQLite's largest integer; a longer number names no issue
 
 SECURITY_HEADERS = {
@@ -87,6 +104,47 @@ line-height:1.5}button{font-size:1rem;padding:.5rem 1rem}</style></head>
 <p id="done"><strong>{{ email }}</strong> will not receive {{ newsletter }} any more.</p>
 {% endblock %}
 """,
+            "subscribe.html": """{% extends "base.html" %}
+{% block title %}Subscribe · {{ newsletter }}{% endblock %}
+{% block body %}<h1>Subscribe to {{ newsletter }}</h1>
+{% if problem %}<p id="problem" role="alert">{{ problem }}</p>{% endif %}
+<form method="post" action="subscribe">
+<input type="hidden" name="csrf" value="{{ csrf }}">
+<p><label for="email">Email address</label><br>
+<input type="email" id="email" name="email" required autocomplete="email" value="{{ email }}"></p>
+<p><label for="name">Name (optional)</label><br>
+<input type="text" id="name" name="name" autocomplete="name" maxlength="200" value="{{ name }}"></p>
+{% if lists | length > 1 %}<fieldset><legend>Lists</legend>
+{% for list in lists %}<label><input type="checkbox" name="lists" value="{{ list }}"
+{% if list in chosen %}checked{% endif %}> {{ list }}</label><br>
+{% endfor %}</fieldset>
+{% else %}<input type="hidden" name="lists" value="{{ lists[0] }}">{% endif %}
+<p style="display:none" aria-hidden="true"><label>Leave this empty
+<input type="text" name="website" tabindex="-1" autocomplete="off"></label></p>
+<button type="submit" id="subscribe">Subscribe</button>
+</form>{% endblock %}
+""",
+            "check_inbox.html": """{% extends "base.html" %}
+{% block title %}Check your inbox · {{ newsletter }}{% endblock %}
+{% block body %}<h1>Check your inbox</h1>
+<p id="sent">If this address can be subscribed, a message with a confirmation link is on its way
+to it. Nothing will be sent until the link is used.</p>{% endblock %}
+""",
+            "confirm_signup.html": """{% extends "base.html" %}
+{% block title %}Confirm · {{ newsletter }}{% endblock %}
+{% block body %}<h1>Confirm your subscription to {{ newsletter }}</h1>
+<form method="post" action="confirm">
+<input type="hidden" name="csrf" value="{{ csrf }}">
+<input type="hidden" name="token" value="{{ token }}">
+<button type="submit" id="confirm">Confirm</button>
+</form>{% endblock %}
+""",
+            "confirmed.html": """{% extends "base.html" %}
+{% block title %}Thank you · {{ newsletter }}{% endblock %}
+{% block body %}<h1>Thank you</h1>
+<p id="confirmed">If this address can receive {{ newsletter }}, it will from the next issue.</p>
+{% endblock %}
+""",
             "error.html": """{% extends "base.html" %}
 {% block title %}{{ title }} · {{ newsletter }}{% endblock %}
 {% block body %}<h1>{{ title }}</h1><p id="error">{{ message }}</p>{% endblock %}
@@ -113,8 +171,8 @@ _PAGES.filters["headline"] = lambda subject, name: subject.removeprefix(f"{name}
 _PAGES.filters["count_of"] = lambda items, noun, nouns: plural(len(items), noun, nouns)
 
 
-def _page(name: str, status: int = 200, **context: object) -> HTMLResponse:
-    return HTMLResponse(_PAGES.get_template(name).render(**context), status_code=status)
+def _page(template: str, status: int = 200, /, **context: object) -> HTMLResponse:
+    return HTMLResponse(_PAGES.get_template(template).render(**context), status_code=status)
 
 
 class SecurityHeaders:
@@ -193,7 +251,26 @@ def create_app(project: Project) -> ASGIApp:
             email, list_name = read_token(secrets, token)
         except BadToken as exc:
             return bad_token(exc)
+        if ":" in list_name:  # a confirmation or form token (digest.signup), not a list's
+            return bad_token(BadToken("not an unsubscribe token"))
         return token, email, list_name
+
+    async def read_form(request: Request, what: str) -> ImmutableMultiDict[str, Any] | Response:
+        """The urlencoded or multipart form of a POST, each field's values, read no further than
+        MAX_FORM_BYTES (declared, or counted as it arrives); an error page otherwise."""
+        length = request.headers.get("content-length")
+        declared_too_large = length is not None and (
+            not length.isdigit() or int(length) > MAX_FORM_BYTES
+        )
+        try:
+            body = None if declared_too_large else await _read_capped(request, MAX_FORM_BYTES)
+        except ClientDisconnect:  # gone, or cut off at the request deadline: nobody to answer
+            return Response(status_code=400)
+        if body is None:
+            return error(413, "Request too large", what)
+        replayed = Request(request.scope, _replay(body))
+        async with replayed.form(max_files=0, max_fields=16, max_part_size=MAX_FORM_BYTES) as form:
+            return ImmutableMultiDict(form.multi_items())
 
     async def unsubscribe_page(request: Request) -> Response:
         found = token_of(request)
@@ -209,20 +286,10 @@ def create_app(project: Project) -> ASGIApp:
         if isinstance(found, HTMLResponse):
             return found
         _, email, list_name = found
-        length = request.headers.get("content-length")
-        declared_too_large = length is not None and (
-            not length.isdigit() or int(length) > MAX_FORM_BYTES
-        )
-        try:
-            body = None if declared_too_large else await _read_capped(request, MAX_FORM_BYTES)
-        except ClientDisconnect:  # gone, or cut off at the request deadline: nobody to answer
-            return Response(status_code=400)
-        if body is None:
-            return error(413, "Request too large", "An unsubscribe request is one short field.")
-        replayed = Request(request.scope, _replay(body))
-        async with replayed.form(max_files=0, max_fields=8, max_part_size=MAX_FORM_BYTES) as form:
-            field = form.get("List-Unsubscribe")
-        if field != ONE_CLICK:
+        form = await read_form(request, "An unsubscribe request is one short field.")
+        if isinstance(form, Response):
+            return form
+        if form.get("List-Unsubscribe") != ONE_CLICK:
             return error(
                 400,
                 "Not an unsubscribe request",
@@ -237,6 +304,142 @@ def create_app(project: Project) -> ASGIApp:
         if request.method == "POST":
             return await unsubscribe(request)
         return await unsubscribe_page(request)
+
+    # -- signing up (double opt-in: digest.signup) --------------------------------------------
+
+    def with_csrf(request: Request, page: str, status: int = 200, **context: object) -> Response:
+        """A page holding a form: its CSRF field, signed, paired with a cookie nonce (kept if the
+        browser has one)."""
+        nonce = request.cookies.get(CSRF_COOKIE, "")
+        if not re.fullmatch(r"[0-9a-f]{32}", nonce):
+            nonce = token_hex(16)
+        response = _page(
+            page, status, newsletter=newsletter, csrf=csrf_pair(secrets[0], nonce), **context
+        )
+        response.headers["Cache-Control"] = "no-store"
+        response.set_cookie(
+            CSRF_COOKIE,
+            nonce,
+            httponly=True,
+            samesite="strict",
+            secure=config.base_url.startswith("https:"),
+        )
+        return response
+
+    def bad_form() -> Response:
+        return error(
+            403,
+            "This form has expired",
+            "Please reload the page and send the form again (cookies must be allowed).",
+        )
+
+    def signup_lists() -> list[str]:
+        with open_store() as store:
+            return known_lists(project.subscribers_dir, store) or [DEFAULT_LIST]
+
+    async def subscribe_form(
+        request: Request,
+        status: int = 200,
+        problem: str = "",
+        email: str = "",
+        name: str = "",
+        chosen: Sequence[str] = (),
+    ) -> Response:
+        lists = await run_in_threadpool(signup_lists)
+        return with_csrf(
+            request,
+            "subscribe.html",
+            status,
+            lists=lists,
+            chosen=chosen,
+            problem=problem,
+            email=email,
+            name=name,
+        )
+
+    async def subscribe(request: Request) -> Response:
+        form = await read_form(request, "A sign-up is a few short fields.")
+        if isinstance(form, Response):
+            return form
+        if not csrf_ok(secrets, request.cookies.get(CSRF_COOKIE), form.get("csrf")):
+            return bad_form()
+        if form.get("website"):  # the honeypot: only a robot fills in a field nobody sees
+            return _page("check_inbox.html", newsletter=newsletter)
+        raw_email, name = form.get("email", ""), " ".join(form.get("name", "").split())[:200]
+        chosen = form.getlist("lists")
+        lists = await run_in_threadpool(signup_lists)
+        try:
+            address = normalise_email(raw_email)
+        except ListError as exc:
+            return await subscribe_form(request, 400, str(exc), raw_email[:320], name, chosen)
+        chosen = [c for c in chosen if c in lists] or (lists if len(lists) == 1 else [])
+        if not chosen:
+            return await subscribe_form(
+                request, 400, "Choose at least one list.", address, name, chosen
+            )
+        wanted = [Subscriber(email=address, name=name, list=c) for c in chosen]
+        if await run_in_threadpool(_record_signup, wanted):
+            token = confirm_token(secrets[0], address, chosen, config.confirm_hours)
+            envelope = confirmation_envelope(config, address, confirm_link(config.base_url, token))
+            await _send_confirmation(envelope)
+        response = _page("check_inbox.html", newsletter=newsletter)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def _record_signup(wanted: list[Subscriber]) -> bool:
+        with open_store() as store:
+            return any([request_signup(store, subscriber) for subscriber in wanted])
+
+    async def _send_confirmation(envelope: Envelope) -> None:
+        """Through the project's transport. A failure is logged (without the address) and the
+        page stays the same: it must not say anything about the address."""
+        try:
+            async with choose_transport(project) as transport:
+                delivery = await transport.send(envelope)
+        except (DigestError, OSError) as exc:
+            log.warning("a confirmation email was not sent: %s", exc)
+            return
+        if not delivery.ok:
+            log.warning("a confirmation email was not sent: %s", delivery.reply)
+
+    async def subscribe_route(request: Request) -> Response:
+        if request.method == "POST":
+            return await subscribe(request)
+        return await subscribe_form(request)
+
+    def bad_confirmation(exc: BadToken) -> Response:
+        return error(
+            400,
+            "This confirmation link does not work",
+            f"The link is incomplete, altered or too old ({exc}). Please sign up again.",
+        )
+
+    async def confirm_route(request: Request) -> Response:
+        if request.method == "GET":
+            token = request.query_params.get("token", "")
+            try:
+                read_confirm_token(secrets, token)
+            except BadToken as exc:
+                return bad_confirmation(exc)
+            return with_csrf(request, "confirm_signup.html", token=token)
+        form = await read_form(request, "A confirmation is two short fields.")
+        if isinstance(form, Response):
+            return form
+        if not csrf_ok(secrets, request.cookies.get(CSRF_COOKIE), form.get("csrf")):
+            return bad_form()
+        try:
+            email, lists = read_confirm_token(secrets, form.get("token", ""))
+        except BadToken as exc:
+            return bad_confirmation(exc)
+        await run_in_threadpool(_confirm, email, lists)
+        response = _page("confirmed.html", newsletter=newsletter)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def _confirm(email: str, lists: list[str]) -> None:
+        with open_store() as store:
+            for list_name in lists:
+                confirm(store, email, list_name)
 
     def _suppress(email: str, list_name: str) -> None:
         with open_store() as store:
@@ -286,6 +489,8 @@ def create_app(project: Project) -> ASGIApp:
             Route("/issues/{issue_id:int}", issue_page, methods=["GET"]),
             # one route for both, so a 405 lists every method the path allows
             Route("/unsubscribe", unsubscribe_route, methods=["GET", "POST"]),
+            Route("/subscribe", subscribe_route, methods=["GET", "POST"]),
+            Route("/confirm", confirm_route, methods=["GET", "POST"]),
         ],
         middleware=[
             Middleware(

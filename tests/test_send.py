@@ -20,6 +20,7 @@ from send_support import (
 from typer.testing import CliRunner
 
 from digest.cli import app
+from digest.models import Subscriber
 from digest.project import Project, open_project
 from digest.send import IssueLock, send_issue
 
@@ -458,3 +459,24 @@ def test_bad_send_numbers_are_one_line_usage_errors(tmp_path: Path, flag: str, v
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and f"{flag} {value}:" in err
     assert not project.outbox_dir.exists() or not outbox_recipients(project)
+
+
+def test_the_send_reads_its_recipients_from_the_store(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", ["file@example.net", "gone@example.net"])
+    (project.subscribers_dir / "list0.csv").write_text(
+        "email,name,city\nfile@example.net,File,Lyon\ngone@example.net,Gone,\n", encoding="utf-8"
+    )
+    # someone who signed up on the web is in no file; a suppression wins over the file
+    project.store.subscribe(
+        Subscriber(email="web@example.net", list="list0", attributes={"city": "Nice"}),
+        origin="web",
+    )
+    project.store.suppress("gone@example.net", "complained")
+    report = send_issue(project, None)
+    assert report.summary() == {"sent": 2, "failed": 0, "deferred": 0, "skipped": 1}
+    assert outbox_recipients(project) == ["File <file@example.net>", "web@example.net"]
+    issue = project.store.latest_issue().id
+    assert json.loads(str(row(project, issue, "file@example.net")["attributes"])) == {
+        "city": "Lyon"
+    }
+    assert json.loads(str(row(project, issue, "web@example.net")["attributes"])) == {"city": "Nice"}

@@ -431,3 +431,70 @@ def test_a_stop_is_recorded_once_and_counts_workers(target: str) -> None:
     assert store.live_workers(issue_id) == 0
     store.clear_stop(issue_id)
     assert store.send_stopped(issue_id) is None
+
+
+# -- subscribers ----------------------------------------------------------------------------------
+
+
+def _people(*emails: str, list_name: str = "news") -> list[Subscriber]:
+    return [
+        Subscriber(email=e, name=e.split("@")[0].title(), list=list_name, attributes={"city": "X"})
+        for e in emails
+    ]
+
+
+def test_a_list_file_syncs_in_once_and_takes_only_its_own_rows_out(store: Store) -> None:
+    assert store.sync_list("news", "v1", _people("a@x.org", "b@x.org"), drop_missing=True)
+    # the same file again: nothing to write
+    assert not store.sync_list("news", "v1", _people("a@x.org"), drop_missing=True)
+    store.subscribe(Subscriber(email="web@x.org", list="news"), origin="web")
+    edited = _people("b@x.org")
+    edited[0].name, edited[0].attributes = "Bea", {"city": "Y", "extra col": "kept"}
+    assert store.sync_list("news", "v2", edited, drop_missing=True)
+    people = {s.email: s for s in store.subscribers("news")}
+    # a@ left with its row in the file; the sign-up no file brought stays; the file's edit wins
+    assert sorted(people) == ["b@x.org", "web@x.org"]
+    assert (people["b@x.org"].name, people["b@x.org"].attributes) == (
+        "Bea",
+        {"city": "Y", "extra col": "kept"},
+    )
+    # a file with bad rows (which may be the missing people) only adds and updates
+    assert store.sync_list("news", "v3", _people("c@x.org"), drop_missing=False)
+    assert [s.email for s in store.subscribers("news")] == ["b@x.org", "web@x.org", "c@x.org"]
+    assert store.subscriber_lists() == ["news"]
+
+
+def test_a_suppression_wins_over_every_subscriber_row(store: Store) -> None:
+    store.sync_list("a", "v1", _people("one@x.org", "two@x.org", list_name="a"), drop_missing=True)
+    store.sync_list(
+        "b", "v1", _people("ONE@x.org", "three@x.org", list_name="b"), drop_missing=True
+    )
+    store.subscribe(Subscriber(email="four@x.org", list="b"), origin="web", status="pending")
+    store.suppress("Two@X.org", "complained")
+    sendable = list(store.active_subscribers())
+    # each address once (the first list wins), no suppressed one, no pending one
+    assert [(s.email, s.list) for s in sendable] == [("one@x.org", "a"), ("three@x.org", "b")]
+    with_suppressed = {s.email: s.status for s in store.active_subscribers(suppressed=True)}
+    assert with_suppressed["two@x.org"] == "complained"
+    statuses = {(s.list, s.email): s.status for s in store.subscribers()}
+    assert statuses[("a", "two@x.org")] == "complained"
+    assert statuses[("b", "four@x.org")] == "pending"
+    assert store.remove_subscriber("one@x.org") == {"a": 1, "b": 1}
+    store.forget("three@x.org")
+    assert [s.email for s in store.subscribers()] == ["two@x.org", "four@x.org"]
+
+
+def test_a_confirmed_sign_up_becomes_active_and_lifts_only_its_own_unsubscribe(
+    store: Store,
+) -> None:
+    ada = Subscriber(email="ada@x.org", name="Ada", list="news")
+    store.subscribe(ada, origin="web", status="pending")
+    assert store.subscriber_status("ADA@x.org", "news") == "pending"
+    assert list(store.active_subscribers()) == []
+    store.suppress("ada@x.org", "unsubscribed")
+    store.suppress("bob@x.org", "complained")
+    store.activate_subscriber("ada@x.org", "news", lift="unsubscribed")
+    store.activate_subscriber("bob@x.org", "news", lift="unsubscribed")
+    assert [(s.email, s.name) for s in store.active_subscribers()] == [("ada@x.org", "Ada")]
+    assert store.suppression_reason("ada@x.org") is None
+    assert store.suppression_reason("bob@x.org") == "complained"

@@ -121,12 +121,12 @@ def test_suppression_wins_over_a_hand_edited_list(project: Project) -> None:
     assert [s.email for s in sendable] == ["bob@example.org"]
 
 
-def test_iter_subscribers_keeps_its_old_call_and_sends_each_address_once(
+def test_iter_subscribers_sends_each_address_once(
     project: Project,
 ) -> None:
     shutil.copy(FIXTURES / "plain.csv", project.subscribers_dir / "a.csv")
     shutil.copy(FIXTURES / "messy.csv", project.subscribers_dir / "b.csv")
-    everyone = list(iter_subscribers(project.subscribers_dir))
+    everyone = list(iter_subscribers(project.subscribers_dir, store=project.store))
     assert [s.email for s in everyone] == [
         "ada@example.org",
         "grace@example.org",
@@ -134,7 +134,9 @@ def test_iter_subscribers_keeps_its_old_call_and_sends_each_address_once(
         "katherine@example.com",
     ]
     assert {s.list for s in everyone} == {"a", "b"}
-    assert [s.email for s in iter_subscribers(project.subscribers_dir, "b")] == [
+    assert [
+        s.email for s in iter_subscribers(project.subscribers_dir, "b", store=project.store)
+    ] == [
         "ada@example.org",
         "katherine@example.com",
     ]
@@ -142,7 +144,7 @@ def test_iter_subscribers_keeps_its_old_call_and_sends_each_address_once(
 
 def test_remove_takes_every_row_off_and_reports_an_unknown_address(project: Project) -> None:
     shutil.copy(FIXTURES / "messy.csv", project.subscribers_dir / "b.csv")
-    removed = remove_subscriber(project.subscribers_dir, "Ada@Example.org")
+    removed = remove_subscriber(project.subscribers_dir, "Ada@Example.org", store=project.store)
     assert removed == {"b": 2}  # the row and its duplicate
     text = (project.subscribers_dir / "b.csv").read_text(encoding="utf-8")
     assert "ada@" not in text.lower()
@@ -150,7 +152,7 @@ def test_remove_takes_every_row_off_and_reports_an_unknown_address(project: Proj
     assert "not-an-address;Nobody" in text
     assert "linus@example.net;Linus;Helsinki;free;extra" in text
     with pytest.raises(NotOnList):
-        remove_subscriber(project.subscribers_dir, "nobody@example.org")
+        remove_subscriber(project.subscribers_dir, "nobody@example.org", store=project.store)
 
 
 def test_forget_leaves_only_a_hash(project: Project) -> None:
@@ -258,8 +260,8 @@ def test_a_list_that_cannot_be_read_to_the_end_is_never_rewritten(project: Proje
         lambda: add_subscriber(folder, store, "new@example.org", list_name="big"),
         lambda: add_subscriber(folder, store, "a1@example.org", list_name="big"),
         lambda: import_file(FIXTURES / "plain.csv", folder, store, "big"),
-        lambda: remove_subscriber(folder, "reader00042@example.org"),
-        lambda: remove_subscriber(folder, "a2@example.org", "big"),
+        lambda: remove_subscriber(folder, "reader00042@example.org", store=store),
+        lambda: remove_subscriber(folder, "a2@example.org", "big", store=store),
         lambda: forget(folder, store, "reader00042@example.org"),
     ]
     for attempt in attempts:
@@ -275,7 +277,9 @@ def test_remove_and_forget_leave_a_broken_list_alone_when_the_address_is_not_in_
 ) -> None:
     path, before = _broken_list(project)
     add_subscriber(project.subscribers_dir, project.store, "zoe@example.org", list_name="vip")
-    assert remove_subscriber(project.subscribers_dir, "zoe@example.org") == {"vip": 1}
+    assert remove_subscriber(project.subscribers_dir, "zoe@example.org", store=project.store) == {
+        "vip": 1
+    }
     assert path.read_bytes() == before
 
 
@@ -292,13 +296,20 @@ def test_reading_reports_the_problem_rows_it_skips(
 
     seen.clear()
     sendable = list(
-        iter_subscribers(project.subscribers_dir, "big", on_problem=lambda p: seen.append(str(p)))
+        iter_subscribers(
+            project.subscribers_dir,
+            "big",
+            store=project.store,
+            on_problem=lambda p: seen.append(str(p)),
+        )
     )
     assert len(sendable) == 6001 and len(seen) == 1
 
     # the send engine's call, without on_problem: the problem still reaches the log (stderr)
     with caplog.at_level("WARNING", logger="digest.subscribers"):
-        assert len(list(iter_subscribers(project.subscribers_dir, "big"))) == 6001
+        assert (
+            len(list(iter_subscribers(project.subscribers_dir, "big", store=project.store))) == 6001
+        )
     assert [r.getMessage() for r in caplog.records] == [f"skipped {seen[0]}"]
 
 
@@ -334,3 +345,49 @@ def test_a_short_digest_secret_is_refused_without_printing_it(tmp_path: Path) ->
     assert "hunter2" not in str(caught.value)
     assert load_secret(tmp_path, "x" * 16) == b"x" * 16
     assert not (tmp_path / "secret").exists()
+
+
+# -- the store is where subscribers live ----------------------------------------------------------
+
+
+def test_an_older_project_moves_its_lists_into_the_store_on_first_use(project: Project) -> None:
+    # a project from before subscribers lived in the store: only its files know them
+    (project.subscribers_dir / "news.csv").write_text(
+        "email,name,city,Zip Code\n"
+        "ada@example.org,Ada,London,N1\n"
+        "not-an-address,Nobody,,\n"
+        "grace@example.org,Grace,,\n",
+        encoding="utf-8",
+    )
+    assert list(project.store.subscribers()) == []
+    seen: list[str] = []
+    moved = all_subscribers(project.subscribers_dir, project.store, on_problem=seen.append)
+    assert [(s.email, s.attributes) for s in moved] == [
+        ("ada@example.org", {"city": "London", "Zip Code": "N1"}),
+        ("grace@example.org", {}),
+    ]
+    assert len(seen) == 1  # the bad row is named (and stays in the file for an editor)
+    # the store holds them now: the file can go, nobody is lost
+    (project.subscribers_dir / "news.csv").unlink()
+    sendable = iter_subscribers(project.subscribers_dir, store=project.store)
+    assert [(s.email, s.list, s.attributes.get("city")) for s in sendable] == [
+        ("ada@example.org", "news", "London"),
+        ("grace@example.org", "news", None),
+    ]
+
+
+def test_an_edited_file_wins_for_its_rows_and_sign_ups_stay(project: Project) -> None:
+    path = project.subscribers_dir / "news.csv"
+    path.write_text("email,name\nada@example.org,Ada\nbob@example.org,Bob\n", encoding="utf-8")
+    all_subscribers(project.subscribers_dir, project.store)
+    project.store.subscribe(Subscriber(email="web@example.org", list="news"), origin="web")
+    path.write_text("email,name\nada@example.org,Ada Lovelace\n", encoding="utf-8")
+    people = {s.email: s.name for s in all_subscribers(project.subscribers_dir, project.store)}
+    assert people == {"ada@example.org": "Ada Lovelace", "web@example.org": ""}
+    # and `remove` takes a sign-up that no file holds off the store
+    assert remove_subscriber(project.subscribers_dir, "web@example.org", store=project.store) == {
+        "news": 1
+    }
+    assert [s.email for s in iter_subscribers(project.subscribers_dir, store=project.store)] == [
+        "ada@example.org"
+    ]

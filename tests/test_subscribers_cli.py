@@ -218,3 +218,27 @@ def test_reserved_test_domains_need_an_explicit_setting(root: Path, tmp_path: Pa
     assert code == 0, err
     emails = sorted(str(row["email"]) for row in listed(root, "--list", "qa"))
     assert emails == ["ann@qa.test", "bob@example.org"]
+
+
+def test_sync_brings_an_edited_file_in_and_export_reads_the_store(root: Path) -> None:
+    path = root / "subscribers" / "news.csv"
+    path.write_text("email,name,team\nada@example.org,Ada,engines\n", encoding="utf-8")
+    code, out, err = run(root, "sync")
+    assert code == 0 and "list news: synced" in err
+    code, _, err = run(root, "sync")
+    assert code == 0 and "0 lists synced" in err
+    path.write_text("email,name,team\nada@example.org,Ada L,engines\nbad,Bad,\n", encoding="utf-8")
+    code, _, err = run(root, "sync", "--list", "news")
+    assert code == 1 and "news.csv:3:" in err and "list news: synced" in err
+    path.unlink()  # the store holds the list now
+    code, out, _ = run(root, "export", "--list", "news")
+    assert code == 0
+    assert list(csv.DictReader(io.StringIO(out))) == [
+        {
+            "email": "ada@example.org",
+            "name": "Ada L",
+            "list": "news",
+            "status": "active",
+            "team": "engines",
+        }
+    ]

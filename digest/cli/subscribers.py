@@ -1,4 +1,4 @@
-"""`digest subscribers ...`: import, add, remove, list, export, count and forget."""
+"""`digest subscribers ...`: import, add, remove, list, export, count, sync and forget."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from digest.subscribers import (
     import_file,
     list_files,
     remove_subscriber,
+    sync_lists,
 )
 from digest.wording import plural
 
@@ -160,7 +161,7 @@ def remove_command(
 ) -> None:
     """Take an address off the lists (it can be added again; see `forget` to erase it)."""
     project = _project()
-    removed = remove_subscriber(project.subscribers_dir, email, list_name)
+    removed = remove_subscriber(project.subscribers_dir, email, list_name, store=project.store)
     for name, rows in removed.items():
         console.print(f"removed {email.strip()} from list {name} ({plural(rows, 'row')})")
 
@@ -247,6 +248,19 @@ def count_command(
             console.print(f"{name}: {sum(by_status.values())} ({detail})")
         active = sum(c["active"] for c in counts.values())
         console.print(f"{active} active of {len(subscribers)}")
+    problems.exit_if_any()
+
+
+@command(subscribers_app, "sync")
+def sync_command(list_name: ListOption = None) -> None:
+    """Bring edited list files into the store now (every command that reads lists does it
+    too): a file's rows win for the addresses it lists; sign-ups no file holds stay."""
+    project = _project()
+    problems = _Problems()
+    synced = sync_lists(project.subscribers_dir, project.store, list_name, on_problem=problems)
+    for name in synced:
+        console.print(f"list {name}: synced from {project.subscribers_dir / name}.csv")
+    console.print(f"{plural(len(synced), 'list')} synced, the others unchanged")
     problems.exit_if_any()
 
 

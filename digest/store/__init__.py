@@ -2,8 +2,9 @@
 or PostgreSQL (shared by several hosts), with the same versioned forward migrations on both.
 
 Split by aggregate — articles (+ every source that carried each), issues (frozen once built),
-sends (one row per issue × subscriber), suppressions (keyed by a hash of the address) — over
-one connection layer (`database.py`) where every difference between the two dialects lives.
+sends (one row per issue × subscriber), subscribers (one row per list × address),
+suppressions (keyed by a hash of the address) — over one connection layer (`database.py`)
+where every difference between the two dialects lives.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from digest.store.sends import (
     SendRow,
     Sends,
 )
+from digest.store.subscribers import Subscribers
 from digest.store.suppressions import Suppressions, email_hash
 from digest.store.timeutil import now_utc
 
@@ -39,7 +41,7 @@ __all__ = [
 ]
 
 
-class Store(Articles, Issues, Sends, SendLeases, Suppressions):
+class Store(Articles, Issues, Sends, SendLeases, Subscribers, Suppressions):
     """The project's state. `Store(path)` opens (and migrates) the SQLite file at `path`;
     `Store(database)` wraps an open PostgreSQL (or SQLite) connection."""
 

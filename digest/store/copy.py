@@ -12,7 +12,16 @@ from digest.store import Store
 from digest.store.database import SQLiteDatabase
 
 # parents before children, so that every foreign key finds its row
-TABLES = ("articles", "article_sources", "issues", "issue_articles", "sends", "suppressions")
+TABLES = (
+    "articles",
+    "article_sources",
+    "issues",
+    "issue_articles",
+    "sends",
+    "suppressions",
+    "subscribers",
+    "subscriber_files",
+)
 CHUNK = 1000
 
 

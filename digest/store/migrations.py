@@ -114,6 +114,32 @@ TEMPLATES: list[str] = [
     CREATE TABLE send_slots (taken {float} NOT NULL);
     CREATE INDEX send_slots_taken ON send_slots (taken);
     """,
+    # Subscribers in the store, the source of truth that sends and sign-ups share: one row per
+    # list × address (email_key is the lower-cased address, email_hash its SHA-256, as the
+    # suppressions are keyed). `origin` says which rows a list file owns: only those leave when
+    # their row leaves the file. subscriber_files holds each list file's fingerprint as last
+    # synced, so an unchanged file is not written again.
+    """
+    CREATE TABLE subscribers ({rowid}
+        list TEXT NOT NULL,
+        email_key TEXT NOT NULL,
+        email TEXT NOT NULL,
+        email_hash TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        attributes TEXT NOT NULL DEFAULT '{{}}',
+        status TEXT NOT NULL DEFAULT 'active',
+        origin TEXT NOT NULL,
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        PRIMARY KEY (list, email_key)
+    );
+    CREATE INDEX subscribers_hash ON subscribers (email_hash);
+    CREATE TABLE subscriber_files (
+        list TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        synced TEXT NOT NULL
+    );
+    """,
 ]
 
 

@@ -48,7 +48,7 @@ class SendRow:
     next_try: float | None = None
 
 
-def _subscriber(row: Row) -> Subscriber:
+def subscriber_of(row: Row) -> Subscriber:
     return Subscriber(
         email=row["email"],
         list=row["list"],
@@ -60,7 +60,7 @@ def _subscriber(row: Row) -> Subscriber:
 def _send_row(row: Row) -> SendRow:
     return SendRow(
         rowid=int(row["rowid"]),
-        subscriber=_subscriber(row),
+        subscriber=subscriber_of(row),
         attempts=int(row["attempts"]),
         next_try=row["next_try"],
     )

@@ -48,12 +48,13 @@ class Suppressions:
         )
 
     def forget(self, email: str) -> tuple[int, str]:
-        """Erase what the store knows of a person: their send rows and the plain address of their
-        suppression, keeping (or adding) the hashed entry so nothing can bring them back.
-        Returns (send rows deleted, suppression reason)."""
+        """Erase what the store knows of a person: their subscriptions, their send rows and the
+        plain address of their suppression, keeping (or adding) the hashed entry so nothing can
+        bring them back. Returns (send rows deleted, suppression reason)."""
         key = email.strip().lower()
         with self.db.transaction():
             deleted = self.db.execute("DELETE FROM sends WHERE lower(email) = ?", (key,)).rowcount
+            self.db.execute("DELETE FROM subscribers WHERE email_key = ?", (key,))
             self.db.execute(
                 """INSERT INTO suppressions (email_hash, email, reason, list, created)
                    VALUES (?, NULL, 'unsubscribed', NULL, ?)

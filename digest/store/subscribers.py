@@ -1,0 +1,199 @@
+"""Subscribers: one row per list × address, the source of truth for sends (and sign-ups).
+
+List files (`subscribers/*.csv`) are synced in by `sync_list`: a file's rows are its own
+(`origin = 'file'`), and leave the store when they leave the file; rows from anywhere else stay.
+A suppression always wins: readers leave suppressed addresses out, or show why.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+
+from digest.models import Subscriber
+from digest.store.database import Database, Row
+from digest.store.sends import subscriber_of
+from digest.store.suppressions import email_hash
+from digest.store.timeutil import now_utc
+
+FILE_ORIGIN = "file"
+
+_COLUMNS = "s.email, s.name, s.list, s.attributes, s.status, p.reason"
+_FROM = "FROM subscribers s LEFT JOIN suppressions p ON p.email_hash = s.email_hash"
+
+
+def _key(email: str) -> str:
+    return email.strip().lower()
+
+
+def _subscriber(row: Row) -> Subscriber:
+    """A row with its status: a suppression's reason wins over the row's own."""
+    subscriber = subscriber_of(row)
+    subscriber.status = row["reason"] or row["status"]
+    return subscriber
+
+
+class Subscribers:
+    db: Database
+
+    def list_fingerprint(self, list_name: str) -> str | None:
+        fingerprint: str | None = self.db.scalar(
+            "SELECT fingerprint FROM subscriber_files WHERE list = ?", (list_name,)
+        )
+        return fingerprint
+
+    def sync_list(
+        self,
+        list_name: str,
+        fingerprint: str,
+        subscribers: Iterable[Subscriber],
+        *,
+        drop_missing: bool,
+    ) -> bool:
+        """Make the store hold a list file's subscribers (the file's name and attributes win
+        for the addresses it lists); with `drop_missing`, the rows this file brought in earlier
+        and no longer lists leave. Nothing happens if the file is as last synced (another
+        process may have just done it). Returns whether anything was written."""
+        now = now_utc().isoformat()
+        with self.db.transaction(exclusive=f"subscriber list {list_name}"):
+            if self.list_fingerprint(list_name) == fingerprint:
+                return False
+            rows = {
+                _key(s.email): (
+                    list_name,
+                    _key(s.email),
+                    s.email,
+                    email_hash(s.email),
+                    s.name,
+                    json.dumps(s.attributes, ensure_ascii=False),
+                    FILE_ORIGIN,
+                    now,
+                    now,
+                )
+                for s in subscribers
+            }
+            self.db.executemany(
+                """INSERT INTO subscribers (list, email_key, email, email_hash, name, attributes,
+                       origin, created, updated)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (list, email_key) DO UPDATE SET email = excluded.email,
+                       name = excluded.name, attributes = excluded.attributes,
+                       origin = excluded.origin, updated = excluded.updated""",
+                list(rows.values()),
+            )
+            if drop_missing:
+                owned = self.db.all(
+                    "SELECT email_key FROM subscribers WHERE list = ? AND origin = ?",
+                    (list_name, FILE_ORIGIN),
+                )
+                self.db.executemany(
+                    "DELETE FROM subscribers WHERE list = ? AND email_key = ?",
+                    [(list_name, row[0]) for row in owned if row[0] not in rows],
+                )
+            self.db.execute(
+                """INSERT INTO subscriber_files (list, fingerprint, synced) VALUES (?, ?, ?)
+                   ON CONFLICT (list) DO UPDATE SET fingerprint = excluded.fingerprint,
+                       synced = excluded.synced""",
+                (list_name, fingerprint, now),
+            )
+        return True
+
+    def subscribe(self, subscriber: Subscriber, *, origin: str, status: str = "active") -> None:
+        """Add (or update) one subscriber that no list file brought: a sign-up, say."""
+        now = now_utc().isoformat()
+        self.db.execute(
+            """INSERT INTO subscribers (list, email_key, email, email_hash, name, attributes,
+                   status, origin, created, updated)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (list, email_key) DO UPDATE SET name = excluded.name,
+                   attributes = excluded.attributes, status = excluded.status,
+                   updated = excluded.updated""",
+            (
+                subscriber.list,
+                _key(subscriber.email),
+                subscriber.email,
+                email_hash(subscriber.email),
+                subscriber.name,
+                json.dumps(subscriber.attributes, ensure_ascii=False),
+                status,
+                origin,
+                now,
+                now,
+            ),
+        )
+
+    def subscriber_status(self, email: str, list_name: str) -> str | None:
+        """The row's own status on one list (active, pending), or None; suppressions aside."""
+        status: str | None = self.db.scalar(
+            "SELECT status FROM subscribers WHERE list = ? AND email_key = ?",
+            (list_name, _key(email)),
+        )
+        return status
+
+    def activate_subscriber(self, email: str, list_name: str, *, lift: str) -> None:
+        """Make an address active on a list (a confirmed sign-up), keeping a pending row's name,
+        and lift its suppression if it is for `lift` (a person coming back after unsubscribing)."""
+        now = now_utc().isoformat()
+        with self.db.transaction():
+            self.db.execute(
+                """INSERT INTO subscribers (list, email_key, email, email_hash, status, origin,
+                       created, updated)
+                   VALUES (?, ?, ?, ?, 'active', 'web', ?, ?)
+                   ON CONFLICT (list, email_key) DO UPDATE SET status = 'active',
+                       updated = excluded.updated""",
+                (list_name, _key(email), email, email_hash(email), now, now),
+            )
+            self.db.execute(
+                "DELETE FROM suppressions WHERE email_hash = ? AND reason = ?",
+                (email_hash(email), lift),
+            )
+
+    def remove_subscriber(self, email: str, list_name: str | None = None) -> dict[str, int]:
+        """Take an address off one list or all (not a suppression); rows removed per list."""
+        where, params = "email_key = ?", [_key(email)]
+        if list_name is not None:
+            where, params = f"{where} AND list = ?", [*params, list_name]
+        with self.db.transaction():
+            lists = [
+                row[0] for row in self.db.all(f"SELECT list FROM subscribers WHERE {where}", params)
+            ]
+            self.db.execute(f"DELETE FROM subscribers WHERE {where}", params)
+        return dict.fromkeys(lists, 1)
+
+    def subscriber_lists(self) -> list[str]:
+        return [
+            row[0]
+            for row in self.db.all(
+                """SELECT list FROM subscribers UNION SELECT list FROM subscriber_files
+                   ORDER BY 1"""
+            )
+        ]
+
+    def subscribers(self, list_name: str | None = None) -> Iterator[Subscriber]:
+        """Every subscriber of every list (or one), in list then arrival order, with its status:
+        a suppression's reason wins over the row's own."""
+        where, params = ("WHERE s.list = ?", (list_name,)) if list_name is not None else ("", ())
+        for row in self.db.all(
+            f"SELECT {_COLUMNS} {_FROM} {where} ORDER BY s.list, s.rowid", params
+        ):
+            yield _subscriber(row)
+
+    def active_subscribers(
+        self, list_name: str | None = None, *, suppressed: bool = False
+    ) -> Iterator[Subscriber]:
+        """Everyone to send to: active (not pending confirmation), each address once (the first
+        list in name order wins), and not suppressed unless `suppressed` (then with the reason
+        as status: the send engine skips and counts them)."""
+        seen: set[str] = set()
+        for row in self.db.all(
+            f"""SELECT {_COLUMNS} {_FROM} WHERE s.status = 'active'
+                {"AND s.list = ?" if list_name is not None else ""}
+                {"" if suppressed else "AND p.reason IS NULL"}
+                ORDER BY s.list, s.rowid""",
+            (list_name,) if list_name is not None else (),
+        ):
+            subscriber = _subscriber(row)
+            key = _key(subscriber.email)
+            if key not in seen:
+                seen.add(key)
+                yield subscriber
