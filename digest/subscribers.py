@@ -29,12 +29,12 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
+from digest.config import LIST_NAME
 from digest.errors import DigestError
 from digest.models import Subscriber
 from digest.store import Store
 from digest.wording import plural
 
-LIST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DEFAULT_LIST = "default"
 _DELIMITERS = ",;\t|"
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x85]")

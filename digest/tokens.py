@@ -117,6 +117,26 @@ def make_token(
     return f"{_b64(payload)}.{_b64(_mac(secret, payload))}"
 
 
+# A token's list field is a list name (letters, digits, '.', '_', '-'), so a purpose prefix with
+# a ':' keeps the tokens of other uses (digest.signup's too) apart from unsubscribe tokens.
+PREFERENCES = "preferences:"
+
+
+def preferences_token(secret: bytes, email: str, list_name: str) -> str:
+    """The token of a message's preferences link: like the unsubscribe token it never expires
+    (an old message's link keeps working) and verifies under a previous secret too, but works
+    only on the preferences page, and the unsubscribe one only on its own."""
+    return make_token(secret, email, PREFERENCES + list_name)
+
+
+def read_preferences_token(secret: bytes | Sequence[bytes], token: str) -> tuple[str, str]:
+    """(email, list of the message it came in) of a genuine preferences token; else BadToken."""
+    email, field = read_token(secret, token)
+    if not field.startswith(PREFERENCES):
+        raise BadToken("not a preferences token")
+    return email, field.removeprefix(PREFERENCES)
+
+
 def read_token(
     secret: bytes | Sequence[bytes], token: str, *, now: datetime | None = None
 ) -> tuple[str, str]:
