@@ -1,8 +1,8 @@
 """Issue entries → the HTML and plain-text parts of the email, rendered and CSS-inlined once.
 
 Personal parts (the greeting's name, the unsubscribe, preferences and web-version links, the
-subscriber's own CSV columns through `recipient.attributes.KEY`) are rendered as placeholders such as
-`@@digest:unsubscribe_url@@` or `@@digest:attr:city@@`; `digest.message` swaps in each
+subscriber's own CSV columns through `recipient.attributes.KEY`) are rendered as placeholders
+such as `@@digest:unsubscribe_url@@` or `@@digest:attr:city@@`; `digest.message` swaps in each
 subscriber's values, escaped for the part they land in, so premailer runs once per issue and not
 once per subscriber. Text from articles is untrusted: HTML templates autoescape, only http(s) URLs
 become links, and a placeholder spelled out in article text or URLs is defused before rendering.

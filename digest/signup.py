@@ -13,7 +13,7 @@ with the link in every message (name, lists, or leaving).
 
 from __future__ import annotations
 
-import logging
+import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -27,11 +27,9 @@ from digest.errors import DigestError
 from digest.models import Subscriber
 from digest.project import Project
 from digest.store import Store
-from digest.subscribers import DEFAULT_LIST, known_lists
-from digest.tokens import BadToken, make_token, read_token
+from digest.subscribers import DEFAULT_LIST, known_lists, normalise_email
+from digest.tokens import BadToken, load_secret, make_token, read_token
 from digest.transports.base import Envelope
-
-log = logging.getLogger(__name__)
 
 # A token's list field is a list name (letters, digits, '.', '_', '-'), so a purpose prefix with
 # a ':' makes these tokens distinct from unsubscribe tokens and from each other.
@@ -168,20 +166,38 @@ def request_confirmation(
 
 async def send_confirmation(project: Project, envelope: Envelope) -> str | None:
     """Send a confirmation email through the project's transport; None when it went, else why
-    not (logged without the address: the web page must not depend on it)."""
+    not."""
     from digest.send import choose_transport
 
     try:
         async with choose_transport(project) as transport:
             delivery = await transport.send(envelope)
     except (DigestError, OSError) as exc:
-        reason = str(exc)
-    else:
-        if delivery.ok:
-            return None
-        reason = delivery.reply
-    log.warning("a confirmation email was not sent: %s", reason)
-    return reason
+        return str(exc)
+    return None if delivery.ok else delivery.reply
+
+
+def invite(project: Project, email: str, *, name: str = "", list_name: str) -> str | None:
+    """`digest subscribers add --confirm`: record a pending sign-up and send the confirmation
+    email, as the web form does (no per-address limit: an editor asked). None when it was
+    sent; else why nothing was (the address is active already, or suppressed). A transport
+    that fails is a DigestError."""
+    address = normalise_email(email)
+    store = project.store
+    reason = store.suppression_reason(address)
+    if reason is not None and reason != COMEBACK_REASON:
+        return f"suppressed ({reason}); a suppression always wins"
+    secret = load_secret(project.state_dir, project.config.secret)
+    subscriber = Subscriber(address, clean_name(name))
+    envelope = request_confirmation(
+        store, project.config, secret, subscriber, [list_name], limited=False
+    )
+    if envelope is None:
+        return f"already active on list {list_name}"
+    failure = asyncio.run(send_confirmation(project, envelope))
+    if failure is not None:
+        raise DigestError(f"the confirmation email to {address} was not sent: {failure}")
+    return None
 
 
 def confirm(store: Store, email: str, list_name: str) -> bool:

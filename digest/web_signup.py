@@ -9,6 +9,7 @@ cannot sign anyone up behind their back.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 
@@ -36,6 +37,8 @@ from digest.subscribers import ListError, normalise_email
 from digest.tokens import BadToken, read_preferences_token
 from digest.transports.base import Envelope
 from digest.web_pages import Site, no_store, page_templates
+
+log = logging.getLogger(__name__)
 
 _LIST_CHOICE = """{% macro list_choice(lists, chosen) %}
 {% if lists | length > 1 %}<fieldset><legend>Lists</legend>
@@ -204,8 +207,9 @@ def signup_routes(site: Site) -> list[Route]:
         if not chosen:
             return await subscribe_form(request, 400, "Choose at least one list.", address, name)
         envelope = await run_in_threadpool(_request, Subscriber(address, name), chosen)
-        if envelope is not None:
-            await send_confirmation(site.project, envelope)
+        failure = envelope and await send_confirmation(site.project, envelope)
+        if failure:  # logged without the address: the page must not depend on it
+            log.warning("a confirmation email was not sent: %s", failure)
         return no_store(site.page(_PAGES, "check_inbox.html"))
 
     def _request(subscriber: Subscriber, lists: list[str]) -> Envelope | None:
