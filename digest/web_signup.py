@@ -198,7 +198,7 @@ def signup_routes(site: Site) -> list[Route]:
             return await subscribe_form(
                 request,
                 400,
-                f"There is no list named {unknown[0][:64]!r} here; choose from the lists below.",
+                f"There is no list “{unknown[0][:64]}” here; choose from the lists below.",
                 address,
                 name,
                 [c for c in chosen if c in names],
@@ -342,7 +342,7 @@ def signup_routes(site: Site) -> list[Route]:
             chosen = form.getlist("lists")
             unknown = [c for c in chosen if c not in shown]
             if unknown:
-                return f"There is no list named {unknown[0][:64]!r} here; nothing was changed."
+                return f"There is no list “{unknown[0][:64]}” here; nothing was changed."
             # one list shown has no checkbox: the page offers the name and leaving only
             changeable = shown if len(shown) > 1 else []
             save_preferences(store, email, clean_name(form.get("name", "")), chosen, changeable)
