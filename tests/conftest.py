@@ -84,6 +84,14 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     project.close()
 
 
+@pytest.fixture
+def client(project: Any) -> Any:
+    """The web app of `project`, in-process (web_support.web_client)."""
+    from web_support import web_client
+
+    return web_client(project)
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Any]:
     """One real PostgreSQL for the whole session (see postgres_support.py)."""

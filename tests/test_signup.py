@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
 import httpx
-import pytest
 from starlette.testclient import TestClient
 from web_support import SECRET, csrf_of, uvicorn_thread, web_client
 
@@ -18,11 +17,6 @@ from digest.project import Project, open_project
 from digest.signup import confirm_token
 from digest.tokens import make_token
 from digest.web import create_app
-
-
-@pytest.fixture
-def client(project: Project) -> TestClient:
-    return web_client(project)
 
 
 def configured(project: Project, *changes: tuple[str, str], lists: str = "") -> Project:
