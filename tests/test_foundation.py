@@ -89,7 +89,7 @@ def test_lists_are_read_in_order_with_their_titles(tmp_path: Path) -> None:
     ]
     assert (config.signups_per_client_hour, config.confirmations_per_address_day) == (20, 3)
     # the example `digest init` writes, uncommented, is a working [lists]
-    example = DEFAULT_CONFIG.split("# [lists]\n", 1)[1]
+    example = DEFAULT_CONFIG.split("# [lists]\n", 1)[1].split("\n\n", 1)[0]
     path.write_text("[lists]\n" + "\n".join(line[2:] for line in example.splitlines()))
     assert [i.title for i in load_config(path, env={}).lists.values()] == [
         "The weekly digest",
