@@ -37,6 +37,7 @@ from digest.subscribers import ListError, normalise_email
 from digest.tokens import BadToken, read_preferences_token
 from digest.transports.base import Envelope
 from digest.web_pages import Site, no_store, page_templates
+from digest.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +158,8 @@ def signup_routes(site: Site) -> list[Route]:
         response = site.error(
             429,
             "Too many sign-ups",
-            f"Too many sign-ups came from your network. Please try again in {minutes} "
-            f"minute{'s' if minutes != 1 else ''}.",
+            "Too many sign-ups came from your network. Please try again in "
+            f"{plural(minutes, 'minute')}.",
         )
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
@@ -177,7 +178,7 @@ def signup_routes(site: Site) -> list[Route]:
         if form.get("website"):  # the honeypot: only a robot fills in a field nobody sees
             return no_store(site.page(_PAGES, "check_inbox.html"))
         raw_email, name = form.get("email", "")[:320], clean_name(form.get("name", ""))
-        chosen = form.getlist("lists")
+        chosen = list(dict.fromkeys(form.getlist("lists")))
         if not site.csrf_ok(request, form):
             # another site's form, or our own one from long ago: ours, as filled in, to press
             return await subscribe_form(
