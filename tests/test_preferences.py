@@ -10,10 +10,12 @@ from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
 from email.utils import parseaddr
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from conftest import http_server
 from starlette.testclient import TestClient
 from test_signup import LISTS, configured, sign_up
 from test_web import make_issue, recipients_of, send
@@ -31,6 +33,8 @@ KEY = SECRET.encode()
 
 def messages(project: Project) -> list[EmailMessage]:
     """The outbox's messages, parsed with the modern API."""
+    if not project.outbox_dir.exists():
+        return []
     box = mailbox.Maildir(project.outbox_dir, create=False)
     return [message_from_bytes(box.get_bytes(key), policy=default) for key in box.iterkeys()]  # type: ignore[misc]
 
@@ -279,3 +283,48 @@ def test_each_message_links_to_its_readers_own_preferences(project: Project) -> 
     path = preferences_path(message)
     assert path.startswith("/preferences?token=")
     assert token_in(path) == preferences_token(KEY, "grace@example.org", "example")
+
+
+@pytest.mark.browser
+def test_a_form_on_another_site_signs_up_only_after_our_button(
+    project: Project, chromium: Any
+) -> None:
+    """A page on another site (another host) posts the public fields: Chromium arrives on our
+    form, filled in, without sending any earlier cookie (SameSite=Strict); one press signs up."""
+    listed = configured(project, lists=LISTS)
+    with uvicorn_thread(listed) as base:
+        other_page = f"""<!doctype html><form method="post" action="{base}/subscribe">
+<input name="email" value="ada@example.org"><input name="name" value="Ada">
+<input type="hidden" name="lists" value="local">
+<button id="join">Join our friends' newsletter</button></form>"""
+
+        class OtherSite(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = other_page.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        with http_server(OtherSite, host="localhost") as other, chromium() as browser:
+            page = browser.new_page()
+            page.goto(f"{base}/subscribe")  # an earlier visit: our cookie is in the browser
+            page.goto(other)
+            with page.expect_navigation():
+                page.locator("#join").click()
+            assert "press Subscribe to confirm" in page.locator("#problem").inner_text()
+            assert page.get_by_label("Email address").input_value() == "ada@example.org"
+            assert page.get_by_label("Local politics").is_checked()
+            assert not page.get_by_label("The weekly digest").is_checked()
+            assert messages(listed) == [] and list(listed.store.subscribers()) == []
+            with page.expect_navigation():
+                page.locator("#subscribe").click()
+            assert "confirmation link" in page.locator("#sent").inner_text()
+    [mail] = messages(listed)
+    assert parseaddr(str(mail["To"]))[1] == "ada@example.org"
+    assert listed.store.subscriber_status("ada@example.org", "local") == "pending"
+    listed.close()
