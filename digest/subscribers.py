@@ -489,7 +489,9 @@ def _refused(store: Store, email: str, list_name: str) -> bool:
 def refusal(store: Store, email: str) -> str:
     """Why `_refused` refused an address, for a message."""
     reason = store.suppression_reason(email)
-    return f"suppressed ({reason})" if reason else "left this list on the preferences page"
+    if reason:
+        return f"suppressed ({reason}); a suppression always wins"
+    return "left this list on the preferences page; the person's own choice wins"
 
 
 def merge_into_list(

@@ -183,8 +183,9 @@ def add_command(
     if creating:
         console.print(f"created list {list_name} ({project.subscribers_dir / list_name}.csv)")
     if report.suppressed:
-        why = refusal(project.store, report.suppressed[0])
-        console.print(f"not added {report.suppressed[0]}: {why}, and the person's choice wins")
+        console.print(
+            f"not added {report.suppressed[0]}: {refusal(project.store, report.suppressed[0])}"
+        )
         raise typer.Exit(EXIT_PARTIAL)
     verb = "added to" if report.added else "updated on" if report.updated else "already on"
     console.print(f"{email.strip()} {verb} list {list_name}")
