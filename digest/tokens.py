@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -93,6 +94,9 @@ def _generate_secret(path: Path) -> None:
         os.unlink(tmp)
 
 
+_json_string = json.encoder.encode_basestring_ascii
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -101,8 +105,17 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+@functools.lru_cache(maxsize=16)
+def _keyed(secret: bytes) -> hmac.HMAC:
+    """The HMAC keyed with `secret` over the tokens' fixed prefix, to copy: a send makes two
+    tokens per message, and keying costs as much as the rest of one."""
+    return hmac.new(secret, b"unsubscribe\x00", hashlib.sha256)
+
+
 def _mac(secret: bytes, payload: bytes) -> bytes:
-    return hmac.new(secret, b"unsubscribe\x00" + payload, hashlib.sha256).digest()
+    mac = _keyed(secret).copy()
+    mac.update(payload)
+    return mac.digest()
 
 
 def make_token(
@@ -110,10 +123,10 @@ def make_token(
 ) -> str:
     """A token naming `email` on `list_name`. Without `expires` it never expires: an unsubscribe
     link must keep working in an old message."""
-    fields: list[str | int] = [email.lower(), list_name]
-    if expires is not None:
-        fields.append(int(expires.timestamp()))
-    payload = json.dumps(fields, separators=(",", ":")).encode()
+    # json.dumps(fields, separators=(",", ":")), byte for byte, at half the cost: a send makes
+    # two tokens per message
+    expiry = "" if expires is None else f",{int(expires.timestamp())}"
+    payload = f"[{_json_string(email.lower())},{_json_string(list_name)}{expiry}]".encode()
     return f"{_b64(payload)}.{_b64(_mac(secret, payload))}"
 
 
