@@ -18,6 +18,7 @@ from digest.errors import EXIT_PARTIAL, DigestError
 from digest.models import Subscriber
 from digest.project import Project, open_project
 from digest.signup import invite
+from digest.store import Store
 from digest.subscribers import (
     DEFAULT_LIST,
     STATUSES,
@@ -86,11 +87,11 @@ def _read_all(
     return found, problems
 
 
-def _say_import(report: ImportReport) -> None:
+def _say_import(report: ImportReport, store: Store) -> None:
     for problem in report.problems:
         console.print(f"skipped {problem}")
     for email in report.suppressed:
-        console.print(f"not added {email}: suppressed, and a suppression always wins")
+        console.print(f"not added {email}: {refusal(store, email)}")
     console.print(
         f"list {report.list_name}: {report.added} added, {report.updated} updated, "
         f"{report.unchanged} unchanged, {plural(report.duplicates, 'duplicate')} merged, "
@@ -109,7 +110,7 @@ def import_command(
     """Merge a CSV file into a list: bad rows are reported by line and skipped."""
     project = _project()
     report = import_file(file, project.subscribers_dir, project.store, list_name)
-    _say_import(report)
+    _say_import(report, project.store)
     if as_json:
         emit_json(report.as_dict())
     if report.problems:
