@@ -298,6 +298,9 @@ def test_dkim_signature_verifies_against_the_public_key(tmp_path: Path) -> None:
     assert code == 0, err
     box = mailbox.Maildir(project.outbox_dir, create=False)
     (data,) = [box.get_bytes(key) for key in box.iterkeys()]
+    # the outbox adds the Return-Path above the signature, as a delivering MTA would
+    return_path, _, data = data.partition(b"\r\n")
+    assert return_path == b"Return-Path: <digest@example.org>"
     assert data.startswith(b"DKIM-Signature:")
 
     def dns(name: bytes, timeout: int = 5) -> bytes:
