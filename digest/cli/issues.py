@@ -287,9 +287,14 @@ def report_command(
         f"sent {counts['sent']}, failed {counts['failed']}, deferred {counts['deferred']},"
         f" skipped {counts['skipped']}, pending {counts['pending']},"
         f" suppressed as bounced {counts['suppressed_bounced']},"
+        f" complained since {counts['complained_since']},"
         f" unsubscribed since {counts['unsubscribed_since']}"
     )
     for row in summary.problems:
         print(f"{row.status}\t{row.email}\t{plural(row.attempts, 'attempt')}\t{row.last_reply}")
+    for gone in summary.suppressed:
+        print(
+            f"suppressed\t{gone['email']}\t{gone['reason']}\t{gone['suppressed']}\t{gone['detail']}"
+        )
     if csv_file is not None:
         console.print(f"wrote {plural(len(summary.problems), 'address')} to {csv_file}")

@@ -43,12 +43,6 @@ class Suppressions:
     def suppression_count(self) -> int:
         return int(self.db.scalar("SELECT count(*) FROM suppressions"))
 
-    def recipients_suppressed(self, issue_id: int, reason: str, since: datetime) -> int:
-        """How many of the issue's recipients were suppressed for `reason` at or after `since`."""
-        return sum(
-            1 for row in self.suppressed_recipients(issue_id, since) if row["reason"] == reason
-        )
-
     def suppressed_recipients(self, issue_id: int, since: datetime) -> list[dict[str, str]]:
         """The issue's recipients suppressed at or after `since`: email, reason, detail, when."""
         rows = self.db.all(
