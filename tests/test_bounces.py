@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from imap_support import DOVECOT, PASSWORD, USER, Dovecot, dovecot_server
 from send_support import FaultyRelay, Relay, add_issue, make_project, running_relay
 from typer.testing import CliRunner
 
@@ -35,13 +36,18 @@ def digest(root: Path, *args: str, env: dict[str, str] | None = None) -> tuple[i
 
 
 def bounce_project(
-    root: Path, addresses: list[str], *, source: Path | None = None, bounce_limit: int = 3
+    root: Path,
+    addresses: list[str],
+    *,
+    source: Path | str | None = None,
+    bounce_limit: int = 3,
+    ca_file: Path | None = None,
 ) -> Project:
     project = make_project(root, addresses)
     config = project.config.path
-    text = config.read_text(encoding="utf-8").replace(
-        "[transport]\n", f'[transport]\nbounce_address = "{BOUNCES}"\n'
-    )
+    transport = f'[transport]\nbounce_address = "{BOUNCES}"\n'
+    transport += f'ca_file = "{ca_file}"\n' if ca_file else ""
+    text = config.read_text(encoding="utf-8").replace("[transport]\n", transport)
     text = text.replace("bounce_limit = 3", f"bounce_limit = {bounce_limit}")
     if source is not None:
         text = text.replace("[bounces]\n", f'[bounces]\nsource = "{source}"\n')
@@ -95,10 +101,14 @@ def left_in(folder: Path) -> int:
 
 
 @pytest.fixture
-def sent(tmp_path: Path) -> Iterator[Project]:
-    """Issue 1 sent through the outbox to three readers, with a VERP bounce address."""
+def sent(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Project]:
+    """Issue 1 sent through the outbox to three readers, with a VERP bounce address (and the
+    dovecot test CA trusted when the test uses dovecot)."""
+    server = request.getfixturevalue("dovecot") if "dovecot" in request.fixturenames else None
     project = bounce_project(
-        tmp_path / "p", ["gone@example.net", "full@example.net", "angry@example.net"]
+        tmp_path / "p",
+        ["gone@example.net", "full@example.net", "angry@example.net"],
+        ca_file=server.ca_file if server else None,
     )
     code, _, err = digest(project.root, "send")
     assert code == 0, err
@@ -389,3 +399,79 @@ def test_digest_run_reads_the_bounce_mailbox_first(tmp_path: Path) -> None:
     assert "read 1 message (1 hard bounce); suppressed 1 address" in err
     assert project.open_store().suppression_reason("gone@example.net") == "bounced"
     assert left_in(folder) == 0
+
+
+# -- IMAP: a real dovecot on loopback -------------------------------------------------------------
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    if not DOVECOT.exists():
+        pytest.skip("Debian's dovecot is not installed (apt install dovecot-imapd)")
+    with dovecot_server() as server:
+        yield server
+
+
+def test_an_imaps_mailbox_is_read_verified_and_what_was_handled_moved(
+    dovecot: Dovecot, sent: Project
+) -> None:
+    messages = sent_messages(sent)
+    dovecot.append(
+        "INBOX",
+        fill("postfix-hard.eml", messages["gone@example.net"], "gone@example.net"),
+        fill("personal.eml", messages["gone@example.net"], "gone@example.net"),
+        fill("arf-yahoo.eml", messages["angry@example.net"], "angry@example.net"),
+    )
+    source = f"imaps://{USER}@127.0.0.1:{dovecot.tls_port}/INBOX"
+    env = {"DIGEST_IMAP_PASSWORD": PASSWORD}
+    code, out, err = digest(sent.root, "bounces", source, "--json", env=env)
+    report = json.loads(out)
+    assert code == 1, err
+    assert report["suppressed"] == 2 and len(report["left"]) == 1
+    assert "UID 2: not a bounce" in report["left"][0] and PASSWORD not in out + err
+    store = sent.open_store()
+    assert store.suppression_reason("gone@example.net") == "bounced"
+    assert store.suppression_reason("angry@example.net") == "complained"
+    # what was handled is in INBOX.Processed, seen; what was not stays, unread
+    (left,) = dovecot.subjects("INBOX")
+    assert left[0] == "Question about your newsletter" and "\\Seen" not in left[1]
+    moved = dovecot.subjects("INBOX.Processed")
+    assert len(moved) == 2 and all("\\Seen" in flags for _, flags in moved)
+    code, out, _ = digest(sent.root, "bounces", source, "--json", env=env)
+    assert code == 1 and json.loads(out)["read"] == 1 and json.loads(out)["outcomes"] == []
+
+
+def test_plain_imap_works_only_when_allowed(dovecot: Dovecot, sent: Project) -> None:
+    message = sent_messages(sent)["gone@example.net"]
+    dovecot.append("INBOX", fill("qmail-hard.eml", message, "gone@example.net"))
+    source = f"imap://{USER}@127.0.0.1:{dovecot.port}/INBOX"
+    env = {"DIGEST_IMAP_PASSWORD": PASSWORD}
+    code, _, err = digest(sent.root, "bounces", source, env=env)
+    assert code == 2 and "unencrypted" in err
+    code, out, err = digest(sent.root, "bounces", source, "--allow-plaintext", env=env)
+    assert code == 0, err
+    assert "read 1 message (1 hard bounce); suppressed 1 address" in out
+    assert dovecot.subjects("INBOX") == []
+
+
+def test_an_unverifiable_certificate_and_a_wrong_password_are_one_line(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    project = bounce_project(tmp_path / "p", ["gone@example.net"])  # the test CA not trusted
+    source = f"imaps://{USER}@127.0.0.1:{dovecot.tls_port}/INBOX"
+    code, _, err = digest(project.root, "bounces", source, env={"DIGEST_IMAP_PASSWORD": PASSWORD})
+    assert code == 2 and "TLS failed" in err and "CERTIFICATE_VERIFY_FAILED" in err
+    assert len(err.strip().splitlines()) == 1
+    plain = f"imap://{USER}@127.0.0.1:{dovecot.port}/INBOX"
+    wrong = {"DIGEST_IMAP_PASSWORD": "not-the-password"}
+    code, _, err = digest(project.root, "bounces", plain, "--allow-plaintext", env=wrong)
+    assert code == 2 and "refused the login for reader" in err and "not-the-password" not in err
+    missing = f"imap://{USER}@127.0.0.1:{dovecot.port}/Nowhere"
+    code, _, err = digest(
+        project.root,
+        "bounces",
+        missing,
+        "--allow-plaintext",
+        env={"DIGEST_IMAP_PASSWORD": PASSWORD},
+    )
+    assert code == 2 and "no mailbox 'Nowhere'" in err

@@ -290,6 +290,12 @@ class IMAPSource(BounceSource):
     def done(self, item: Item) -> None:
         self._done.append(item.key)
 
+    def _capabilities(self) -> set[str]:
+        """What the server offers once logged in (imaplib keeps only the greeting's list)."""
+        status, data = self.client.capability()
+        words = data[0].decode().upper().split() if status == "OK" and data and data[0] else []
+        return {*words, *self.client.capabilities}
+
     def _processed_mailbox(self) -> str:
         """`MAILBOX<delimiter>Processed`, created when missing."""
         status, data = self.client.list('""', _quoted(self.mailbox))
@@ -308,12 +314,13 @@ class IMAPSource(BounceSource):
                 uids = ",".join(self._done)
                 target = _quoted(self._processed_mailbox())
                 self._uid("STORE", uids, "+FLAGS.SILENT", "(\\Seen)")
-                if "MOVE" in self.client.capabilities:
+                capabilities = self._capabilities()
+                if "MOVE" in capabilities:
                     self._uid("MOVE", uids, target)
                 else:
                     self._uid("COPY", uids, target)
                     self._uid("STORE", uids, "+FLAGS.SILENT", "(\\Deleted)")
-                    if "UIDPLUS" in self.client.capabilities:
+                    if "UIDPLUS" in capabilities:
                         self._uid("EXPUNGE", uids)
                     else:
                         self.client.expunge()
