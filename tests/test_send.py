@@ -160,6 +160,11 @@ def test_repeated_permanent_failures_suppress_the_address_as_bounced(tmp_path: P
         second = send_issue(project, add_issue(project, "2026-W11"), smtp_url=relay.url)
         assert second.bounced == 1
         assert project.store.suppression_reason("gone@example.net") == "bounced"
+        (why,) = project.store.suppression_list()
+        assert (
+            why["detail"]
+            == "2 failed issues in a row, the last refused: 550 5.1.1 no such user here"
+        )
         third = send_issue(project, add_issue(project, "2026-W12"), smtp_url=relay.url)
     finally:
         relay.stop()
