@@ -428,7 +428,8 @@ class SendSummary:
 
 
 def send_summary(project: Project, issue: Issue) -> SendSummary:
-    """Transport, start and finish, counts, and every failed or deferred address."""
+    """Transport, start and finish, counts, every failed or deferred address, and the
+    recipients suppressed since the send began (bounces, complaints, unsubscribes)."""
     store = project.store
     started, finished = store.issue_send_times(issue.id)
     counts = store.send_counts(issue.id).as_dict()

@@ -268,7 +268,7 @@ def report_command(
     ] = None,
 ) -> None:
     """What an issue's send did: transport, start and finish, counts, every failed or deferred
-    address with its last reply and attempts."""
+    address with its last reply and attempts, and its recipients suppressed since (why, when)."""
     project = _project()
     summary = desk.send_summary(project, desk.find_issue(project, issue_id))
     if csv_file is not None:
