@@ -65,7 +65,8 @@ class Dovecot:
 
 
 @contextmanager
-def dovecot_server() -> Iterator[Dovecot]:
+def dovecot_server(capabilities: str = "") -> Iterator[Dovecot]:
+    """`capabilities`: what the server advertises instead of its own list (say, no MOVE)."""
     import trustme
 
     # not under pytest's tmp_path: that is private to root, and the mail user must get in
@@ -97,6 +98,7 @@ auth_mechanisms = plain login
 default_internal_user = dovecot
 default_login_user = dovenull
 mail_location = maildir:{folder}/mail/%u
+{f"imap_capability = {capabilities}" if capabilities else ""}
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1

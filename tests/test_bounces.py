@@ -14,10 +14,20 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from imap_support import DOVECOT, PASSWORD, USER, Dovecot, dovecot_server
-from send_support import FaultyRelay, Relay, add_issue, make_project, running_relay
+from send_support import (
+    FaultyRelay,
+    Relay,
+    add_issue,
+    free_port,
+    make_project,
+    running_relay,
+)
 from typer.testing import CliRunner
 
+from digest.bounces.recognise import recognise
 from digest.cli import app
 from digest.project import Project, open_project
 
@@ -399,16 +409,42 @@ def test_digest_run_reads_the_bounce_mailbox_first(tmp_path: Path) -> None:
     assert "read 1 message (1 hard bounce); suppressed 1 address" in err
     assert project.open_store().suppression_reason("gone@example.net") == "bounced"
     assert left_in(folder) == 0
+    drop(folder, fill("personal.eml", message, "gone@example.net"))
+    code, out, err = digest(project.root, "run", "--as-of", "2026-03-04T11:00:00+00:00", "--json")
+    assert code == 1 and "left in place" in err  # the issue itself was sent already
+    assert json.loads(out)["bounces"]["read"] == 1
+
+
+def test_digest_run_goes_on_when_the_bounce_mailbox_is_down(tmp_path: Path) -> None:
+    project = bounce_project(
+        tmp_path / "p", ["ok@example.net"], source=f"imaps://u@127.0.0.1:{free_port()}/INBOX"
+    )
+    assert digest(project.root, "issue", "approve", "1")[0] == 0
+    code, out, err = digest(
+        project.root,
+        "run",
+        "--as-of",
+        "2026-03-04T10:00:00+00:00",
+        env={"DIGEST_IMAP_PASSWORD": "pw-never-shown"},
+    )
+    assert code == 1 and "bounces not read this time" in err and "cannot connect" in err
+    assert "pw-never-shown" not in out + err
+    assert " sent via outbox" in out
+    # a bounce source set up wrong stops the run before anything is sent
+    code, _, err = digest(project.root, "run", "--as-of", "2026-03-11T10:00:00+00:00")
+    assert code == 2 and "DIGEST_IMAP_PASSWORD" in err
 
 
 # -- IMAP: a real dovecot on loopback -------------------------------------------------------------
 
 
 @pytest.fixture
-def dovecot() -> Iterator[Dovecot]:
+def dovecot(request: pytest.FixtureRequest) -> Iterator[Dovecot]:
+    """dovecot on loopback; a test marked `imap_capability(...)` gets that list advertised."""
     if not DOVECOT.exists():
         pytest.skip("Debian's dovecot is not installed (apt install dovecot-imapd)")
-    with dovecot_server() as server:
+    marker = request.node.get_closest_marker("imap_capability")
+    with dovecot_server(marker.args[0] if marker else "") as server:
         yield server
 
 
@@ -439,6 +475,28 @@ def test_an_imaps_mailbox_is_read_verified_and_what_was_handled_moved(
     assert len(moved) == 2 and all("\\Seen" in flags for _, flags in moved)
     code, out, _ = digest(sent.root, "bounces", source, "--json", env=env)
     assert code == 1 and json.loads(out)["read"] == 1 and json.loads(out)["outcomes"] == []
+
+
+@pytest.mark.imap_capability("IMAP4rev1 LITERAL+ UIDPLUS")
+def test_a_server_without_move_gets_copy_delete_and_uid_expunge(
+    dovecot: Dovecot, sent: Project
+) -> None:
+    message = sent_messages(sent)["gone@example.net"]
+    dovecot.append(
+        "INBOX",
+        fill("personal.eml", message, "gone@example.net"),
+        fill("exim-hard.eml", message, "gone@example.net"),
+    )
+    client = dovecot.client()
+    assert "MOVE" not in client.capability()[1][0].decode()
+    client.logout()
+    source = f"imaps://{USER}@127.0.0.1:{dovecot.tls_port}/INBOX"
+    code, out, err = digest(sent.root, "bounces", source, env={"DIGEST_IMAP_PASSWORD": PASSWORD})
+    assert code == 1 and "suppressed 1 address" in out, err
+    assert [s for s, _ in dovecot.subjects("INBOX")] == ["Question about your newsletter"]
+    assert [s for s, _ in dovecot.subjects("INBOX.Processed")] == [
+        "Mail delivery failed: returning message to sender"
+    ]
 
 
 def test_plain_imap_works_only_when_allowed(dovecot: Dovecot, sent: Project) -> None:
@@ -475,3 +533,24 @@ def test_an_unverifiable_certificate_and_a_wrong_password_are_one_line(
         env={"DIGEST_IMAP_PASSWORD": PASSWORD},
     )
     assert code == 2 and "no mailbox 'Nowhere'" in err
+
+
+# -- whatever arrives, recognition answers ---------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    fixture=st.sampled_from(sorted(p.name for p in FIXTURES.glob("*.eml"))),
+    cut=st.integers(min_value=0, max_value=6000),
+    noise=st.binary(max_size=300),
+    at=st.integers(min_value=0, max_value=6000),
+)
+def test_a_truncated_or_garbled_report_is_recognised_or_named_never_a_crash(
+    fixture: str, cut: int, noise: bytes, at: int
+) -> None:
+    data = (FIXTURES / fixture).read_bytes().replace(b"\n", b"\r\n")[:cut]
+    data = data[:at] + noise + data[at:]
+    found = recognise(data, BOUNCES)
+    assert found.kind in ("bounce", "complaint", "unsubscribe", "ignored", "unknown")
+    assert found.key and "\n" not in found.key
+    assert all("\n" not in f.detail and len(f.detail) <= 300 for f in found.failures)

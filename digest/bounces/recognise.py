@@ -16,6 +16,7 @@ with the `email` package's header parser.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -41,6 +42,10 @@ _DELIVERED_TO = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To"
 # not spam (RFC 5965 lets a mailbox provider report that too): no reason to stop mailing
 _NOT_A_COMPLAINT = {"not-spam"}
 _DETAIL_LIMIT = 300
+
+# flufl.bounce logs a detector's exception with its traceback before re-raising it; we report it
+# in one line instead, so its records go nowhere unless the application sets up logging
+logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True)

@@ -133,12 +133,22 @@ class MaildirSource(BounceSource):
                 yield Item(f"{sub}/{name}", data, f"{sub}/{name}")
 
     def done(self, item: Item) -> None:
-        for sub in ("new", "cur", "tmp"):
-            (self.processed / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
-        (self.processed / "maildirfolder").touch()
+        try:
+            for sub in ("new", "cur", "tmp"):
+                (self.processed / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+            (self.processed / "maildirfolder").touch()
+        except OSError as exc:
+            raise BounceSourceError(f"{self.processed}: cannot create: {exc.strerror}") from None
         base, _, info = item.key.partition("/")[2].partition(":2,")
         flags = "".join(sorted(set(info) | {"S"}))
-        os.rename(self.path / item.key, self.processed / "cur" / f"{base}:2,{flags}")
+        try:
+            os.rename(self.path / item.key, self.processed / "cur" / f"{base}:2,{flags}")
+        except FileNotFoundError:
+            pass  # another reader moved it first; the store counted it once
+        except OSError as exc:
+            raise BounceSourceError(
+                f"{self.path / item.key}: cannot move it into {self.processed}: {exc.strerror}"
+            ) from None
 
 
 # -- mbox -----------------------------------------------------------------------------------------
@@ -178,6 +188,10 @@ class MboxSource(BounceSource):
                 self._box.remove(self._keys[name])
             if self._done:
                 self._box.flush()  # a temporary file renamed over the mailbox
+        except OSError as exc:
+            raise BounceSourceError(
+                f"{self.path}: cannot rewrite it without the handled messages: {exc.strerror}"
+            ) from None
         finally:
             self._done = []
             self._box.unlock()
@@ -185,6 +199,15 @@ class MboxSource(BounceSource):
 
 
 # -- IMAP -----------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _connection_errors(where: str, doing: str) -> Iterator[None]:
+    """A connection lost or a command refused mid-session: the next run tries again."""
+    try:
+        yield
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise BounceSourceUnavailable(f"{where}: {doing} failed: {exc}") from None
 
 
 def _quoted(name: str) -> str:
@@ -257,23 +280,24 @@ class IMAPSource(BounceSource):
             raise BounceSourceUnavailable(f"{where}: cannot connect: {reason}") from None
         try:
             client.login(user, password)
+        except (OSError, imaplib.IMAP4.abort) as exc:
+            raise BounceSourceUnavailable(f"{where}: LOGIN failed: {exc}") from None
         except imaplib.IMAP4.error:
             with contextlib.suppress(OSError, imaplib.IMAP4.error):
                 client.logout()
             raise BounceSourceError(
                 f"{where}: the server refused the login for {user} (check {PASSWORD_VARIABLE})"
             ) from None
-        status, _ = client.select(_quoted(mailbox_name))
+        with _connection_errors(where, "SELECT"):
+            status, _ = client.select(_quoted(mailbox_name))
         if status != "OK":
             client.logout()
             raise BounceSourceError(f"{where}: no mailbox {mailbox_name!r} on the server")
         return cls(client, mailbox_name, where)
 
     def _uid(self, *args: str) -> list[object]:
-        try:
+        with _connection_errors(self.description, args[0]):
             status, data = self.client.uid(*args)
-        except (OSError, imaplib.IMAP4.error) as exc:
-            raise BounceSourceUnavailable(f"{self.description}: {args[0]} failed: {exc}") from None
         if status != "OK":
             raise BounceSourceUnavailable(f"{self.description}: {args[0]} refused: {data!r}")
         return list(data)
@@ -310,21 +334,25 @@ class IMAPSource(BounceSource):
 
     def close(self) -> None:
         try:
-            if self._done:
-                uids = ",".join(self._done)
-                target = _quoted(self._processed_mailbox())
-                self._uid("STORE", uids, "+FLAGS.SILENT", "(\\Seen)")
-                capabilities = self._capabilities()
-                if "MOVE" in capabilities:
-                    self._uid("MOVE", uids, target)
-                else:
-                    self._uid("COPY", uids, target)
-                    self._uid("STORE", uids, "+FLAGS.SILENT", "(\\Deleted)")
-                    if "UIDPLUS" in capabilities:
-                        self._uid("EXPUNGE", uids)
-                    else:
-                        self.client.expunge()
+            with _connection_errors(self.description, "moving the handled messages"):
+                self._move_done()
         finally:
             self._done = []
             with contextlib.suppress(OSError, imaplib.IMAP4.error):
                 self.client.logout()
+
+    def _move_done(self) -> None:
+        if self._done:
+            uids = ",".join(self._done)
+            target = _quoted(self._processed_mailbox())
+            self._uid("STORE", uids, "+FLAGS.SILENT", "(\\Seen)")
+            capabilities = self._capabilities()
+            if "MOVE" in capabilities:
+                self._uid("MOVE", uids, target)
+            else:
+                self._uid("COPY", uids, target)
+                self._uid("STORE", uids, "+FLAGS.SILENT", "(\\Deleted)")
+                if "UIDPLUS" in capabilities:
+                    self._uid("EXPUNGE", uids)
+                else:
+                    self.client.expunge()

@@ -99,6 +99,7 @@ def run_command(
                 "issue": issue.id if issue else None,
                 "outcome": report.outcome,
                 **report.counts,
+                **({"bounces": report.bounces.to_json()} if report.bounces else {}),
             }
         )
     else:
