@@ -361,16 +361,18 @@ def relay() -> Iterator[Relay]:
     yield from running_relay(FaultyRelay())
 
 
+def with_bounce_mailbox(tmp_path: Path) -> tuple[Project, Path]:
+    """Two readers, and an empty Maildir as `bounces.source`."""
+    folder = tmp_path / "bounce-mailbox"
+    drop(folder)
+    readers = ["gone@example.net", "ok@example.net"]
+    return bounce_project(tmp_path / "p", readers, source=folder), folder
+
+
 def test_a_bounce_after_an_smtp_send_stops_the_next_send_to_that_address(
     tmp_path: Path, relay: Relay
 ) -> None:
-    folder = tmp_path / "bounce-mailbox"
-    drop(folder)
-    project = bounce_project(
-        tmp_path / "p",
-        ["gone@example.net", "ok@example.net"],
-        source=folder,
-    )
+    project, folder = with_bounce_mailbox(tmp_path)
     code, _, err = digest(project.root, "send", "--smtp-url", relay.url)
     assert code == 0, err
     received = {r.recipient: r for r in relay.handler.received}
@@ -385,7 +387,7 @@ def test_a_bounce_after_an_smtp_send_stops_the_next_send_to_that_address(
     drop(folder, fill("postfix-hard.eml", original, "gone@example.net"))
     code, out, _ = digest(project.root, "bounces", "--json")
     assert code == 0 and json.loads(out)["suppressed"] == 1
-    assert digest(project.root, "bounces", "--json")[1].count('"read": 0') == 1
+    assert json.loads(digest(project.root, "bounces", "--json")[1])["read"] == 0
     relay.handler.received.clear()
     add_issue(project, "2026-W11", status="approved")
     code, out, err = digest(project.root, "send", "--smtp-url", relay.url, "--json")
@@ -395,13 +397,7 @@ def test_a_bounce_after_an_smtp_send_stops_the_next_send_to_that_address(
 
 
 def test_digest_run_reads_the_bounce_mailbox_first(tmp_path: Path) -> None:
-    folder = tmp_path / "bounce-mailbox"
-    drop(folder)
-    project = bounce_project(
-        tmp_path / "p",
-        ["gone@example.net", "ok@example.net"],
-        source=folder,
-    )
+    project, folder = with_bounce_mailbox(tmp_path)
     assert digest(project.root, "send")[0] == 0
     message = sent_messages(project)["gone@example.net"]
     drop(folder, fill("qmail-hard.eml", message, "gone@example.net"))

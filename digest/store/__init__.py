@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from digest.store.articles import Articles, body_fingerprint
-from digest.store.bounces import BOUNCE_KINDS, Bounces
+from digest.store.bounces import Bounces
 from digest.store.database import Database, PostgresDatabase, SQLiteDatabase
 from digest.store.issues import IssueExists, Issues
 from digest.store.migrations import MIGRATIONS
@@ -30,7 +30,6 @@ from digest.store.suppressions import Suppressions, email_hash
 from digest.store.timeutil import now_utc
 
 __all__ = [
-    "BOUNCE_KINDS",
     "GAVE_UP_PREFIX",
     "MIGRATIONS",
     "SEND_STATUSES",
