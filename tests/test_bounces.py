@@ -220,6 +220,19 @@ def test_the_verp_token_wins_over_the_address_a_report_names(sent: Project, tmp_
     assert not store.is_suppressed("full@example.net")
 
 
+def test_a_verp_address_an_mta_changed_the_case_of_still_names_its_recipient(
+    sent: Project, tmp_path: Path
+) -> None:
+    message = sent_messages(sent)["gone@example.net"]
+    verp = str(message["Return-Path"]).strip("<>")
+    data = fill("qmail-hard.eml", message, "someone-else@example.com")
+    folder = tmp_path / "bounces"
+    drop(folder, data.replace(verp.encode(), verp.upper().encode()))
+    code, out, _ = digest(sent.root, "bounces", str(folder), "--json")
+    (only,) = json.loads(out)["outcomes"]
+    assert code == 0 and (only["email"], only["action"]) == ("gone@example.net", "suppressed")
+
+
 def test_a_report_read_again_counts_nothing(sent: Project, tmp_path: Path) -> None:
     """As if a crash came between applying a report and moving it: the copy left behind is
     recognised as counted already."""

@@ -166,6 +166,7 @@ class Resolver:
 
     def targets(self, found: Recognised) -> list[Target]:
         """The subscribers `found` is about, with what it says of each (nobody: [])."""
+        # a bounce's kind (hard or soft) is its failure's, chosen per address in _target
         kind = "complaint" if found.kind == "complaint" else "unsubscribe"
         for token in found.tokens:
             if hit := self.by_token(token):
