@@ -63,12 +63,19 @@ class Config:
     ca_file: str = ""  # PEM CA certificates trusted in addition to the system's
     insecure: bool = False  # do not verify the relay's certificate (test servers only)
     max_send_errors: int = 10  # the same permanent failure this many times in a row: pause
+    # the envelope sender (Return-Path) of every newsletter message; `{token}` in it (VERP)
+    # becomes a signed token naming the recipient and the issue; empty: the From address
+    bounce_address: str = ""
     # store: a PostgreSQL URL without its password; empty: the SQLite file under .digest/
     store_url: str = ""
     # subscribers
     bounce_limit: int = 3
     allow_test_domains: bool = False  # accept addresses at .test (test deployments only)
     confirm_hours: int = 48  # how long a sign-up's confirmation link works
+    # bounces: the mailbox `digest bounces` (and `digest run`, first) reads; plain imap:// only
+    # when allowed
+    bounces_source: str = ""
+    bounces_allow_plaintext: bool = False
     # schedule: `digest run` leaves what it builds as a draft for an editor to approve
     hold: bool = False
     # secrets: only ever from the environment, never written back
@@ -117,10 +124,13 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("transport", "ca_file"): ("ca_file", str),
     ("transport", "insecure"): ("insecure", bool),
     ("transport", "max_send_errors"): ("max_send_errors", int),
+    ("transport", "bounce_address"): ("bounce_address", str),
     ("store", "url"): ("store_url", str),
     ("subscribers", "bounce_limit"): ("bounce_limit", int),
     ("subscribers", "allow_test_domains"): ("allow_test_domains", bool),
     ("subscribers", "confirm_hours"): ("confirm_hours", int),
+    ("bounces", "source"): ("bounces_source", str),
+    ("bounces", "allow_plaintext"): ("bounces_allow_plaintext", bool),
     ("schedule", "hold"): ("hold", bool),
 }
 
@@ -208,6 +218,10 @@ def _apply_env(config: Config, env: dict[str, str]) -> None:
         config.store_url = env["DIGEST_DATABASE_URL"]
     if env.get("DIGEST_BASE_URL"):
         config.base_url = env["DIGEST_BASE_URL"]
+    if env.get("DIGEST_BOUNCE_ADDRESS"):
+        config.bounce_address = env["DIGEST_BOUNCE_ADDRESS"]
+    if env.get("DIGEST_BOUNCES_SOURCE"):
+        config.bounces_source = env["DIGEST_BOUNCES_SOURCE"]
     config.smtp_password = env.get("DIGEST_SMTP_PASSWORD") or None
     config.secret = env.get("DIGEST_SECRET") or None
     previous = env.get("DIGEST_SECRET_PREVIOUS") or ""
@@ -272,6 +286,14 @@ def _validate(config: Config, path: Path) -> None:
         raise ConfigError(f"{path}: `newsletter.from` must be an email address")
     if config.reply_to and "@" not in parseaddr(config.reply_to)[1]:
         raise ConfigError(f"{path}: `newsletter.reply_to` must be an email address")
+    if config.bounce_address:
+        from digest.tokens import bounce_address_problem
+
+        problem = bounce_address_problem(config.bounce_address)
+        if problem:
+            raise ConfigError(
+                f"{path}: `transport.bounce_address` (or DIGEST_BOUNCE_ADDRESS) {problem}"
+            )
 
 
 DEFAULT_CONFIG = """\
@@ -329,6 +351,10 @@ max_total_attempts = 0
 # ca_file = "/etc/ssl/private-ca.pem"
 # pause the send when this many permanent failures in a row carry the same reply (0: never)
 max_send_errors = 10
+# the envelope sender (Return-Path) bounces go to, at a domain you control; "{token}" makes each
+# message's unique (VERP), so `digest bounces` knows whose it is without guessing. The
+# List-Unsubscribe mailto: link points here too (none without it). docs/subscribers.md
+# bounce_address = "bounces+{token}@example.org"
 
 [subscribers]
 # permanent failures before an address is suppressed as bounced
@@ -337,6 +363,12 @@ bounce_limit = 3
 allow_test_domains = false
 # hours a sign-up's confirmation link (double opt-in, `digest serve`) keeps working
 confirm_hours = 48
+
+[bounces]
+# the mailbox bounces, complaints and mailto: unsubscribes arrive in, read by `digest bounces`
+# and first thing by every `digest run`: a Maildir folder, an mbox file, or
+# "imaps://user@host/INBOX" (password from DIGEST_IMAP_PASSWORD)
+# source = "/var/mail/digest-bounces/"
 
 [schedule]
 # true: `digest run` builds each issue as a draft and sends it only once an editor approved it
