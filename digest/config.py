@@ -75,6 +75,9 @@ class Config:
     ca_file: str = ""  # PEM CA certificates trusted in addition to the system's
     insecure: bool = False  # do not verify the relay's certificate (test servers only)
     max_send_errors: int = 10  # the same permanent failure this many times in a row: pause
+    # the envelope sender (Return-Path) of every newsletter message; `{token}` in it (VERP)
+    # becomes a signed token naming the recipient and the issue; empty: the From address
+    bounce_address: str = ""
     # store: a PostgreSQL URL without its password; empty: the SQLite file under .digest/
     store_url: str = ""
     # subscribers
@@ -86,6 +89,10 @@ class Config:
     confirmations_per_address_day: int = 3  # confirmation emails one address gets per day
     # the lists readers may choose on the web (`[lists]`); empty: those the files and store know
     lists: dict[str, ListInfo] = field(default_factory=dict)
+    # bounces: the mailbox `digest bounces` (and `digest run`, first) reads; plain imap:// only
+    # when allowed
+    bounces_source: str = ""
+    bounces_allow_plaintext: bool = False
     # schedule: `digest run` leaves what it builds as a draft for an editor to approve
     hold: bool = False
     # secrets: only ever from the environment, never written back
@@ -134,12 +141,15 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("transport", "ca_file"): ("ca_file", str),
     ("transport", "insecure"): ("insecure", bool),
     ("transport", "max_send_errors"): ("max_send_errors", int),
+    ("transport", "bounce_address"): ("bounce_address", str),
     ("store", "url"): ("store_url", str),
     ("subscribers", "bounce_limit"): ("bounce_limit", int),
     ("subscribers", "allow_test_domains"): ("allow_test_domains", bool),
     ("subscribers", "confirm_hours"): ("confirm_hours", int),
     ("subscribers", "signups_per_client_hour"): ("signups_per_client_hour", int),
     ("subscribers", "confirmations_per_address_day"): ("confirmations_per_address_day", int),
+    ("bounces", "source"): ("bounces_source", str),
+    ("bounces", "allow_plaintext"): ("bounces_allow_plaintext", bool),
     ("schedule", "hold"): ("hold", bool),
 }
 
@@ -260,6 +270,10 @@ def _apply_env(config: Config, env: dict[str, str]) -> None:
         config.store_url = env["DIGEST_DATABASE_URL"]
     if env.get("DIGEST_BASE_URL"):
         config.base_url = env["DIGEST_BASE_URL"]
+    if env.get("DIGEST_BOUNCE_ADDRESS"):
+        config.bounce_address = env["DIGEST_BOUNCE_ADDRESS"]
+    if env.get("DIGEST_BOUNCES_SOURCE"):
+        config.bounces_source = env["DIGEST_BOUNCES_SOURCE"]
     config.smtp_password = env.get("DIGEST_SMTP_PASSWORD") or None
     config.secret = env.get("DIGEST_SECRET") or None
     previous = env.get("DIGEST_SECRET_PREVIOUS") or ""
@@ -324,6 +338,14 @@ def _validate(config: Config, path: Path) -> None:
         raise ConfigError(f"{path}: `newsletter.from` must be an email address")
     if config.reply_to and "@" not in parseaddr(config.reply_to)[1]:
         raise ConfigError(f"{path}: `newsletter.reply_to` must be an email address")
+    if config.bounce_address:
+        from digest.tokens import bounce_address_problem
+
+        problem = bounce_address_problem(config.bounce_address)
+        if problem:
+            raise ConfigError(
+                f"{path}: `transport.bounce_address` (or DIGEST_BOUNCE_ADDRESS) {problem}"
+            )
 
 
 DEFAULT_CONFIG = """\
@@ -381,6 +403,10 @@ max_total_attempts = 0
 # ca_file = "/etc/ssl/private-ca.pem"
 # pause the send when this many permanent failures in a row carry the same reply (0: never)
 max_send_errors = 10
+# the envelope sender (Return-Path) bounces go to, at a domain you control; "{token}" makes each
+# message's unique (VERP), so `digest bounces` knows whose it is without guessing. The
+# List-Unsubscribe mailto: link points here too (none without it). docs/subscribers.md
+# bounce_address = "bounces+{token}@example.org"
 
 [subscribers]
 # permanent failures before an address is suppressed as bounced
@@ -403,6 +429,12 @@ confirmations_per_address_day = 3
 # [lists.local]
 # title = "Local politics"
 # description = "A short note when the council votes."
+
+[bounces]
+# the mailbox bounces, complaints and mailto: unsubscribes arrive in, read by `digest bounces`
+# and first thing by every `digest run`: a Maildir folder, an mbox file, or
+# "imaps://user@host/INBOX" (password from DIGEST_IMAP_PASSWORD)
+# source = "/var/mail/digest-bounces/"
 
 [schedule]
 # true: `digest run` builds each issue as a draft and sends it only once an editor approved it

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -400,6 +401,8 @@ class SendSummary:
     finished: datetime | None
     counts: dict[str, int]
     problems: list[AddressOutcome] = field(default_factory=list)
+    # the issue's recipients suppressed since its send began: email, reason, detail, suppressed
+    suppressed: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -412,6 +415,7 @@ class SendSummary:
             "finished": self.finished.isoformat() if self.finished else None,
             "counts": self.counts,
             "problems": [vars(p) for p in self.problems],
+            "suppressed_since": self.suppressed,
         }
 
     def csv(self) -> str:
@@ -424,13 +428,16 @@ class SendSummary:
 
 
 def send_summary(project: Project, issue: Issue) -> SendSummary:
-    """Transport, start and finish, counts, and every failed or deferred address."""
+    """Transport, start and finish, counts, every failed or deferred address, and the
+    recipients suppressed since the send began (bounces, complaints, unsubscribes)."""
     store = project.store
     started, finished = store.issue_send_times(issue.id)
     counts = store.send_counts(issue.id).as_dict()
-    since = started or issue.created
-    counts["suppressed_bounced"] = store.recipients_suppressed(issue.id, "bounced", since)
-    counts["unsubscribed_since"] = store.recipients_suppressed(issue.id, "unsubscribed", since)
+    suppressed = store.suppressed_recipients(issue.id, started or issue.created)
+    reasons = Counter(row["reason"] for row in suppressed)
+    counts["suppressed_bounced"] = reasons["bounced"]
+    counts["complained_since"] = reasons["complained"]
+    counts["unsubscribed_since"] = reasons["unsubscribed"]
     rows = store.send_rows(issue.id, ("failed", "deferred"))
     kind, _, relay = (store.issue_transport(issue.id) or "").partition(" ")
     return SendSummary(
@@ -453,4 +460,5 @@ def send_summary(project: Project, issue: Issue) -> SendSummary:
             )
             for row in rows
         ],
+        suppressed=suppressed,
     )

@@ -35,7 +35,13 @@ from digest.config import Config
 from digest.errors import DigestError
 from digest.models import Issue, Subscriber
 from digest.render import ATTRIBUTE_FIELD_PREFIX, PLACEHOLDER_RE
-from digest.tokens import make_token, preferences_token
+from digest.tokens import (
+    TOKEN_PLACEHOLDER,
+    bounce_address,
+    make_bounce_token,
+    make_token,
+    preferences_token,
+)
 from digest.transports.base import Envelope
 
 CRLF = b"\r\n"
@@ -161,6 +167,19 @@ class _QPTemplate:
 _SOFT_BREAK = b"=" + CRLF
 
 
+def message_id(issue: Issue, email: str, domain: str) -> str:
+    """The same for every copy of this issue sent to this address (a resend is recognisable,
+    and a bounce quoting it names its recipient), also after the signing secret is rotated;
+    unguessable from the address alone (keyed with the issue's creation time, to the
+    microsecond)."""
+    mac = hmac.new(
+        f"{issue.id}\0{issue.key}\0{issue.created.isoformat()}".encode(),
+        f"message-id\0{issue.id}\0{issue.key}\0{email.strip().lower()}".encode(),
+        hashlib.sha256,
+    ).hexdigest()
+    return f"<digest.{issue.id}.{mac[:32]}@{domain}>"
+
+
 class MessageFactory:
     """Builds each subscriber's message for one issue. Compile once per issue, then call
     `envelope(subscriber)` (the fast path) for every recipient."""
@@ -172,6 +191,8 @@ class MessageFactory:
         from_name, from_addr = parseaddr(one_line(config.from_address))
         self.sender = header_address(from_addr)
         self.domain = self.sender.rpartition("@")[2]
+        # the envelope sender: bounces go there, and mailto: unsubscribes (config validated it)
+        self._bounce_template = config.bounce_address
         self.base_url = config.base_url.rstrip("/")
         self._html = _split(issue.html)
         self._text = _split(issue.text)
@@ -250,15 +271,17 @@ class MessageFactory:
         return f"{self.base_url}/preferences?token={quote(token, safe='.-_~')}"
 
     def message_id(self, subscriber: Subscriber) -> str:
-        """The same for every copy of this issue sent to this subscriber (a resend is
-        recognisable), also after the signing secret is rotated; unguessable from the address
-        alone (keyed with the issue's creation time, to the microsecond)."""
-        mac = hmac.new(
-            f"{self.issue.id}\0{self.issue.key}\0{self.issue.created.isoformat()}".encode(),
-            f"message-id\0{self.issue.id}\0{self.issue.key}\0{subscriber.email.strip().lower()}".encode(),
-            hashlib.sha256,
-        ).hexdigest()
-        return f"<digest.{self.issue.id}.{mac[:32]}@{self.domain}>"
+        return message_id(self.issue, subscriber.email, self.domain)
+
+    def envelope_sender(self, subscriber: Subscriber) -> str:
+        """The Return-Path: the bounce address, with this recipient's token in it when it has a
+        `{token}` (VERP); the From address when no bounce address is configured."""
+        if not self._bounce_template:
+            return self.sender
+        if TOKEN_PLACEHOLDER not in self._bounce_template:
+            return self._bounce_template
+        token = make_bounce_token(self._secret, self.issue.id, subscriber.email)
+        return bounce_address(self._bounce_template, token)
 
     def html(self, subscriber: Subscriber) -> str:
         return self._fill(self._html, self.personal_values(subscriber), escape_html=True)
@@ -308,10 +331,21 @@ class MessageFactory:
                 f"the name or an attribute cannot be written into a message ({reason})"
             ) from None
 
+    def _list_unsubscribe(self, url: str, envelope_sender: str) -> bytes:
+        """The web link, and with a bounce address the mailto: that `digest bounces` reads (the
+        From address is not a mailbox anything reads, so without one there is no mailto:)."""
+        if not self._bounce_template:
+            return f"List-Unsubscribe: <{url}>\r\n".encode()
+        token = url.rpartition("token=")[2]
+        return (
+            f"List-Unsubscribe: <{url}>,\r\n"
+            f" <mailto:{envelope_sender}?subject=unsubscribe%20{token}>\r\n"
+        ).encode()
+
     def _envelope(self, subscriber: Subscriber, address: str) -> Envelope:
         values = self.personal_values(subscriber)
-        token = values["unsubscribe_url"].rpartition("token=")[2]
         message_id = self.message_id(subscriber)
+        sender = self.envelope_sender(subscriber)
         data = b"".join(
             (
                 self._common_headers,
@@ -319,10 +353,7 @@ class MessageFactory:
                 self._date_header(),
                 f"Message-ID: {message_id}\r\n".encode(),
                 self._list_id(subscriber.list),
-                (
-                    f"List-Unsubscribe: <{values['unsubscribe_url']}>,\r\n"
-                    f" <mailto:{self.sender}?subject=unsubscribe%20{token}>\r\n"
-                ).encode(),
+                self._list_unsubscribe(values["unsubscribe_url"], sender),
                 CRLF,
                 self._part_headers["plain"],
                 self._text_qp.fill(values),
@@ -333,7 +364,7 @@ class MessageFactory:
                 self._closing,
             )
         )
-        return Envelope(sender=self.sender, recipient=address, message_id=message_id, data=data)
+        return Envelope(sender=sender, recipient=address, message_id=message_id, data=data)
 
     def message(self, subscriber: Subscriber) -> EmailMessage:
         """The same message as `envelope` gives, parsed (for inspection and tests)."""

@@ -17,6 +17,7 @@ from digest.project import Project
 from digest.store import IssueExists, now_utc
 
 if TYPE_CHECKING:
+    from digest.bounces import BounceReport
     from digest.send import SendReport
 
 Period = Literal["day", "week", "month"]
@@ -52,6 +53,8 @@ class RunReport:
     counts: dict[str, int]
     stories: int = 0  # when "empty": how many qualified (fewer than selection.min_stories)
     send: SendReport | None = None  # this run's send, when it sent
+    bounces: BounceReport | None = None  # `[bounces] source`, read first when configured
+    bounce_problem: str = ""  # why it could not be read this time (the run went on)
 
 
 def run_period(
@@ -63,9 +66,37 @@ def run_period(
     hold: bool = False,
     send_options: dict[str, object] | None = None,
 ) -> RunReport:
-    """Ingest, build the period's issue once and send it. With `hold` (or `[schedule] hold`)
-    the issue is built as a draft and waits for an editor; an approved one is sent by the next
-    run without `hold`."""
+    """Read the bounce mailbox (when `[bounces] source` is set), ingest, build the period's
+    issue once and send it. With `hold` (or `[schedule] hold`) the issue is built as a draft
+    and waits for an editor; an approved one is sent by the next run without `hold`."""
+    bounces, bounce_problem = _read_bounces(project)
+    result = _ingest_build_send(project, as_of, period, articles, hold, send_options)
+    result.bounces, result.bounce_problem = bounces, bounce_problem
+    return result
+
+
+def _read_bounces(project: Project) -> tuple[BounceReport | None, str]:
+    """The bounce mailbox first, so this run's send already skips whoever bounced or complained.
+    A mailbox that cannot be reached this time does not hold up the issue (the next run reads
+    it); one that is set up wrong stops the run, exit 2, before anything is sent."""
+    from digest.bounces import BounceSourceUnavailable, process_bounces
+
+    if not project.config.bounces_source:
+        return None, ""
+    try:
+        return process_bounces(project), ""
+    except BounceSourceUnavailable as exc:
+        return None, str(exc)
+
+
+def _ingest_build_send(
+    project: Project,
+    as_of: datetime | None,
+    period: Period,
+    articles: list[str] | None,
+    hold: bool,
+    send_options: dict[str, object] | None,
+) -> RunReport:
     from digest.send import SendLocked, send_issue
 
     as_of = as_of or now_utc()

@@ -738,7 +738,7 @@ class _Run:
         `transport.max_send_errors` in a row carry the same reply (like listmonk's
         MaxSendErrors): those rows go back to pending and nobody's bounce record counts them."""
         if not self.max_send_errors:
-            self._bounce_check(subscriber)
+            self._bounce_check(subscriber, delivery.reply)
             return
         reply = _reply_pattern(delivery.reply, subscriber.email)
         if reply != self._streak_reply:
@@ -762,13 +762,18 @@ class _Run:
 
     def _end_streak(self) -> None:
         """A different outcome broke the run of identical failures: account for its bounces."""
-        streak, self._streak, self._streak_reply = self._streak, [], ""
+        streak, reply = self._streak, self._streak_reply
+        self._streak, self._streak_reply = [], ""
         for subscriber in streak:
-            self._bounce_check(subscriber)
+            self._bounce_check(subscriber, reply)
 
-    def _bounce_check(self, subscriber: Subscriber) -> None:
-        if self.store.consecutive_failures(subscriber.email) >= self.bounce_limit:
-            self.store.suppress(subscriber.email, "bounced", list_name=subscriber.list)
+    def _bounce_check(self, subscriber: Subscriber, reply: str) -> None:
+        failures = self.store.consecutive_failures(subscriber.email)
+        if failures >= self.bounce_limit:
+            detail = f"{failures} failed issues in a row, the last refused: {reply[:300]}"
+            self.store.suppress(
+                subscriber.email, "bounced", list_name=subscriber.list, detail=detail
+            )
             self.bounced += 1
 
 

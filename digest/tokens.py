@@ -174,3 +174,70 @@ def read_token(
     if expires is not None and (now or datetime.now(UTC)).timestamp() >= expires:
         raise BadToken("unsubscribe token has expired")
     return email, list_name
+
+
+# -- VERP: the envelope sender's token ------------------------------------------------------------
+
+TOKEN_PLACEHOLDER = "{token}"
+# RFC 5321: a local part is at most 64 octets. Issue ids are decimal, and this many digits is
+# what the length check below allows for.
+MAX_LOCAL_PART = 64
+_MAX_ISSUE_DIGITS = 10
+_BOUNCE_MAC_BYTES = 10  # 80 bits: 16 base32 characters
+BOUNCE_TOKEN_LENGTH = _MAX_ISSUE_DIGITS + 1 + 16
+# what an envelope sender's local part may hold around the token: letters, digits and the few
+# punctuation marks every MTA passes unquoted (no quotes, spaces or anything a shell or a
+# header would need escaped)
+_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+-_=")
+_DOMAIN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+
+
+def bounce_address_problem(template: str) -> str | None:
+    """Why `template` cannot be an envelope sender (None: it can): one address, a local part
+    of safe characters with at most one `{token}`, short enough for the longest token."""
+    local, at, domain = template.rpartition("@")
+    if not at or not local or not domain:
+        return f"must be one email address like bounces+{{token}}@example.org, not {template!r}"
+    bare = local.replace(TOKEN_PLACEHOLDER, "", 1)
+    if TOKEN_PLACEHOLDER in bare or not set(bare) <= _LOCAL_CHARS or bare.startswith("."):
+        return (
+            f"{template!r}: before the @ only letters, digits, . + - _ = and one {{token}}"
+            " may appear"
+        )
+    if not set(domain) <= _DOMAIN_CHARS or "." not in domain.strip("."):
+        return f"{template!r}: the domain must be a host name such as example.org"
+    longest = len(bare) + (BOUNCE_TOKEN_LENGTH if TOKEN_PLACEHOLDER in local else 0)
+    if longest > MAX_LOCAL_PART:
+        return (
+            f"{template!r}: the part before the @ could reach {longest} characters with its"
+            f" token; at most {MAX_LOCAL_PART} are allowed"
+        )
+    return None
+
+
+def _bounce_mac(secret: bytes, issue_id: int, email: str) -> str:
+    mac = hmac.new(
+        secret, f"bounce\0{issue_id}\0{email.strip().lower()}".encode(), hashlib.sha256
+    ).digest()
+    # base32 in lower case: some MTAs lower-case local parts, and base32 survives that
+    return base64.b32encode(mac[:_BOUNCE_MAC_BYTES]).decode().lower()
+
+
+def make_bounce_token(secret: bytes, issue_id: int, email: str) -> str:
+    """`ISSUE-MAC`: the issue in plain digits, and 80 bits of HMAC over the issue and the
+    address, so a bounce names its recipient without carrying the address (which would not
+    fit in a local part, and would publish it)."""
+    return f"{issue_id}-{_bounce_mac(secret, issue_id, email)}"
+
+
+def bounce_token_issue(token: str) -> int | None:
+    """The issue a token's shape names (None: not one of ours); only a token equal to one made
+    for a recipient of that issue proves anything."""
+    issue, dash, mac = token.lower().partition("-")
+    if not dash or not issue.isdigit() or len(issue) > _MAX_ISSUE_DIGITS or len(mac) != 16:
+        return None
+    return int(issue)
+
+
+def bounce_address(template: str, token: str) -> str:
+    return template.replace(TOKEN_PLACEHOLDER, token)

@@ -40,6 +40,7 @@ class Received:
     recipient: str
     message_id: str
     data: bytes
+    sender: str = ""  # MAIL FROM
 
 
 @dataclass
@@ -135,7 +136,12 @@ class FaultyRelay:
         headers = BytesHeaderParser().parsebytes(envelope.original_content)
         with self.lock:
             self.received.append(
-                Received(recipient, str(headers["Message-ID"]), envelope.original_content)
+                Received(
+                    recipient,
+                    str(headers["Message-ID"]),
+                    envelope.original_content,
+                    str(envelope.mail_from),
+                )
             )
         return "250 2.0.0 queued"
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import mailbox
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -18,13 +19,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest.config import Config
+from digest.config import Config, load_config
+from digest.errors import ConfigError
 from digest.message import BadRecipient, MessageFactory
 from digest.models import Issue, IssueEntry, Subscriber
 from digest.project import data_path
 from digest.render import render_issue, web_version
 from digest.store import Store
-from digest.tokens import make_token, read_token
+from digest.tokens import bounce_token_issue, make_bounce_token, make_token, read_token
 from digest.transports import OutboxTransport
 
 SECRET = b"test-secret-not-for-production"
@@ -144,13 +146,12 @@ def test_list_unsubscribe_carries_a_verifiable_token(factory: MessageFactory) ->
     subscriber = Subscriber(email="Ann@Example.net", name="Ann", list="weekly")
     message = factory.message(subscriber)
     links = re.findall(r"<([^>]+)>", str(message["List-Unsubscribe"]))
-    assert len(links) == 2
-    https, mailto = links
+    # without a bounce address there is no mailbox anyone reads: no mailto: half
+    assert len(links) == 1
+    https = links[0]
     assert https.startswith("https://news.example.org/unsubscribe?token=")
     token = parse_qs(urlsplit(https).query)["token"][0]
     assert read_token(SECRET, token) == ("ann@example.net", "weekly")
-    assert mailto.startswith("mailto:digest@news.example.org?subject=unsubscribe%20")
-    assert mailto.endswith(token)
     # the footer link in both parts is the same signed URL
     html = message.get_body(("html",)).get_content()
     text = message.get_body(("plain",)).get_content()
@@ -513,3 +514,89 @@ def test_the_preheader_is_hidden_without_a_same_colour_trick(factory: MessageFac
     style = preheader[1].replace(" ", "")
     assert "display:none" in style
     assert "color:" not in style and "opacity:0" not in style
+
+
+def test_a_verp_bounce_address_is_each_message_s_envelope_sender_and_its_mailto(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path, bounce_address="bounces+{token}@news.example.org")
+    issue = stored_issue(tmp_path, config)
+    factory = MessageFactory(issue, config, SECRET)
+    ann = factory.envelope(Subscriber(email="Ann@Example.net", list="weekly"))
+    bob = factory.envelope(Subscriber(email="bob@example.net", list="weekly"))
+    token = make_bounce_token(SECRET, issue.id, "ann@example.net")
+    assert ann.sender == f"bounces+{token}@news.example.org"
+    assert bob.sender != ann.sender and bob.sender.startswith("bounces+")
+    local = ann.sender.partition("@")[0]
+    # fits a local part, survives an MTA that lower-cases it, needs no quoting
+    assert len(local) <= 64 and local == local.lower()
+    assert re.fullmatch(r"[a-z0-9+-]+", local)
+    assert bounce_token_issue(token.upper()) == issue.id
+    message = message_from_bytes(ann.data, policy=policy.default)
+    assert message["From"] == "The Political Digest <digest@news.example.org>"
+    https, mailto = re.findall(r"<([^>]+)>", str(message["List-Unsubscribe"]))
+    web_token = parse_qs(urlsplit(https).query)["token"][0]
+    assert mailto == f"mailto:{ann.sender}?subject=unsubscribe%20{web_token}"
+
+
+def test_a_fixed_bounce_address_is_the_envelope_sender_of_every_message(tmp_path: Path) -> None:
+    config = make_config(tmp_path, bounce_address="bounces@news.example.org")
+    factory = MessageFactory(stored_issue(tmp_path, config), config, SECRET)
+    envelope = factory.envelope(Subscriber(email="ann@example.net"))
+    assert envelope.sender == "bounces@news.example.org"
+    assert b"<mailto:bounces@news.example.org?subject=unsubscribe%20" in envelope.data
+    assert parseaddr(factory.message(Subscriber(email="ann@example.net"))["From"])[1] == (
+        "digest@news.example.org"
+    )
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "bounces",
+        "bounces+{token}+{token}@example.org",
+        "bounces\r\nBcc: x@y.org+{token}@example.org",
+        "b ounces+{token}@example.org",
+        '"bounces"+{token}@example.org',
+        "bounces+{token}@exa mple.org",
+        "a" * 40 + "+{token}@example.org",
+    ],
+)
+def test_a_bad_bounce_address_is_refused_in_one_line(tmp_path: Path, template: str) -> None:
+    (tmp_path / "digest.toml").write_text(
+        "[transport]\nbounce_address = " + json.dumps(template) + "\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match="transport.bounce_address") as caught:
+        load_config(tmp_path / "digest.toml", env={})
+    assert "\n" not in str(caught.value)
+
+
+def test_the_bounce_address_comes_from_the_environment_too(tmp_path: Path) -> None:
+    (tmp_path / "digest.toml").write_text("", encoding="utf-8")
+    env = {"DIGEST_BOUNCE_ADDRESS": "bounces+{token}@example.org"}
+    assert (
+        load_config(tmp_path / "digest.toml", env=env).bounce_address
+        == env["DIGEST_BOUNCE_ADDRESS"]
+    )
+    with pytest.raises(ConfigError):
+        load_config(tmp_path / "digest.toml", env={"DIGEST_BOUNCE_ADDRESS": "no-at-sign"})
+
+
+def test_the_outbox_records_the_envelope_sender_and_dkim_still_verifies(tmp_path: Path) -> None:
+    import dkim
+    from send_support import dkim_key
+
+    from digest.dkim import DKIMSigner
+
+    config = make_config(tmp_path, bounce_address="bounces+{token}@news.example.org")
+    factory = MessageFactory(stored_issue(tmp_path, config), config, SECRET)
+    envelope = factory.envelope(Subscriber(email="ann@example.net"))
+    key_pem, dns_record = dkim_key()
+    signer = DKIMSigner(selector=b"s1", domain=b"news.example.org", private_key=key_pem)
+    signed = replace(envelope, data=signer.sign(envelope.data))
+    outbox = OutboxTransport(tmp_path / "outbox")
+    asyncio.run(outbox.send(signed))
+    (stored,) = mailbox.Maildir(tmp_path / "outbox", create=False)
+    assert stored["Return-Path"] == f"<{envelope.sender}>"
+    raw = stored.as_bytes().replace(b"\n", b"\r\n")
+    assert dkim.verify(raw, dnsfunc=lambda name, timeout=5: dns_record)

@@ -160,6 +160,11 @@ def test_repeated_permanent_failures_suppress_the_address_as_bounced(tmp_path: P
         second = send_issue(project, add_issue(project, "2026-W11"), smtp_url=relay.url)
         assert second.bounced == 1
         assert project.store.suppression_reason("gone@example.net") == "bounced"
+        (why,) = project.store.suppression_list()
+        assert (
+            why["detail"]
+            == "2 failed issues in a row, the last refused: 550 5.1.1 no such user here"
+        )
         third = send_issue(project, add_issue(project, "2026-W12"), smtp_url=relay.url)
     finally:
         relay.stop()
@@ -298,6 +303,9 @@ def test_dkim_signature_verifies_against_the_public_key(tmp_path: Path) -> None:
     assert code == 0, err
     box = mailbox.Maildir(project.outbox_dir, create=False)
     (data,) = [box.get_bytes(key) for key in box.iterkeys()]
+    # the outbox adds the Return-Path above the signature, as a delivering MTA would
+    return_path, _, data = data.partition(b"\r\n")
+    assert return_path == b"Return-Path: <digest@example.org>"
     assert data.startswith(b"DKIM-Signature:")
 
     def dns(name: bytes, timeout: int = 5) -> bytes:

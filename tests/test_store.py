@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from digest.cli import app
 from digest.errors import ConfigError, DigestError
 from digest.models import Article, Subscriber
-from digest.store import GAVE_UP_PREFIX, IssueExists, Store
+from digest.store import GAVE_UP_PREFIX, IssueExists, Store, now_utc
 from digest.store.database import PostgresDatabase, SQLiteDatabase
 
 runner = CliRunner()
@@ -185,6 +185,59 @@ def test_only_permanent_failures_since_the_last_delivery_count_as_bounces(store:
         store.add_recipients(issue.id, [Subscriber(email=email, list="l")])
         store.mark_send(issue.id, email, status, reply=reply)
     assert store.consecutive_failures(email) == 2
+
+
+def test_soft_bounces_reported_later_count_and_a_bounced_delivery_is_no_delivery(
+    store: Store,
+) -> None:
+    email = "full@example.net"
+    issues = []
+    for number in range(4):
+        issue = store.create_issue(key=f"s{number}", subject="S", entries=[], html="", text="")
+        store.add_recipients(issue.id, [Subscriber(email=email, list="l")])
+        store.mark_send(issue.id, email, "sent", reply="250 ok")
+        issues.append(issue.id)
+    assert store.consecutive_failures(email) == 0
+    # the relay accepted issues 2 and 3, then the mailbox's server refused them for a while
+    assert store.record_bounce("<dsn1@mx>", email, issues[2], "soft", "4.2.2 full")
+    assert store.record_bounce("<dsn2@mx>", email, issues[3], "soft", "4.2.2 full")
+    assert store.consecutive_failures(email) == 2
+    # the same report read again counts nothing, and two reports of one issue count once
+    assert not store.record_bounce("<dsn1@mx>", email, issues[2], "soft", "4.2.2 full")
+    assert store.record_bounce("<dsn3@mx>", email, issues[3], "soft", "4.4.7 expired")
+    assert store.consecutive_failures(email) == 2
+    # a hard bounce is not counted here: it suppresses at once
+    assert store.record_bounce("<dsn4@mx>", email, issues[1], "hard", "5.1.1")
+    assert store.consecutive_failures(email) == 2
+
+
+def test_a_suppression_keeps_its_detail_and_when_and_the_report_lists_it(store: Store) -> None:
+    issue = store.create_issue(key="k", subject="S", entries=[], html="", text="")
+    store.add_recipients(
+        issue.id, [Subscriber(email="Gone@Example.net", list="l"), Subscriber(email="ok@x.org")]
+    )
+    before = now_utc()
+    store.suppress("gone@example.net", "bounced", list_name="l", detail="5.1.1 user unknown")
+    (row,) = store.suppressed_recipients(issue.id, before)
+    assert row["email"] == "gone@example.net" and row["reason"] == "bounced"
+    assert row["detail"] == "5.1.1 user unknown"
+    assert datetime.fromisoformat(row["suppressed"]) >= before
+    store.suppress("gone@example.net", "complained", detail="feedback: abuse")
+    (listed,) = store.suppression_list()
+    assert (listed["reason"], listed["detail"], listed["list"]) == (
+        "complained",
+        "feedback: abuse",
+        "l",
+    )
+    assert store.suppression_list("bounced") == []
+    store.record_bounce("<r@mx>", "Gone@Example.net", issue.id, "complaint", "abuse")
+    store.forget("gone@example.net")
+    assert store.db.scalar("SELECT count(*) FROM bounces") == 0
+    assert store.suppression_list()[0]["email"] is None
+    assert store.known_recipient("ok@x.org") == ("ok@x.org", None)
+    store.mark_send(issue.id, "ok@x.org", "sent")
+    assert store.known_recipient("OK@x.org") == ("ok@x.org", issue.id)
+    assert store.known_recipient("nobody@x.org") is None
 
 
 def test_forget_keeps_only_the_hash(store: Store) -> None:

@@ -51,6 +51,7 @@ def _global(
 # Each module registers its commands on `app` when imported.
 from digest.cli import (  # noqa: E402,F401
     articles,
+    bounces,
     editorial,
     email,
     issues,

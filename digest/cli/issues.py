@@ -268,7 +268,7 @@ def report_command(
     ] = None,
 ) -> None:
     """What an issue's send did: transport, start and finish, counts, every failed or deferred
-    address with its last reply and attempts."""
+    address with its last reply and attempts, and its recipients suppressed since (why, when)."""
     project = _project()
     summary = desk.send_summary(project, desk.find_issue(project, issue_id))
     if csv_file is not None:
@@ -287,9 +287,14 @@ def report_command(
         f"sent {counts['sent']}, failed {counts['failed']}, deferred {counts['deferred']},"
         f" skipped {counts['skipped']}, pending {counts['pending']},"
         f" suppressed as bounced {counts['suppressed_bounced']},"
+        f" complained since {counts['complained_since']},"
         f" unsubscribed since {counts['unsubscribed_since']}"
     )
     for row in summary.problems:
         print(f"{row.status}\t{row.email}\t{plural(row.attempts, 'attempt')}\t{row.last_reply}")
+    for gone in summary.suppressed:
+        print(
+            f"suppressed\t{gone['email']}\t{gone['reason']}\t{gone['suppressed']}\t{gone['detail']}"
+        )
     if csv_file is not None:
         console.print(f"wrote {plural(len(summary.problems), 'address')} to {csv_file}")

@@ -35,7 +35,8 @@ def run_command(
         bool, typer.Option("--insecure", help="Do not verify the relay's TLS certificate.")
     ] = False,
 ) -> None:
-    """Ingest, build this period's issue once, and send it; safe to run again and again."""
+    """Read the bounce mailbox (`bounces.source`), ingest, build this period's issue once, and
+    send it; safe to run again and again."""
     from digest.cli.editorial import parse_as_of
     from digest.project import open_project
     from digest.schedule import PERIODS, run_period
@@ -54,6 +55,12 @@ def run_command(
         hold=hold,
         send_options={"backend": transport, "insecure": insecure},
     )
+    if report.bounces is not None:
+        for line in report.bounces.left:
+            console.print(line)
+        console.print(report.bounces.summary())
+    if report.bounce_problem:
+        console.print(f"bounces not read this time: {report.bounce_problem}")
     for failure in report.ingest.failures:
         console.print(str(failure))
     ingested = f"ingested {report.ingest.added} new, {report.ingest.failed} failed"
@@ -92,11 +99,13 @@ def run_command(
                 "issue": issue.id if issue else None,
                 "outcome": report.outcome,
                 **report.counts,
+                **({"bounces": report.bounces.to_json()} if report.bounces else {}),
             }
         )
     else:
         print(line)
     # exit codes as for `digest send`: bad inputs are named on stderr but do not fail the run
     failed = report.send is not None and report.send.run.failed > 0
-    if report.outcome in ("partial", "in-progress") or failed:
+    bounces_left = report.bounce_problem or (report.bounces and report.bounces.left)
+    if report.outcome in ("partial", "in-progress") or failed or bounces_left:
         raise typer.Exit(EXIT_PARTIAL)

@@ -21,6 +21,7 @@ TABLES = (
     "suppressions",
     "subscribers",
     "subscriber_files",
+    "bounces",
 )
 CHUNK = 1000
 

@@ -140,6 +140,25 @@ TEMPLATES: list[str] = [
         synced TEXT NOT NULL
     );
     """,
+    # Bounces, complaints and mailto: unsubscribes read from the bounce mailbox: one row per
+    # message × address (message_key: the report's Message-ID, else a hash of its bytes), so a
+    # report read twice counts once; soft bounces count toward `bounce_limit` by issue. A
+    # suppression keeps its detail (DSN status and diagnostic, feedback type) and when its
+    # reason was last set.
+    """
+    CREATE TABLE bounces ({rowid}
+        message_key TEXT NOT NULL,
+        email TEXT NOT NULL,
+        issue_id INTEGER,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        received TEXT NOT NULL,
+        PRIMARY KEY (message_key, email)
+    );
+    CREATE INDEX bounces_email ON bounces (email, issue_id);
+    ALTER TABLE suppressions ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+    ALTER TABLE suppressions ADD COLUMN updated TEXT;
+    """,
     # The web side's (docs/subscribers.md). rate_events: the sign-up limits every web replica
     # shares, one row per counted event, keyed by a SHA-256 of what is limited (a client's
     # address, an email address) and pruned once older than its window. own_name: the

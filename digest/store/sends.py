@@ -127,16 +127,25 @@ class Sends:
         return found is not None
 
     def consecutive_failures(self, email: str) -> int:
-        """Issues whose send to `email` failed permanently since the last one delivered to it:
-        the bounce count that decides suppression. Addresses given up on after temporary
-        failures do not count."""
+        """Issues whose send to `email` failed since the last one delivered to it: the bounce
+        count that decides suppression. A failure is a permanent refusal in our SMTP session or
+        a soft bounce reported later (`digest bounces`); an issue the relay accepted but that
+        bounced is not a delivery. Addresses given up on after temporary failures do not
+        count."""
         return int(
             self.db.scalar(
-                """SELECT count(*) FROM sends WHERE email = ? AND status = 'failed'
-                   AND coalesce(last_reply, '') NOT LIKE ? AND issue_id >
-                   coalesce((SELECT max(issue_id) FROM sends
-                             WHERE email = ? AND status = 'sent'), 0)""",
-                (email, GAVE_UP_PREFIX + "%", email),
+                """SELECT count(DISTINCT issue_id) FROM (
+                       SELECT issue_id FROM sends WHERE email = ? AND status = 'failed'
+                       AND coalesce(last_reply, '') NOT LIKE ?
+                       UNION ALL
+                       SELECT issue_id FROM bounces WHERE email = ? AND kind = 'soft'
+                       AND issue_id IS NOT NULL
+                   ) AS failures WHERE issue_id >
+                   coalesce((SELECT max(issue_id) FROM sends AS s
+                             WHERE email = ? AND status = 'sent' AND NOT EXISTS (
+                                 SELECT 1 FROM bounces AS b WHERE b.email = s.email
+                                 AND b.issue_id = s.issue_id)), 0)""",
+                (email, GAVE_UP_PREFIX + "%", email, email),
             )
         )
 

@@ -31,8 +31,10 @@ class OutboxTransport(Transport):
     def _deliver(self, envelope: Envelope) -> str:
         if self._maildir is None:
             self._maildir = mailbox.Maildir(self.path, create=True)
-        # Maildir writes to tmp/ and renames into new/: a crash never leaves half a message
-        key = self._maildir.add(envelope.data)
+        # Maildir writes to tmp/ and renames into new/: a crash never leaves half a message.
+        # The envelope sender goes where a delivering MTA puts it (outside any DKIM signature).
+        return_path = f"Return-Path: <{envelope.sender}>\r\n".encode()
+        key = self._maildir.add(return_path + envelope.data)
         return str(self.path / "new" / key)
 
     async def send(self, envelope: Envelope) -> Delivery:

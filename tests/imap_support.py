@@ -1,0 +1,155 @@
+"""A real IMAP server for the tests: Debian's dovecot (dovecot-imapd), started in a temporary
+folder with its own minimal configuration: loopback only, one user from a passwd-file, Maildir
+storage, plain IMAP and IMAPS with a certificate from a trustme test CA."""
+
+from __future__ import annotations
+
+import imaplib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from send_support import free_port
+
+DOVECOT = Path("/usr/sbin/dovecot")
+USER = "reader"
+PASSWORD = "imap-test-only-password"
+# dovecot never gives mail to uid 0: the mailbox belongs to an unprivileged account
+MAIL_UID = 65534
+
+
+@dataclass
+class Dovecot:
+    folder: Path
+    port: int  # plain IMAP
+    tls_port: int  # IMAPS
+    ca_file: Path  # the test CA that signed the server's certificate
+
+    def client(self) -> imaplib.IMAP4:
+        client = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+        client.login(USER, PASSWORD)
+        return client
+
+    def append(self, mailbox: str, *messages: bytes) -> None:
+        client = self.client()
+        try:
+            for data in messages:
+                status, reply = client.append(mailbox, None, None, data)
+                assert status == "OK", reply
+        finally:
+            client.logout()
+
+    def subjects(self, mailbox: str) -> list[tuple[str, str]]:
+        """(subject, flags) of every message in `mailbox`, in UID order."""
+        client = self.client()
+        try:
+            status, _ = client.select(f'"{mailbox}"', readonly=True)
+            if status != "OK":
+                return []
+            _, found = client.uid("SEARCH", "ALL")
+            out = []
+            for uid in found[0].decode().split():
+                _, data = client.uid("FETCH", uid, "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+                head, body = data[0]
+                subject = body.decode().partition(":")[2].strip()
+                out.append((subject, head.decode()))
+            return out
+        finally:
+            client.logout()
+
+
+@contextmanager
+def dovecot_server(capabilities: str = "") -> Iterator[Dovecot]:
+    """`capabilities`: what the server advertises instead of its own list (say, no MOVE)."""
+    import trustme
+
+    # not under pytest's tmp_path: that is private to root, and the mail user must get in
+    folder = Path(tempfile.mkdtemp(prefix="digest-dovecot-"))
+    folder.chmod(0o755)
+    try:
+        (folder / "mail").mkdir()
+        os.chown(folder / "mail", MAIL_UID, MAIL_UID)
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        cert.private_key_pem.write_to_path(str(folder / "key.pem"))
+        cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
+        ca.cert_pem.write_to_path(str(folder / "ca.pem"))
+        (folder / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
+        server = Dovecot(folder, free_port(), free_port(), folder / "ca.pem")
+        config = folder / "dovecot.conf"
+        config.write_text(
+            f"""\
+base_dir = {folder}/run
+state_dir = {folder}/state
+log_path = {folder}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <{folder}/cert.pem
+ssl_key = <{folder}/key.pem
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_internal_user = dovecot
+default_login_user = dovenull
+mail_location = maildir:{folder}/mail/%u
+{f"imap_capability = {capabilities}" if capabilities else ""}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {server.port}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {server.tls_port}
+    ssl = yes
+  }}
+}}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {folder}/users
+}}
+userdb {{
+  driver = static
+  args = uid={MAIL_UID} gid={MAIL_UID} home={folder}/mail/%u
+}}
+"""
+        )
+        # output to a file, not a pipe: the daemon keeps its inherited descriptors open
+        with (folder / "start.log").open("wb") as log:
+            started = subprocess.run(
+                [str(DOVECOT), "-c", str(config)], stdout=log, stderr=log, timeout=30
+            )
+        try:
+            if started.returncode:
+                output = (folder / "start.log").read_text(errors="replace")
+                raise RuntimeError(f"dovecot did not start: {output}")
+            _wait_for(server)
+            yield server
+        finally:
+            subprocess.run(
+                [str(DOVECOT), "-c", str(config), "stop"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=30,
+            )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wait_for(server: Dovecot) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            server.client().logout()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                log = (server.folder / "dovecot.log").read_text(errors="replace")
+                raise RuntimeError(f"dovecot did not answer: {log[-2000:]}") from None
+            time.sleep(0.1)
