@@ -21,6 +21,18 @@ from digest.errors import ConfigError, DigestError
 
 CONFIG_NAME = "digest.toml"
 TRANSPORTS = ("outbox", "smtp", "memory")
+# a list's name names its CSV file and goes into tokens, where ':' separates a purpose prefix
+LIST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_LIST_KEYS = ("title", "description")
+
+
+@dataclass(frozen=True)
+class ListInfo:
+    """A list offered to readers (`[lists]` in digest.toml): its name and what people read."""
+
+    name: str
+    title: str
+    description: str = ""
 
 
 @dataclass
@@ -72,6 +84,11 @@ class Config:
     bounce_limit: int = 3
     allow_test_domains: bool = False  # accept addresses at .test (test deployments only)
     confirm_hours: int = 48  # how long a sign-up's confirmation link works
+    # sign-up limits, shared by every web replica through the store; 0: no limit
+    signups_per_client_hour: int = 20  # POST /subscribe per client address per hour
+    confirmations_per_address_day: int = 3  # confirmation emails one address gets per day
+    # the lists readers may choose on the web (`[lists]`); empty: those the files and store know
+    lists: dict[str, ListInfo] = field(default_factory=dict)
     # bounces: the mailbox `digest bounces` (and `digest run`, first) reads; plain imap:// only
     # when allowed
     bounces_source: str = ""
@@ -129,6 +146,8 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("subscribers", "bounce_limit"): ("bounce_limit", int),
     ("subscribers", "allow_test_domains"): ("allow_test_domains", bool),
     ("subscribers", "confirm_hours"): ("confirm_hours", int),
+    ("subscribers", "signups_per_client_hour"): ("signups_per_client_hour", int),
+    ("subscribers", "confirmations_per_address_day"): ("confirmations_per_address_day", int),
     ("bounces", "source"): ("bounces_source", str),
     ("bounces", "allow_plaintext"): ("bounces_allow_plaintext", bool),
     ("schedule", "hold"): ("hold", bool),
@@ -144,7 +163,15 @@ _POSITIVE = {
     "bounce_limit",
     "confirm_hours",
 }
-_NON_NEGATIVE = {"min_stories", "rate", "hourly_cap", "max_total_attempts", "max_send_errors"}
+_NON_NEGATIVE = {
+    "min_stories",
+    "rate",
+    "hourly_cap",
+    "max_total_attempts",
+    "max_send_errors",
+    "signups_per_client_hour",
+    "confirmations_per_address_day",
+}
 
 
 def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
@@ -160,6 +187,9 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
     for section, table in raw.items():
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: `{section}` must be a [section]")
+        if section == "lists":
+            config.lists = _lists(path, table)
+            continue
         for key, value in table.items():
             _set(config, path, section, key, value)
     _apply_env(config, env)
@@ -194,6 +224,28 @@ def _set(config: Config, path: Path, section: str, key: str, value: Any) -> None
     if isinstance(value, list) and not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{path}: `{section}.{key}` must be a list of strings")
     setattr(config, attr, value)
+
+
+def _lists(path: Path, table: dict[str, Any]) -> dict[str, ListInfo]:
+    """`[lists]`: `news = "Weekly news"`, or `[lists.news]` with `title` and `description`."""
+    lists = {}
+    for name, value in table.items():
+        where = f"{path}: `lists.{name}`"
+        if not LIST_NAME.match(name):
+            raise ConfigError(
+                f"{where}: a list name is letters, digits, '.', '_' or '-' (at most 64)"
+            )
+        fields = {"title": value} if isinstance(value, str) else value
+        if not isinstance(fields, dict):
+            raise ConfigError(f"{where} must be a title or a table with `title`, `description`")
+        for key, text in fields.items():
+            if key not in _LIST_KEYS:
+                raise ConfigError(f"{path}: unknown setting `lists.{name}.{key}`")
+            if not isinstance(text, str) or any(c in text for c in "\r\n"):
+                raise ConfigError(f"{path}: `lists.{name}.{key}` must be one line of text")
+        title = fields.get("title", "").strip() or name
+        lists[name] = ListInfo(name, title, fields.get("description", "").strip())
+    return lists
 
 
 def _private_networks(path: Path, value: Any) -> bool | list[IPv4Network | IPv6Network]:
@@ -363,6 +415,20 @@ bounce_limit = 3
 allow_test_domains = false
 # hours a sign-up's confirmation link (double opt-in, `digest serve`) keeps working
 confirm_hours = 48
+# the sign-up form's limits, shared by every web replica through the store (0: no limit):
+# sign-ups one client address may post per hour (more get 429), and confirmation emails one
+# address may receive per day (more sign-ups get the same page, and no email)
+signups_per_client_hour = 20
+confirmations_per_address_day = 3
+
+# The lists readers may choose when they sign up or change their preferences on the web, each
+# with the title they read. Without [lists], the web offers the lists subscribers/ and the store
+# know (or "default"). A name is letters, digits, '.', '_' or '-'.
+# [lists]
+# news = "The weekly digest"
+# [lists.local]
+# title = "Local politics"
+# description = "A short note when the council votes."
 
 [bounces]
 # the mailbox bounces, complaints and mailto: unsubscribes arrive in, read by `digest bounces`

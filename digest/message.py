@@ -35,7 +35,13 @@ from digest.config import Config
 from digest.errors import DigestError
 from digest.models import Issue, Subscriber
 from digest.render import ATTRIBUTE_FIELD_PREFIX, PLACEHOLDER_RE
-from digest.tokens import TOKEN_PLACEHOLDER, bounce_address, make_bounce_token, make_token
+from digest.tokens import (
+    TOKEN_PLACEHOLDER,
+    bounce_address,
+    make_bounce_token,
+    make_token,
+    preferences_token,
+)
 from digest.transports.base import Envelope
 
 CRLF = b"\r\n"
@@ -227,6 +233,7 @@ class MessageFactory:
         self._closing = f"--{self._boundary}--\r\n".encode()
         self._list_ids: dict[str, bytes] = {}
         self._date = (0, b"")
+        self._preferences = "preferences_url" in {*self._html[1::2], *self._text[1::2]}
         # `recipient.attributes.KEY` placeholders the templates use: field → the CSV column
         self._attribute_fields = {
             field: field.removeprefix(ATTRIBUTE_FIELD_PREFIX)
@@ -243,6 +250,8 @@ class MessageFactory:
             "name": name,
             "space_name": f" {name}" if name else "",
             "unsubscribe_url": self.unsubscribe_url(subscriber),
+            # an older project's templates may have no preferences link: no token to make
+            "preferences_url": self.preferences_url(subscriber) if self._preferences else "",
             "web_url": f"{self.base_url}/issues/{self.issue.id}",
         }
         if self._attribute_fields:
@@ -256,6 +265,10 @@ class MessageFactory:
 
     def unsubscribe_url(self, subscriber: Subscriber) -> str:
         return f"{self.base_url}/unsubscribe?token={quote(self.token(subscriber), safe='.-_~')}"
+
+    def preferences_url(self, subscriber: Subscriber) -> str:
+        token = preferences_token(self._secret, subscriber.email, subscriber.list)
+        return f"{self.base_url}/preferences?token={quote(token, safe='.-_~')}"
 
     def message_id(self, subscriber: Subscriber) -> str:
         return message_id(self.issue, subscriber.email, self.domain)

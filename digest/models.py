@@ -45,7 +45,7 @@ class Subscriber:
     name: str = ""
     list: str = "default"
     attributes: dict[str, str] = field(default_factory=dict)
-    status: str = "active"  # active | unsubscribed | bounced | complained
+    status: str = "active"  # active | pending | unsubscribed | bounced | complained
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """Issue entries → the HTML and plain-text parts of the email, rendered and CSS-inlined once.
 
-Personal parts (the greeting's name, the unsubscribe and web-version links, the subscriber's own
-CSV columns through `recipient.attributes.KEY`) are rendered as placeholders such as
-`@@digest:unsubscribe_url@@` or `@@digest:attr:city@@`; `digest.message` swaps in each
+Personal parts (the greeting's name, the unsubscribe, preferences and web-version links, the
+subscriber's own CSV columns through `recipient.attributes.KEY`) are rendered as placeholders
+such as `@@digest:unsubscribe_url@@` or `@@digest:attr:city@@`; `digest.message` swaps in each
 subscriber's values, escaped for the part they land in, so premailer runs once per issue and not
 once per subscriber. Text from articles is untrusted: HTML templates autoescape, only http(s) URLs
 become links, and a placeholder spelled out in article text or URLs is defused before rendering.
@@ -36,7 +36,7 @@ TEXT_TEMPLATE = "digest.txt"
 GMAIL_CLIP_BYTES = 102 * 1024
 
 # The personal values a template can use, through `recipient.<name>`.
-PERSONAL_FIELDS = ("name", "space_name", "unsubscribe_url", "web_url")
+PERSONAL_FIELDS = ("name", "space_name", "unsubscribe_url", "preferences_url", "web_url")
 # ... and `recipient.attributes.<key>`: a column of the subscriber's CSV, field "attr:<key>"
 ATTRIBUTE_FIELD_PREFIX = "attr:"
 ATTRIBUTE_KEY_RE = re.compile(r"[A-Za-z0-9_]+")
@@ -399,6 +399,7 @@ def generic_values(issue: Issue, base_url: str = "") -> dict[str, str]:
         "name": "",
         "space_name": "",
         "unsubscribe_url": f"{base}/unsubscribe",
+        "preferences_url": f"{base}/preferences",
         "web_url": f"{base}/issues/{issue.id}",
     }
 

@@ -5,21 +5,30 @@ What the web side answers never depends on the address's state (new, pending, ac
 suppressed), so the form cannot be used to find out who is subscribed. An address that
 unsubscribed can come back this way (the confirmation proves it is theirs); a bounced or
 complained one cannot: those suppressions win.
+
+Also here: the lists a reader may choose (`[lists]`, else those the project knows), the sign-up
+limits every web replica shares through the store, and the preferences a subscriber changes
+with the link in every message (name, lists, or leaving).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid, parseaddr
+from ipaddress import IPv6Address, ip_address, ip_network
 from urllib.parse import quote
 
-from digest.config import Config
+from digest.config import Config, ListInfo
+from digest.errors import DigestError
 from digest.models import Subscriber
+from digest.project import Project
 from digest.store import Store
-from digest.tokens import BadToken, make_token, read_token
+from digest.subscribers import DEFAULT_LIST, known_lists, normalise_email
+from digest.tokens import BadToken, load_secret, make_token, read_token
 from digest.transports.base import Envelope
 
 # A token's list field is a list name (letters, digits, '.', '_', '-'), so a purpose prefix with
@@ -28,6 +37,64 @@ CONFIRM = "confirm:"
 CSRF = "csrf:"
 # the one reason a person may lift themselves by confirming again
 COMEBACK_REASON = "unsubscribed"
+# the store's rate-limit buckets (digest.store.limits) and their windows, in seconds
+CLIENT_BUCKET, CLIENT_WINDOW = "signup-client", 3600.0
+ADDRESS_BUCKET, ADDRESS_WINDOW = "confirm-address", 86400.0
+MAX_NAME = 200
+
+
+def offered_lists(project: Project, store: Store) -> list[ListInfo]:
+    """The lists a reader may choose on the web: `[lists]` when set; else every list the files
+    and the store know, or `default` when there is none (titled by their names)."""
+    if project.config.lists:
+        return list(project.config.lists.values())
+    names = known_lists(project.subscribers_dir, store) or [DEFAULT_LIST]
+    return [ListInfo(name, name) for name in names]
+
+
+def clean_name(raw: str) -> str:
+    """A name as typed in a form, on one line (it goes into a To: header) and not too long."""
+    return " ".join(raw.split())[:MAX_NAME]
+
+
+def client_key(host: str) -> str:
+    """What one client is, for the per-client limit: its address as the server saw it (after a
+    trusted proxy's X-Forwarded-For), an IPv6 one by its /64, which one host usually owns."""
+    try:
+        address = ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def signup_wait(store: Store, config: Config, client: str) -> float:
+    """0 when this client may post another sign-up now (and counts it); else the seconds until
+    it may (`subscribers.signups_per_client_hour`, shared by every replica)."""
+    if not config.signups_per_client_hour:
+        return 0.0
+    return store.take_rate(
+        CLIENT_BUCKET,
+        client_key(client),
+        limit=config.signups_per_client_hour,
+        window=CLIENT_WINDOW,
+    )
+
+
+def may_mail_address(store: Store, config: Config, email: str) -> bool:
+    """Whether one more confirmation email may go to `email` today (and counts it)."""
+    if not config.confirmations_per_address_day:
+        return True
+    wait = store.take_rate(
+        ADDRESS_BUCKET,
+        email.strip().lower(),
+        limit=config.confirmations_per_address_day,
+        window=ADDRESS_WINDOW,
+    )
+    return wait == 0
 
 
 def confirm_token(
@@ -75,6 +142,64 @@ def request_signup(store: Store, subscriber: Subscriber) -> bool:
     return True
 
 
+def request_confirmation(
+    store: Store,
+    config: Config,
+    secret: bytes,
+    subscriber: Subscriber,
+    lists: Sequence[str],
+    *,
+    limited: bool = True,
+) -> Envelope | None:
+    """Record a sign-up for `lists` (pending rows) and return the confirmation email to send,
+    or None when nothing is to be sent: the address is active on all of them already, is
+    suppressed for a reason it cannot lift, or (when `limited`) had its confirmations for
+    today (`subscribers.confirmations_per_address_day`)."""
+    wanted = [
+        request_signup(store, Subscriber(subscriber.email, subscriber.name, name)) for name in lists
+    ]
+    if not any(wanted) or (limited and not may_mail_address(store, config, subscriber.email)):
+        return None
+    token = confirm_token(secret, subscriber.email, lists, config.confirm_hours)
+    return confirmation_envelope(config, subscriber.email, confirm_link(config.base_url, token))
+
+
+async def send_confirmation(project: Project, envelope: Envelope) -> str | None:
+    """Send a confirmation email through the project's transport; None when it went, else why
+    not."""
+    from digest.send import choose_transport
+
+    try:
+        async with choose_transport(project) as transport:
+            delivery = await transport.send(envelope)
+    except (DigestError, OSError) as exc:
+        return str(exc)
+    return None if delivery.ok else delivery.reply
+
+
+def invite(project: Project, email: str, *, name: str = "", list_name: str) -> str | None:
+    """`digest subscribers add --confirm`: record a pending sign-up and send the confirmation
+    email, as the web form does (no per-address limit: an editor asked). None when it was
+    sent; else why nothing was (the address is active already, or suppressed). A transport
+    that fails is a DigestError."""
+    address = normalise_email(email)
+    store = project.store
+    reason = store.suppression_reason(address)
+    if reason is not None and reason != COMEBACK_REASON:
+        return f"suppressed ({reason}); a suppression always wins"
+    secret = load_secret(project.state_dir, project.config.secret)
+    subscriber = Subscriber(address, clean_name(name))
+    envelope = request_confirmation(
+        store, project.config, secret, subscriber, [list_name], limited=False
+    )
+    if envelope is None:
+        return f"already active on list {list_name}"
+    failure = asyncio.run(send_confirmation(project, envelope))
+    if failure is not None:
+        raise DigestError(f"the confirmation email to {address} was not sent: {failure}")
+    return None
+
+
 def confirm(store: Store, email: str, list_name: str) -> bool:
     """Make a confirmed sign-up active (lifting an earlier unsubscribe); whether it was. A
     bounced or complained address stays suppressed."""
@@ -107,3 +232,42 @@ def confirmation_envelope(config: Config, email: str, link: str) -> Envelope:
 
 def confirm_link(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/confirm?token={quote(token, safe='.-_~')}"
+
+
+# -- unsubscribing and preferences ---------------------------------------------------------------
+
+
+def unsubscribe_address(store: Store, email: str, list_name: str) -> None:
+    """Suppress the address as unsubscribed (from every list: that is what the link says); one
+    already bounced or complained keeps that stronger reason."""
+    if not store.is_suppressed(email):
+        store.suppress(email, "unsubscribed", list_name=list_name)
+
+
+def preference_lists(offered: Iterable[ListInfo], rows: dict[str, Subscriber]) -> list[ListInfo]:
+    """The lists the preferences page shows: those offered, then any other the subscriber is on
+    (a list without a `[lists]` entry must still be one they can leave)."""
+    shown = list(offered)
+    names = {info.name for info in shown}
+    shown += [ListInfo(name, name) for name in rows if name not in names]
+    return shown
+
+
+def save_preferences(
+    store: Store, email: str, name: str, chosen: Iterable[str], shown: Iterable[str]
+) -> None:
+    """Apply the preferences page: the name (the subscriber's own, which a list file's sync
+    keeps), active on each chosen list (the link came to this address: no new confirmation)
+    and `unsubscribed` on each shown list left unchecked. Nothing for a suppressed address."""
+    if store.is_suppressed(email):
+        return
+    rows = store.subscriptions(email)
+    if any(row.name != name for row in rows.values()):
+        store.set_own_name(email, name)
+    wanted = set(chosen)
+    for list_name in shown:
+        row = rows.get(list_name)
+        if list_name in wanted and (row is None or row.status != "active"):
+            store.activate_subscriber(email, list_name, name=name)
+        elif list_name not in wanted and row is not None and row.status != "unsubscribed":
+            store.leave_list(email, list_name)

@@ -29,13 +29,16 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
+from digest.config import LIST_NAME
 from digest.errors import DigestError
 from digest.models import Subscriber
 from digest.store import Store
 from digest.wording import plural
 
-LIST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DEFAULT_LIST = "default"
+CLI_ORIGIN = "cli"  # a store row `digest subscribers add` made for a list that has no file
+# every status a subscriber can be shown with: the row's own, or a suppression's reason
+STATUSES = ("active", "pending", "unsubscribed", "bounced", "complained")
 _DELIMITERS = ",;\t|"
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x85]")
 
@@ -390,14 +393,19 @@ def all_subscribers(
     list_name: str | None = None,
     *,
     on_problem: Callable[[RowProblem], None] | None = None,
+    status: str | None = None,
+    configured: Iterable[str] = (),
 ) -> list[Subscriber]:
-    """Every subscriber of every list (or one list) with its status, per list, for listing and
-    export. Unlike `iter_subscribers`, an address on two lists appears on both. Each bad row
-    goes to `on_problem` (by default, a warning in the log)."""
+    """Every subscriber of every list (or one list) with its status (or only those of
+    `status`), per list, for listing and export. Unlike `iter_subscribers`, an address on two
+    lists appears on both. Each bad row goes to `on_problem` (by default, a warning in the
+    log)."""
+    if status is not None and status not in STATUSES:
+        raise ListError(f"--status {status}: no such status (one of {', '.join(STATUSES)})")
     sync_lists(folder, store, list_name, on_problem=on_problem)
-    if list_name is not None and list_name not in known_lists(folder, store):
+    if list_name is not None and list_name not in [*known_lists(folder, store), *configured]:
         raise ListError(f"no list named {list_name!r} in {folder}")
-    return list(store.subscribers(list_name))
+    return list(store.subscribers(list_name, status=status))
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -473,17 +481,31 @@ class ImportReport:
         }
 
 
+def _refused(store: Store, email: str, list_name: str) -> bool:
+    """Whether the person said no: suppressed, or left this list on the preferences page."""
+    return store.is_suppressed(email) or store.subscriber_status(email, list_name) == "unsubscribed"
+
+
+def refusal(store: Store, email: str) -> str:
+    """Why `_refused` refused an address, for a message."""
+    reason = store.suppression_reason(email)
+    if reason:
+        return f"suppressed ({reason}); a suppression always wins"
+    return "left this list on the preferences page; the person's own choice wins"
+
+
 def merge_into_list(
     folder: Path, list_name: str, incoming: Iterable[Subscriber], store: Store
 ) -> ImportReport:
     """Add `incoming` to a list file: new addresses are appended, known ones take the incoming
-    name and attributes. Suppressed addresses are not added: a suppression always wins."""
+    name and attributes. Suppressed addresses are not added: a suppression always wins; nor
+    are those who left this list on the preferences page."""
     path, parsed = _open_for_change(folder, list_name)
     report = ImportReport(list_name=list_name)
     by_key = {email_key(r.subscriber.email): r for r in parsed.records if r.subscriber}
     for subscriber in incoming:
         subscriber.list = list_name
-        if store.is_suppressed(subscriber.email):
+        if _refused(store, subscriber.email, list_name):
             report.suppressed.append(subscriber.email)
             continue
         for key, value in [("name", subscriber.name), *subscriber.attributes.items()]:
@@ -535,14 +557,32 @@ def add_subscriber(
     name: str = "",
     list_name: str = DEFAULT_LIST,
     attributes: dict[str, str] | None = None,
+    to_store: bool = False,
 ) -> ImportReport:
+    """Add one subscriber to a list's file, or with `to_store` (a list that has no file: one
+    only sign-ups or `[lists]` know) to the store, as a row no file owns (`origin` cli)."""
     subscriber = Subscriber(
         email=normalise_email(email),
         name=name.strip(),
         list=list_name,
         attributes=dict(attributes or {}),
     )
-    return merge_into_list(folder, list_name, [subscriber], store)
+    if not to_store:
+        return merge_into_list(folder, list_name, [subscriber], store)
+    report = ImportReport(list_name=list_name)
+    row = store.subscriptions(subscriber.email).get(list_name)
+    if _refused(store, subscriber.email, list_name):
+        report.suppressed.append(subscriber.email)
+    elif row is None:
+        store.subscribe(subscriber, origin=CLI_ORIGIN)
+        report.added = 1
+    elif (subscriber.name and subscriber.name != row.name) or row.status != "active":
+        subscriber.name = subscriber.name or row.name
+        store.subscribe(subscriber, origin=CLI_ORIGIN)
+        report.updated = 1
+    else:
+        report.unchanged = 1
+    return report
 
 
 def _drop_address(folder: Path, email: str, list_name: str | None = None) -> dict[str, int]:

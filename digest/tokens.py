@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -93,6 +94,9 @@ def _generate_secret(path: Path) -> None:
         os.unlink(tmp)
 
 
+_json_string = json.encoder.encode_basestring_ascii
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -101,8 +105,17 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+@functools.lru_cache(maxsize=16)
+def _keyed(secret: bytes) -> hmac.HMAC:
+    """The HMAC keyed with `secret` over the tokens' fixed prefix, to copy: a send makes two
+    tokens per message, and keying costs as much as the rest of one."""
+    return hmac.new(secret, b"unsubscribe\x00", hashlib.sha256)
+
+
 def _mac(secret: bytes, payload: bytes) -> bytes:
-    return hmac.new(secret, b"unsubscribe\x00" + payload, hashlib.sha256).digest()
+    mac = _keyed(secret).copy()
+    mac.update(payload)
+    return mac.digest()
 
 
 def make_token(
@@ -110,11 +123,31 @@ def make_token(
 ) -> str:
     """A token naming `email` on `list_name`. Without `expires` it never expires: an unsubscribe
     link must keep working in an old message."""
-    fields: list[str | int] = [email.lower(), list_name]
-    if expires is not None:
-        fields.append(int(expires.timestamp()))
-    payload = json.dumps(fields, separators=(",", ":")).encode()
+    # json.dumps(fields, separators=(",", ":")), byte for byte, at half the cost: a send makes
+    # two tokens per message
+    expiry = "" if expires is None else f",{int(expires.timestamp())}"
+    payload = f"[{_json_string(email.lower())},{_json_string(list_name)}{expiry}]".encode()
     return f"{_b64(payload)}.{_b64(_mac(secret, payload))}"
+
+
+# A token's list field is a list name (letters, digits, '.', '_', '-'), so a purpose prefix with
+# a ':' keeps the tokens of other uses (digest.signup's too) apart from unsubscribe tokens.
+PREFERENCES = "preferences:"
+
+
+def preferences_token(secret: bytes, email: str, list_name: str) -> str:
+    """The token of a message's preferences link: like the unsubscribe token it never expires
+    (an old message's link keeps working) and verifies under a previous secret too, but works
+    only on the preferences page, and the unsubscribe one only on its own."""
+    return make_token(secret, email, PREFERENCES + list_name)
+
+
+def read_preferences_token(secret: bytes | Sequence[bytes], token: str) -> tuple[str, str]:
+    """(email, list of the message it came in) of a genuine preferences token; else BadToken."""
+    email, field = read_token(secret, token)
+    if not field.startswith(PREFERENCES):
+        raise BadToken("not a preferences token")
+    return email, field.removeprefix(PREFERENCES)
 
 
 def read_token(

@@ -70,6 +70,28 @@ def allow_loopback_sources(root: Path) -> None:
     config.write_text(text.replace("allow_private = false", 'allow_private = ["127.0.0.1/32"]'))
 
 
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A new project signing its links with web_support's SECRET (the web tests' project; a
+    module with a `project` fixture of its own uses that one)."""
+    from web_support import SECRET
+
+    from digest.project import init_project
+
+    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+    project = init_project(tmp_path / "news")
+    yield project
+    project.close()
+
+
+@pytest.fixture
+def client(project: Any) -> Any:
+    """The web app of `project`, in-process (web_support.web_client)."""
+    from web_support import web_client
+
+    return web_client(project)
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Any]:
     """One real PostgreSQL for the whole session (see postgres_support.py)."""

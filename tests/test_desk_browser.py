@@ -208,7 +208,7 @@ def test_an_editor_shapes_and_approves_an_issue_in_the_browser(
         reader = Subscriber(email=address, name=address[:3].title(), list="example")
         assert html == factory.html(reader)
         personal, generic = factory.personal_values(reader), generic_values(issue)
-        for name in ("unsubscribe_url", "web_url", "space_name"):
+        for name in ("unsubscribe_url", "preferences_url", "web_url", "space_name"):
             html = html.replace(
                 html_lib.escape(personal[name], quote=True),
                 html_lib.escape(generic[name], quote=True),

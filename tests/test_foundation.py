@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from digest.cli import app
-from digest.config import load_config
+from digest.config import DEFAULT_CONFIG, load_config
 from digest.errors import ConfigError, DigestError
 from digest.project import init_project, open_project
 from digest.store import MIGRATIONS, Store
@@ -58,6 +58,13 @@ def test_init_creates_a_project(tmp_path: Path) -> None:
         ("[newsletter]\nbase_url = 'ftp://x'\n", "newsletter.base_url"),
         ("[newsletter]\nfrom = 'nobody'\n", "newsletter.from"),
         ("[sumary]\nwords = 9\n", "sumary.words"),
+        ("[lists]\n'bad name' = 'X'\n", "lists.bad name"),
+        ("[lists]\n'a:b' = 'X'\n", "lists.a:b"),
+        ("[lists.news]\ncolour = 'red'\n", "lists.news.colour"),
+        ("[lists.news]\ntitle = 3\n", "lists.news.title"),
+        ('[lists]\nnews = "Two\\nlines"\n', "lists.news.title"),
+        ("[lists]\nnews = 3\n", "lists.news"),
+        ("[subscribers]\nsignups_per_client_hour = -1\n", "subscribers.signups_per_client_hour"),
         ("[summary\n", "not valid TOML"),
     ],
 )
@@ -67,6 +74,27 @@ def test_bad_settings_name_key_and_file(tmp_path: Path, toml: str, names: str) -
     with pytest.raises(ConfigError) as info:
         load_config(path, env={})
     assert names in str(info.value) and str(path) in str(info.value)
+
+
+def test_lists_are_read_in_order_with_their_titles(tmp_path: Path) -> None:
+    path = tmp_path / "digest.toml"
+    path.write_text(
+        "[lists]\nnews = 'The weekly digest'\n"
+        "[lists.local]\ndescription = 'When the council votes.'\n"
+    )
+    config = load_config(path, env={})
+    assert [(i.name, i.title, i.description) for i in config.lists.values()] == [
+        ("news", "The weekly digest", ""),
+        ("local", "local", "When the council votes."),
+    ]
+    assert (config.signups_per_client_hour, config.confirmations_per_address_day) == (20, 3)
+    # the example `digest init` writes, uncommented, is a working [lists]
+    example = DEFAULT_CONFIG.split("# [lists]\n", 1)[1].split("\n\n", 1)[0]
+    path.write_text("[lists]\n" + "\n".join(line[2:] for line in example.splitlines()))
+    assert [i.title for i in load_config(path, env={}).lists.values()] == [
+        "The weekly digest",
+        "Local politics",
+    ]
 
 
 def test_bad_setting_through_the_cli_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -256,7 +256,10 @@ def test_no_placeholder_from_data_survives_anywhere(tmp_path: Path) -> None:
     for _, attributes in tags:
         for name, value in attributes.items():
             found = PLACEHOLDER_RE.findall(value or "")
-            assert found in ([], ["unsubscribe_url"], ["web_url"]), (name, value)
+            assert found in ([], ["unsubscribe_url"], ["preferences_url"], ["web_url"]), (
+                name,
+                value,
+            )
     article_hrefs = [a["href"] for t, a in tags if t == "a" and "example/" in (a["href"] or "")]
     assert article_hrefs and all("%40%40digest:" in h for h in article_hrefs)
     assert "https://evil.example/r/%40%40digest:name@@" in parts.text

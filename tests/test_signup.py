@@ -5,40 +5,30 @@ from __future__ import annotations
 
 import mailbox
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import unquote
 
-import pytest
+import httpx
 from starlette.testclient import TestClient
-from test_web import SECRET, web_client
+from web_support import SECRET, csrf_of, uvicorn_thread, web_client
 
 from digest.models import Subscriber
-from digest.project import Project, init_project
+from digest.project import Project, open_project
 from digest.signup import confirm_token
 from digest.tokens import make_token
 from digest.web import create_app
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
-    """A project signing with SECRET (test_web's own fixture, which pytest cannot share)."""
-    monkeypatch.setenv("DIGEST_SECRET", SECRET)
-    project = init_project(tmp_path / "news")
-    yield project
-    project.close()
-
-
-@pytest.fixture
-def client(project: Project) -> TestClient:
-    return web_client(project)
-
-
-def csrf_of(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found, page
-    return found.group(1)
+def configured(project: Project, *changes: tuple[str, str], lists: str = "") -> Project:
+    """The project reopened with settings of digest.toml replaced (old, new) and `lists`, the
+    body of a [lists] table, appended: a Project to close."""
+    path = project.root / "digest.toml"
+    text = path.read_text()
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new)
+    path.write_text(text + (f"\n[lists]\n{lists}" if lists else ""))
+    return open_project(project.root)
 
 
 def sign_up(client: TestClient, email: str, **fields: str) -> tuple[int, str]:
@@ -170,3 +160,140 @@ def test_an_expired_altered_or_unsubscribe_token_confirms_nobody(
     assert client.post("/unsubscribe", params={"token": good}, data=one_click).status_code == 400
     assert not project.store.is_suppressed("a@example.org")
     assert sendable(project) == []
+
+
+# -- the lists offered ------------------------------------------------------------------------
+
+LISTS = """news = "The weekly digest"
+[lists.local]
+title = "Local politics"
+description = "A short note when the council votes."
+"""
+
+
+def test_the_form_offers_exactly_the_configured_lists_and_refuses_others(
+    project: Project,
+) -> None:
+    listed = configured(project, lists=LISTS)
+    client = web_client(listed)
+    page = client.get("/subscribe").text
+    boxes = re.findall(r'<input type="checkbox" id="(list-\d)" name="lists"\s+value="(\w+)"', page)
+    assert [value for _, value in boxes] == ["news", "local"]  # not `example`, the file's list
+    for box_id, _ in boxes:  # each box has its label, the description is tied to its box
+        assert f'<label for="{box_id}">' in page
+    assert '<label for="list-1">The weekly digest</label>' in page
+    assert 'aria-describedby="list-2-about"' in page and "when the council votes" in page
+
+    status, text = sign_up(client, "ada@example.org", lists="example")
+    assert status == 400 and "There is no list “example” here" in text
+    status, text = sign_up(client, "ada@example.org")
+    assert status == 400 and "Choose at least one list." in text
+    assert mails(listed) == [] and list(listed.store.subscribers("news")) == []
+
+    form = client.get("/subscribe")
+    chosen = {"csrf": csrf_of(form.text), "email": "ada@example.org", "lists": ["news", "local"]}
+    assert client.post("/subscribe", data=chosen).status_code == 200
+    [message] = mails(listed)
+    client.post("/confirm", data={"token": link_token(message), "csrf": csrf_of(form.text)})
+    assert {s.list for s in listed.store.subscribers(status="active")} == {"news", "local"}
+    listed.close()
+
+
+def test_one_configured_list_is_a_hidden_field(project: Project) -> None:
+    listed = configured(project, lists='news = "The weekly digest"\n')
+    page = web_client(listed).get("/subscribe").text
+    assert '<input type="hidden" name="lists" value="news">' in page
+    assert 'type="checkbox"' not in page
+    listed.close()
+
+
+# -- posts from other sites -------------------------------------------------------------------
+
+
+def test_a_post_from_another_site_gets_our_form_filled_in_to_press_once(
+    project: Project, client: TestClient
+) -> None:
+    """A form on another site posts `email`, `name` and `lists` without our CSRF pair: the
+    person gets our form back, filled in, and only pressing it signs them up."""
+    listed = configured(project, lists=LISTS)
+    browser = web_client(listed)
+    posted = {"email": "ada@example.org", "name": "Ada L", "lists": ["local"]}
+    page = browser.post("/subscribe", data=posted, headers={"Origin": "https://other.example"})
+    assert page.status_code == 403 and "press Subscribe to confirm" in page.text
+    assert 'value="ada@example.org"' in page.text and 'value="Ada L"' in page.text
+    assert re.search(r'value="local" checked', page.text)
+    assert not re.search(r'value="news" checked', page.text)
+    assert mails(listed) == [] and list(listed.store.subscribers()) == []
+    # the page came with a fresh pair (its cookie is now in this browser): pressing it works
+    pressed = browser.post("/subscribe", data={**posted, "csrf": csrf_of(page.text)})
+    assert pressed.status_code == 200 and 'id="sent"' in pressed.text
+    [message] = mails(listed)
+    assert message["To"] == "ada@example.org"
+    assert listed.store.subscriber_status("ada@example.org", "local") == "pending"
+    assert listed.store.subscriber_status("ada@example.org", "news") is None
+    listed.close()
+
+
+# -- limits -----------------------------------------------------------------------------------
+
+
+def test_too_many_sign_ups_from_one_client_get_429_across_replicas(project: Project) -> None:
+    """Two app instances (two replicas) on one store share the per-client count."""
+    limited = configured(project, ("signups_per_client_hour = 20", "signups_per_client_hour = 3"))
+    first, second = web_client(limited), web_client(limited)
+    other_client = web_client(limited, client=("203.0.113.7", 40000))
+    codes = [
+        sign_up(replica, f"p{n}@example.org")[0] for n, replica in enumerate([first, second, first])
+    ]
+    assert codes == [200, 200, 200]
+    csrf = csrf_of(second.get("/subscribe").text)
+    refused = second.post("/subscribe", data={"csrf": csrf, "email": "p4@example.org"})
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
+    assert "Too many sign-ups" in refused.text and "try again in" in refused.text
+    assert len(mails(limited)) == 3
+    # another client is counted apart
+    assert sign_up(other_client, "p5@example.org")[0] == 200
+    limited.close()
+
+
+def test_one_address_gets_only_so_many_confirmations_and_the_page_does_not_say(
+    project: Project,
+) -> None:
+    limited = configured(
+        project, ("confirmations_per_address_day = 3", "confirmations_per_address_day = 2")
+    )
+    first, second = web_client(limited), web_client(limited)
+    pages = [sign_up(replica, "ada@example.org") for replica in [first, second, second, first]]
+    assert len(set(pages)) == 1 and pages[0][0] == 200  # the same neutral page every time
+    assert [m["To"] for m in mails(limited)] == ["ada@example.org"] * 2
+    # another address is not held back by it
+    assert sign_up(first, "grace@example.org")[0] == 200
+    assert len(mails(limited)) == 3
+    limited.close()
+
+
+def test_the_client_is_the_peer_or_a_trusted_proxys_x_forwarded_for(project: Project) -> None:
+    """Through a real uvicorn: X-Forwarded-For names the client only when the peer is one of
+    --forwarded-allow-ips."""
+    limited = configured(project, ("signups_per_client_hour = 20", "signups_per_client_hour = 1"))
+
+    def post_from(base: str, forwarded_for: str) -> int:
+        with httpx.Client(base_url=base, headers={"Host": "127.0.0.1:8080"}) as browser:
+            csrf = csrf_of(browser.get("/subscribe").text)
+            return browser.post(
+                "/subscribe",
+                data={"csrf": csrf, "email": "x@example.org"},
+                headers={"X-Forwarded-For": forwarded_for},
+            ).status_code
+
+    # the peer (127.0.0.1) is the trusted proxy: each forwarded client has its own count
+    with uvicorn_thread(limited) as base:
+        assert post_from(base, "198.51.100.1") == 200
+        assert post_from(base, "198.51.100.2") == 200
+        assert post_from(base, "198.51.100.1") == 429
+    # a peer that is not a trusted proxy: its header is ignored, the peer is the client
+    with uvicorn_thread(limited, forwarded_allow_ips="192.0.2.1") as base:
+        assert post_from(base, "198.51.100.3") == 200
+        assert post_from(base, "198.51.100.4") == 429
+    limited.close()

@@ -551,3 +551,70 @@ def test_a_confirmed_sign_up_becomes_active_and_lifts_only_its_own_unsubscribe(
     assert [(s.email, s.name) for s in store.active_subscribers()] == [("ada@x.org", "Ada")]
     assert store.suppression_reason("ada@x.org") is None
     assert store.suppression_reason("bob@x.org") == "complained"
+
+
+def test_rate_limits_are_shared_by_every_connection_and_pruned(target: str) -> None:
+    """Two connections (two web replicas) count against one limit; a key's events leave the
+    window, and the table, as they age."""
+    first, second = open_store(target), open_store(target)
+    window, start = 3600.0, 1_000_000.0
+    taken = [
+        store.take_rate("signup", "192.0.2.1", limit=3, window=window, now=start + n)
+        for n, store in enumerate([first, second, first])
+    ]
+    assert taken == [0.0, 0.0, 0.0]
+    # the fourth waits until the first event (at start) leaves the window
+    assert second.take_rate("signup", "192.0.2.1", limit=3, window=window, now=start + 10) == (
+        pytest.approx(window - 10)
+    )
+    assert first.take_rate("signup", "192.0.2.2", limit=3, window=window, now=start + 10) == 0
+    assert first.take_rate("other", "192.0.2.1", limit=3, window=window, now=start + 10) == 0
+    assert first.rate_event_count("signup") == 4  # the refused one is not counted
+    # an hour on, the old events are pruned as a new one arrives, and the key may go again
+    later = start + window + 5
+    assert second.take_rate("signup", "192.0.2.1", limit=3, window=window, now=later) == 0
+    # (the other key's event at start + 10 is still in its window; the other bucket prunes itself)
+    assert first.rate_event_count("signup") == 2 and first.rate_event_count() == 3
+    # no address in the clear
+    assert "192.0.2.1" not in json.dumps(
+        [list(r) for r in first.db.all("SELECT * FROM rate_events")]
+    )
+    first.close()
+    second.close()
+
+
+def test_a_persons_own_name_and_leaving_a_list_outlast_the_files_sync(store: Store) -> None:
+    store.sync_list("news", "v1", _people("a@x.org", "b@x.org"), drop_missing=True)
+    store.sync_list("vip", "v1", _people("a@x.org", list_name="vip"), drop_missing=True)
+    assert store.set_own_name("A@x.org", "Ada King") == 2
+    assert store.set_own_name("a@x.org", "Ada King") == 0  # nothing to change
+    store.leave_list("a@x.org", "vip")
+    edited = _people("a@x.org", "b@x.org")
+    edited[1].name = "Bea"
+    store.sync_list("news", "v2", edited, drop_missing=True)
+    store.sync_list("vip", "v2", _people("a@x.org", "c@x.org", list_name="vip"), drop_missing=True)
+    rows = store.subscriptions("a@x.org")
+    assert {n: (r.name, r.status) for n, r in rows.items()} == {
+        "news": ("Ada King", "active"),
+        "vip": ("Ada King", "unsubscribed"),
+    }
+    assert [s.name for s in store.subscribers("news") if s.email == "b@x.org"] == ["Bea"]
+    assert [s.list for s in store.active_subscribers() if s.email == "a@x.org"] == ["news"]
+    # the listing by status: a row's own, or a suppression's reason
+    store.subscribe(Subscriber(email="p@x.org", list="news"), origin="web", status="pending")
+    store.suppress("b@x.org", "bounced")
+    by_status = {
+        status: sorted((s.list, s.email) for s in store.subscribers(status=status))
+        for status in ("active", "pending", "unsubscribed", "bounced")
+    }
+    assert by_status == {
+        "active": [("news", "a@x.org"), ("vip", "c@x.org")],
+        "pending": [("news", "p@x.org")],
+        "unsubscribed": [("vip", "a@x.org")],
+        "bounced": [("news", "b@x.org")],
+    }
+    assert [s.email for s in store.subscribers("vip", status="active")] == ["c@x.org"]
+    # choosing the list again on the preferences page makes the row active, name kept
+    store.activate_subscriber("a@x.org", "vip", name="ignored for an existing row")
+    assert store.subscriptions("a@x.org")["vip"].status == "active"
+    assert store.subscriptions("a@x.org")["vip"].name == "Ada King"

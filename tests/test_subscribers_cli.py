@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import mailbox
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from digest.cli import app
+from digest.models import Subscriber
 from digest.project import init_project
 from digest.store import Store
 
@@ -242,3 +244,73 @@ def test_sync_brings_an_edited_file_in_and_export_reads_the_store(root: Path) ->
             "team": "engines",
         }
     ]
+
+
+def _outbox(root: Path) -> list[mailbox.MaildirMessage]:
+    return (
+        list(mailbox.Maildir(root / "outbox", create=False)) if (root / "outbox").exists() else []
+    )
+
+
+def test_add_confirm_sends_the_confirmation_and_list_shows_who_is_pending(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DIGEST_SECRET", "a-test-secret-that-is-long-enough")
+    code, _, err = run(root, "add", "Zoe@Example.ORG", "--name", "Zoë", "--confirm")
+    assert code == 0, err
+    assert "confirmation sent to Zoe@Example.ORG for list example" in err
+    [message] = _outbox(root)
+    assert message["To"] == "Zoe@example.org"
+    body = message.get_payload(decode=True).decode()
+    assert "/confirm?token=" in body
+    # pending until confirmed: listed by status, not sent to
+    assert [(s["email"], s["name"]) for s in listed(root, "--status", "pending")] == [
+        ("Zoe@example.org", "Zoë")
+    ]
+    assert {s["email"] for s in listed(root, "--status", "active")} == {
+        "ada@example.org",
+        "grace@example.org",
+        "linus@example.net",
+    }
+    # an active address is told so, and nothing is sent; so is a bounced one
+    code, _, err = run(root, "add", "ada@example.org", "--confirm")
+    assert code == 1 and "no confirmation sent to ada@example.org: already active" in err
+    store = Store(root / ".digest" / "digest.sqlite3")
+    store.suppress("grace@example.org", "bounced")
+    store.close()
+    code, _, err = run(root, "add", "grace@example.org", "--confirm")
+    assert code == 1 and "suppressed (bounced)" in err
+    assert len(_outbox(root)) == 1
+    assert [s["email"] for s in listed(root, "--status", "bounced")] == ["grace@example.org"]
+    code, _, err = run(root, "list", "--status", "gone")
+    assert code == 2 and "--status gone: no such status (one of active, pending" in err
+
+
+def test_add_to_a_list_without_a_file_is_a_store_row(root: Path) -> None:
+    """A list that only `[lists]` names, or only the store holds (sign-ups), takes `add`
+    without a file being made for it."""
+    config = root / "digest.toml"
+    config.write_text(config.read_text() + '\n[lists]\nnews = "The weekly digest"\n')
+    code, _, err = run(root, "add", "zoe@example.org", "--name", "Zoë", "--list", "news")
+    assert code == 0 and "zoe@example.org added to list news" in err
+    assert not (root / "subscribers" / "news.csv").exists()
+    assert [(s["email"], s["status"]) for s in listed(root, "--list", "news")] == [
+        ("zoe@example.org", "active")
+    ]
+    code, _, err = run(root, "add", "zoe@example.org", "--name", "Zoë Z", "--list", "news")
+    assert code == 0 and "updated on list news" in err
+    store = Store(root / ".digest" / "digest.sqlite3")
+    assert store.db.scalar("SELECT origin FROM subscribers WHERE list = 'news'") == "cli"
+    store.subscribe(Subscriber(email="web@example.org", list="signups"), origin="web")
+    store.close()
+    code, _, err = run(root, "add", "ann@example.org", "--list", "signups")
+    assert code == 0 and "ann@example.org added to list signups" in err
+    assert {s["email"] for s in listed(root, "--list", "signups")} == {
+        "web@example.org",
+        "ann@example.org",
+    }
+    assert sorted(p.name for p in (root / "subscribers").iterdir()) == ["example.csv"]
+    # a list nobody knows still needs --new-list
+    code, _, err = run(root, "add", "ann@example.org", "--list", "nwes")
+    assert code == 2 and "no such list (lists: example, news, signups)" in err
+    assert listed(root, "--list", "news", "--status", "pending") == []

@@ -11,7 +11,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,32 +23,17 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import uvicorn
-from starlette.testclient import TestClient
 from typer.testing import CliRunner
+from web_support import SECRET, uvicorn_thread, web_client
 
 from digest.cli import app
 from digest.models import Article, Issue, IssueEntry
-from digest.project import Project, init_project, open_project
+from digest.project import Project, open_project
 from digest.render import render_issue
 from digest.tokens import _b64, _unb64, load_secret, make_token
-from digest.web import SECURITY_HEADERS, create_app, server_config
+from digest.web import SECURITY_HEADERS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "subscribers"
-SECRET = "a-test-secret-that-is-long-enough"
-
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
-    monkeypatch.setenv("DIGEST_SECRET", SECRET)
-    project = init_project(tmp_path / "news")
-    yield project
-    project.close()
-
-
-def web_client(project: Project, **options: Any) -> TestClient:
-    """The app in-process, addressed by its public host (the only Host header it answers)."""
-    return TestClient(create_app(project), base_url=project.config.base_url, **options)
 
 
 def make_issue(project: Project, key: str, subject: str = "The week") -> Issue:
@@ -253,21 +237,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def live_server(project: Project) -> Iterator[str]:
-    """The app under a real uvicorn on a loopback port, in a thread."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(server_config(create_app(project), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with uvicorn_thread(project) as base:
+        yield base
 
 
 def test_one_click_over_real_http(project: Project, live_server: str) -> None:

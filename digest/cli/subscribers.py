@@ -17,8 +17,11 @@ from digest.cli._usage import typer_app
 from digest.errors import EXIT_PARTIAL, DigestError
 from digest.models import Subscriber
 from digest.project import Project, open_project
+from digest.signup import invite
+from digest.store import Store
 from digest.subscribers import (
     DEFAULT_LIST,
+    STATUSES,
     ImportReport,
     RowProblem,
     add_subscriber,
@@ -26,6 +29,7 @@ from digest.subscribers import (
     forget,
     import_file,
     list_files,
+    refusal,
     remove_subscriber,
     sync_lists,
 )
@@ -67,18 +71,27 @@ class _Problems:
             raise typer.Exit(EXIT_PARTIAL)
 
 
-def _read_all(list_name: str | None) -> tuple[list[Subscriber], _Problems]:
+def _read_all(
+    list_name: str | None, status: str | None = None
+) -> tuple[list[Subscriber], _Problems]:
     project = _project()
     problems = _Problems()
-    found = all_subscribers(project.subscribers_dir, project.store, list_name, on_problem=problems)
+    found = all_subscribers(
+        project.subscribers_dir,
+        project.store,
+        list_name,
+        on_problem=problems,
+        status=status,
+        configured=project.config.lists,
+    )
     return found, problems
 
 
-def _say_import(report: ImportReport) -> None:
+def _say_import(report: ImportReport, store: Store) -> None:
     for problem in report.problems:
         console.print(f"skipped {problem}")
     for email in report.suppressed:
-        console.print(f"not added {email}: suppressed, and a suppression always wins")
+        console.print(f"not added {email}: {refusal(store, email)}")
     console.print(
         f"list {report.list_name}: {report.added} added, {report.updated} updated, "
         f"{report.unchanged} unchanged, {plural(report.duplicates, 'duplicate')} merged, "
@@ -97,24 +110,27 @@ def import_command(
     """Merge a CSV file into a list: bad rows are reported by line and skipped."""
     project = _project()
     report = import_file(file, project.subscribers_dir, project.store, list_name)
-    _say_import(report)
+    _say_import(report, project.store)
     if as_json:
         emit_json(report.as_dict())
     if report.problems:
         raise typer.Exit(EXIT_PARTIAL)
 
 
-def _target_list(folder: Path, wanted: str | None, create: bool) -> tuple[str, bool]:
-    """The list `add` writes to, and whether it is new. A mistyped --list must not quietly
-    become a new list that nobody sends to, so a new one needs --new-list."""
-    lists = list_files(folder) if folder.is_dir() else {}
+def _target_list(project: Project, wanted: str | None, create: bool) -> tuple[str, bool]:
+    """The list `add` writes to, and whether it is new: a list file, or a list only the store
+    or `[lists]` knows. A mistyped --list must not quietly become a new list that nobody sends
+    to, so a new one needs --new-list."""
+    folder = project.subscribers_dir
+    files = list_files(folder) if folder.is_dir() else {}
+    lists = sorted({*files, *project.store.subscriber_lists(), *project.config.lists})
     names = ", ".join(lists) or "none yet"
     if wanted is None:
         if DEFAULT_LIST in lists:
             return DEFAULT_LIST, False
         if len(lists) > 1:
             raise DigestError(f"there are several lists ({names}): choose one with --list NAME")
-        return (next(iter(lists)), False) if lists else (DEFAULT_LIST, True)
+        return (lists[0], False) if lists else (DEFAULT_LIST, True)
     if wanted in lists:
         return wanted, False
     if not create:
@@ -135,19 +151,41 @@ def add_command(
     new_list: Annotated[
         bool, typer.Option("--new-list", help="Create the list when there is none of that name.")
     ] = False,
+    confirm: Annotated[
+        bool,
+        typer.Option(
+            "--confirm",
+            help="Send a confirmation email (double opt-in, through the configured transport)"
+            " instead of adding directly.",
+        ),
+    ] = False,
 ) -> None:
-    """Add one subscriber to a list (or update their name)."""
+    """Add one subscriber to a list (or update their name), or with --confirm ask them to."""
     project = _project()
-    list_name, creating = _target_list(project.subscribers_dir, list_name, new_list)
+    list_name, creating = _target_list(project, list_name, new_list)
+    if confirm:
+        not_sent = invite(project, email, name=name, list_name=list_name)
+        if not_sent:
+            console.print(f"no confirmation sent to {email.strip()}: {not_sent}")
+            raise typer.Exit(EXIT_PARTIAL)
+        console.print(
+            f"confirmation sent to {email.strip()} for list {list_name}; pending until confirmed"
+        )
+        return
+    has_file = (project.subscribers_dir / f"{list_name}.csv").exists()
     report = add_subscriber(
-        project.subscribers_dir, project.store, email, name=name, list_name=list_name
+        project.subscribers_dir,
+        project.store,
+        email,
+        name=name,
+        list_name=list_name,
+        to_store=not has_file and not creating,
     )
     if creating:
         console.print(f"created list {list_name} ({project.subscribers_dir / list_name}.csv)")
     if report.suppressed:
         console.print(
-            f"not added {report.suppressed[0]}: suppressed "
-            f"({project.store.suppression_reason(report.suppressed[0])}); a suppression always wins"
+            f"not added {report.suppressed[0]}: {refusal(project.store, report.suppressed[0])}"
         )
         raise typer.Exit(EXIT_PARTIAL)
     verb = "added to" if report.added else "updated on" if report.updated else "already on"
@@ -166,15 +204,25 @@ def remove_command(
         console.print(f"removed {email.strip()} from list {name} ({plural(rows, 'row')})")
 
 
+StatusOption = Annotated[
+    str | None,
+    typer.Option(
+        "--status",
+        help=f"Only subscribers with this status ({', '.join(STATUSES)}).",
+    ),
+]
+
+
 @command(subscribers_app, "list")
 def list_command(
     list_name: ListOption = None,
+    status: StatusOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per subscriber on stdout.")
     ] = False,
 ) -> None:
     """Show the subscribers with their status (a suppression always wins over the list)."""
-    subscribers, problems = _read_all(list_name)
+    subscribers, problems = _read_all(list_name, status)
     if as_json:
         for subscriber in subscribers:
             emit_json(_as_json(subscriber))
@@ -191,12 +239,13 @@ def list_command(
 @command(subscribers_app, "export")
 def export_command(
     list_name: ListOption = None,
+    status: StatusOption = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
 ) -> None:
     """Write every subscriber as CSV: email, name, list, status, then the attributes."""
-    subscribers, problems = _read_all(list_name)
+    subscribers, problems = _read_all(list_name, status)
     extra: list[str] = []
     for subscriber in subscribers:
         extra.extend(k for k in subscriber.attributes if k not in extra)

@@ -1,4 +1,4 @@
-"""`digest serve`: the unsubscribe endpoint and the web archive, under uvicorn."""
+"""`digest serve`: sign-up, preferences, unsubscribe and the web archive, under uvicorn."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def serve_command(
         str,
         typer.Option(
             "--forwarded-allow-ips",
-            help="Comma-separated proxy addresses whose X-Forwarded-* headers are trusted.",
+            help="Comma-separated proxy addresses whose X-Forwarded-* headers are trusted (the"
+            " sign-up limit counts per client: the proxy's address must be listed).",
         ),
     ] = "127.0.0.1",
     request_timeout: Annotated[
@@ -53,7 +54,7 @@ def serve_command(
         typer.Option("--backlog", min=1, help="Connections waiting to be accepted [default: 128]."),
     ] = None,
 ) -> None:
-    """Serve one-click unsubscribe, the archive of sent issues and their web versions.
+    """Serve sign-up (double opt-in), preferences, one-click unsubscribe and the archive.
 
     Run it behind a reverse proxy that terminates TLS (see docs/deploy.md)."""
     from digest.web import create_app, serve

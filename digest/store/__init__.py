@@ -3,9 +3,9 @@ or PostgreSQL (shared by several hosts), with the same versioned forward migrati
 
 Split by aggregate — articles (+ every source that carried each), issues (frozen once built),
 sends (one row per issue × subscriber), subscribers (one row per list × address),
-suppressions (keyed by a hash of the address), bounces (what the bounce mailbox reported) —
-over one connection layer (`database.py`) where every difference between the two dialects
-lives.
+suppressions (keyed by a hash of the address), bounces (what the bounce mailbox reported),
+the web side's shared rate limits — over one connection layer (`database.py`) where every
+difference between the two dialects lives.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from digest.store.articles import Articles, body_fingerprint
 from digest.store.bounces import Bounces
 from digest.store.database import Database, PostgresDatabase, SQLiteDatabase
 from digest.store.issues import IssueExists, Issues
+from digest.store.limits import RateLimits
 from digest.store.migrations import MIGRATIONS
 from digest.store.sends import (
     GAVE_UP_PREFIX,
@@ -43,7 +44,7 @@ __all__ = [
 ]
 
 
-class Store(Articles, Issues, Sends, SendLeases, Subscribers, Suppressions, Bounces):
+class Store(Articles, Issues, Sends, SendLeases, Subscribers, Suppressions, Bounces, RateLimits):
     """The project's state. `Store(path)` opens (and migrates) the SQLite file at `path`;
     `Store(database)` wraps an open PostgreSQL (or SQLite) connection."""
 

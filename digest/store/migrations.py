@@ -159,6 +159,20 @@ TEMPLATES: list[str] = [
     ALTER TABLE suppressions ADD COLUMN detail TEXT NOT NULL DEFAULT '';
     ALTER TABLE suppressions ADD COLUMN updated TEXT;
     """,
+    # The web side's (docs/subscribers.md). rate_events: the sign-up limits every web replica
+    # shares, one row per counted event, keyed by a SHA-256 of what is limited (a client's
+    # address, an email address) and pruned once older than its window. own_name: the
+    # subscriber set their name on the preferences page, so a list file's sync keeps it.
+    """
+    CREATE TABLE rate_events (
+        bucket TEXT NOT NULL,
+        key_hash TEXT NOT NULL,
+        at {float} NOT NULL
+    );
+    CREATE INDEX rate_events_key ON rate_events (bucket, key_hash, at);
+    CREATE INDEX rate_events_at ON rate_events (bucket, at);
+    ALTER TABLE subscribers ADD COLUMN own_name INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 

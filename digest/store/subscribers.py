@@ -77,7 +77,9 @@ class Subscribers:
                        origin, created, updated)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (list, email_key) DO UPDATE SET email = excluded.email,
-                       name = excluded.name, attributes = excluded.attributes,
+                       name = CASE WHEN subscribers.own_name = 1 THEN subscribers.name
+                           ELSE excluded.name END,
+                       attributes = excluded.attributes,
                        origin = excluded.origin, updated = excluded.updated""",
                 list(rows.values()),
             )
@@ -130,23 +132,59 @@ class Subscribers:
         )
         return status
 
-    def activate_subscriber(self, email: str, list_name: str, *, lift: str) -> None:
-        """Make an address active on a list (a confirmed sign-up), keeping a pending row's name,
-        and lift its suppression if it is for `lift` (a person coming back after unsubscribing)."""
+    def activate_subscriber(
+        self, email: str, list_name: str, *, lift: str | None = None, name: str = ""
+    ) -> None:
+        """Make an address active on a list (a confirmed sign-up, or a list chosen on the
+        preferences page), keeping an existing row's name (`name` is a new row's), and lift its
+        suppression if it is for `lift` (a person coming back after unsubscribing)."""
         now = now_utc().isoformat()
         with self.db.transaction():
             self.db.execute(
-                """INSERT INTO subscribers (list, email_key, email, email_hash, status, origin,
-                       created, updated)
-                   VALUES (?, ?, ?, ?, 'active', 'web', ?, ?)
+                """INSERT INTO subscribers (list, email_key, email, email_hash, name, status,
+                       origin, created, updated)
+                   VALUES (?, ?, ?, ?, ?, 'active', 'web', ?, ?)
                    ON CONFLICT (list, email_key) DO UPDATE SET status = 'active',
                        updated = excluded.updated""",
-                (list_name, _key(email), email, email_hash(email), now, now),
+                (list_name, _key(email), email, email_hash(email), name, now, now),
             )
+            if lift is not None:
+                self.db.execute(
+                    "DELETE FROM suppressions WHERE email_hash = ? AND reason = ?",
+                    (email_hash(email), lift),
+                )
+
+    def leave_list(self, email: str, list_name: str) -> None:
+        """The subscriber left one list on the preferences page: the row stays, `unsubscribed`,
+        so that a list file still naming the address does not bring it back."""
+        self.db.execute(
+            """UPDATE subscribers SET status = 'unsubscribed', updated = ?
+               WHERE list = ? AND email_key = ?""",
+            (now_utc().isoformat(), list_name, _key(email)),
+        )
+
+    def set_own_name(self, email: str, name: str) -> int:
+        """The name the subscriber gave themselves, on every list they are on; a list file's
+        later sync keeps it (`own_name`). Returns the rows changed."""
+        return int(
             self.db.execute(
-                "DELETE FROM suppressions WHERE email_hash = ? AND reason = ?",
-                (email_hash(email), lift),
-            )
+                """UPDATE subscribers SET name = ?, own_name = 1, updated = ?
+               WHERE email_key = ? AND (name <> ? OR own_name = 0)""",
+                (name, now_utc().isoformat(), _key(email), name),
+            ).rowcount
+        )
+
+    def subscriptions(self, email: str) -> dict[str, Subscriber]:
+        """An address's rows by list, each with the row's own status (suppressions aside)."""
+        found = {}
+        for row in self.db.all(
+            """SELECT email, name, list, attributes, status FROM subscribers
+               WHERE email_key = ? ORDER BY list""",
+            (_key(email),),
+        ):
+            found[row["list"]] = subscriber = subscriber_of(row)
+            subscriber.status = row["status"]
+        return found
 
     def remove_subscriber(self, email: str, list_name: str | None = None) -> dict[str, int]:
         """Take an address off one list or all (not a suppression); rows removed per list."""
@@ -169,10 +207,20 @@ class Subscribers:
             )
         ]
 
-    def subscribers(self, list_name: str | None = None) -> Iterator[Subscriber]:
+    def subscribers(
+        self, list_name: str | None = None, *, status: str | None = None
+    ) -> Iterator[Subscriber]:
         """Every subscriber of every list (or one), in list then arrival order, with its status:
-        a suppression's reason wins over the row's own."""
-        where, params = ("WHERE s.list = ?", (list_name,)) if list_name is not None else ("", ())
+        a suppression's reason wins over the row's own. With `status`, only those."""
+        conditions: list[str] = []
+        params: list[str] = []
+        if list_name is not None:
+            conditions.append("s.list = ?")
+            params.append(list_name)
+        if status is not None:
+            conditions.append("COALESCE(p.reason, s.status) = ?")
+            params.append(status)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         for row in self.db.all(
             f"SELECT {_COLUMNS} {_FROM} {where} ORDER BY s.list, s.rowid", params
         ):
