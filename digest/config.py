@@ -11,7 +11,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -84,6 +84,10 @@ class Config:
     bounce_limit: int = 3
     allow_test_domains: bool = False  # accept addresses at .test (test deployments only)
     confirm_hours: int = 48  # how long a sign-up's confirmation link works
+    # web sign-ups: the address's domain must accept mail (DNS); the system's resolver, or
+    # `dns_server` ("IP" or "IP:port")
+    check_dns: bool = False
+    dns_server: str = ""
     # sign-up limits, shared by every web replica through the store; 0: no limit
     signups_per_client_hour: int = 20  # POST /subscribe per client address per hour
     confirmations_per_address_day: int = 3  # confirmation emails one address gets per day
@@ -146,6 +150,8 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("subscribers", "bounce_limit"): ("bounce_limit", int),
     ("subscribers", "allow_test_domains"): ("allow_test_domains", bool),
     ("subscribers", "confirm_hours"): ("confirm_hours", int),
+    ("subscribers", "check_dns"): ("check_dns", bool),
+    ("subscribers", "dns_server"): ("dns_server", str),
     ("subscribers", "signups_per_client_hour"): ("signups_per_client_hour", int),
     ("subscribers", "confirmations_per_address_day"): ("confirmations_per_address_day", int),
     ("bounces", "source"): ("bounces_source", str),
@@ -248,6 +254,25 @@ def _lists(path: Path, table: dict[str, Any]) -> dict[str, ListInfo]:
     return lists
 
 
+def dns_server_address(text: str) -> tuple[str, int] | None:
+    """("IP", port) of `subscribers.dns_server` ("IP", "IP:port" or "[IPv6]:port"); None if it
+    is not one."""
+    host, port = text, "53"
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                return None
+            port = rest[1:]
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    try:
+        address, number = ip_address(host), int(port)
+    except ValueError:
+        return None
+    return (str(address), number) if 0 < number < 65536 else None
+
+
 def _private_networks(path: Path, value: Any) -> bool | list[IPv4Network | IPv6Network]:
     if isinstance(value, bool):
         return value
@@ -309,6 +334,11 @@ def _validate(config: Config, path: Path) -> None:
         raise ConfigError(
             f"{path}: `transport.helo_name` must be a host name such as mail.example.org,"
             f" not {config.helo_name!r}"
+        )
+    if config.dns_server and dns_server_address(config.dns_server) is None:
+        raise ConfigError(
+            f"{path}: `subscribers.dns_server` must be an IP address, optionally with a port"
+            f" (192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:53), not {config.dns_server!r}"
         )
     if config.ca_file:
         ca_file = Path(config.ca_file)
@@ -415,6 +445,11 @@ bounce_limit = 3
 allow_test_domains = false
 # hours a sign-up's confirmation link (double opt-in, `digest serve`) keeps working
 confirm_hours = 48
+# web sign-ups: refuse an address whose domain does not exist or accepts no mail (a DNS lookup
+# per sign-up, at most 5 s; a resolver that does not answer refuses nobody), through the
+# system's resolver or dns_server ("192.0.2.53" or "192.0.2.53:5353")
+check_dns = false
+# dns_server = "192.0.2.53"
 # the sign-up form's limits, shared by every web replica through the store (0: no limit):
 # sign-ups one client address may post per hour (more get 429), and confirmation emails one
 # address may receive per day (more sign-ups get the same page, and no email)

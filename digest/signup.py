@@ -28,13 +28,16 @@ from digest.models import Subscriber
 from digest.project import Project
 from digest.store import Store
 from digest.subscribers import DEFAULT_LIST, known_lists, normalise_email
-from digest.tokens import BadToken, load_secret, make_token, read_token
+from digest.tokens import BadToken, bounce_address, load_secret, make_token, read_token
 from digest.transports.base import Envelope
 
 # A token's list field is a list name (letters, digits, '.', '_', '-'), so a purpose prefix with
 # a ':' makes these tokens distinct from unsubscribe tokens and from each other.
 CONFIRM = "confirm:"
 CSRF = "csrf:"
+# a confirmation's envelope sender fills the bounce address's {token} with this: it belongs to
+# no issue, so its bounces are read and moved as about nobody we mail
+CONFIRMATION_BOUNCE_TOKEN = "confirm"
 # the one reason a person may lift themselves by confirming again
 COMEBACK_REASON = "unsubscribed"
 # the store's rate-limit buckets (digest.store.limits) and their windows, in seconds
@@ -227,6 +230,9 @@ def confirmation_envelope(config: Config, email: str, link: str) -> Envelope:
         f"{link}\n\n"
         "If it was not you, ignore this email: nothing will be sent without your confirmation.\n"
     )
+    # a bounce goes to the mailbox `digest bounces` reads, not to the From address's
+    if config.bounce_address:
+        sender = bounce_address(config.bounce_address, CONFIRMATION_BOUNCE_TOKEN)
     return Envelope(sender=sender, recipient=email, message_id=message_id, data=bytes(message))
 
 

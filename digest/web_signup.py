@@ -33,7 +33,7 @@ from digest.signup import (
     signup_wait,
     unsubscribe_address,
 )
-from digest.subscribers import ListError, normalise_email
+from digest.subscribers import ListError, address_resolver, normalise_email
 from digest.tokens import BadToken, read_preferences_token
 from digest.transports.base import Envelope
 from digest.web_pages import Site, no_store, page_templates
@@ -128,6 +128,7 @@ to it. Nothing will be sent until the link is used.</p>{% endblock %}
 def signup_routes(site: Site) -> list[Route]:
     """The routes of `/subscribe`, `/confirm` and `/preferences` for the app of `site`."""
     config = site.config
+    resolver = address_resolver(config)
 
     def offered() -> list[ListInfo]:
         with site.open_store() as store:
@@ -190,7 +191,7 @@ def signup_routes(site: Site) -> list[Route]:
                 chosen,
             )
         try:
-            address = normalise_email(raw_email)
+            address = await run_in_threadpool(normalise_email, raw_email, resolver)
         except ListError as exc:
             return await subscribe_form(request, 400, str(exc), raw_email, name, chosen)
         names = [info.name for info in await run_in_threadpool(offered)]

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from digest.cli import app
-from digest.config import DEFAULT_CONFIG, load_config
+from digest.config import DEFAULT_CONFIG, dns_server_address, load_config
 from digest.errors import ConfigError, DigestError
 from digest.project import init_project, open_project
 from digest.store import MIGRATIONS, Store
@@ -65,6 +65,9 @@ def test_init_creates_a_project(tmp_path: Path) -> None:
         ('[lists]\nnews = "Two\\nlines"\n', "lists.news.title"),
         ("[lists]\nnews = 3\n", "lists.news"),
         ("[subscribers]\nsignups_per_client_hour = -1\n", "subscribers.signups_per_client_hour"),
+        ("[subscribers]\ndns_server = 'localhost'\n", "subscribers.dns_server"),
+        ("[subscribers]\ndns_server = '192.0.2.53:0'\n", "subscribers.dns_server"),
+        ("[subscribers]\ndns_server = '[2001:db8::53]53'\n", "subscribers.dns_server"),
         ("[summary\n", "not valid TOML"),
     ],
 )
@@ -74,6 +77,13 @@ def test_bad_settings_name_key_and_file(tmp_path: Path, toml: str, names: str) -
     with pytest.raises(ConfigError) as info:
         load_config(path, env={})
     assert names in str(info.value) and str(path) in str(info.value)
+
+
+def test_a_dns_server_is_an_address_with_an_optional_port() -> None:
+    assert [
+        dns_server_address(text)
+        for text in ("192.0.2.53", "192.0.2.53:5353", "2001:db8::53", "[2001:db8::53]:5300")
+    ] == [("192.0.2.53", 53), ("192.0.2.53", 5353), ("2001:db8::53", 53), ("2001:db8::53", 5300)]
 
 
 def test_lists_are_read_in_order_with_their_titles(tmp_path: Path) -> None:

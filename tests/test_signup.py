@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
 import httpx
+from dns_support import dns_server
 from starlette.testclient import TestClient
 from web_support import SECRET, csrf_of, uvicorn_thread, web_client
 
@@ -297,3 +298,57 @@ def test_the_client_is_the_peer_or_a_trusted_proxys_x_forwarded_for(project: Pro
         assert post_from(base, "198.51.100.3") == 200
         assert post_from(base, "198.51.100.4") == 429
     limited.close()
+
+
+# -- the address's domain, when configured ---------------------------------------------------
+
+
+def test_with_check_dns_a_domain_that_takes_no_mail_is_refused_and_a_silent_resolver_refuses_nobody(
+    project: Project,
+) -> None:
+    zone = {
+        ("news.example.org", "MX"): ["10 mx.news.example.org."],
+        ("web.example.net", "A"): ["192.0.2.10"],  # a domain with a site and no MX: not global
+        ("null.example.com", "MX"): ["0 ."],  # RFC 7505: accepts no mail
+    }
+    with dns_server(zone) as (host, port):
+        checked = configured(
+            project, ("check_dns = false", f'check_dns = true\ndns_server = "{host}:{port}"')
+        )
+        client = web_client(checked)
+        assert sign_up(client, "ada@news.example.org")[0] == 200
+        for address, why in [
+            ("bo@nowhere.example.org", "does not exist"),
+            ("cy@null.example.com", "does not accept email"),
+            ("di@web.example.net", "does not accept email"),
+        ]:
+            status, page = sign_up(client, address)
+            assert status == 400 and why in page, (address, page)
+        assert [m["To"] for m in mails(checked)] == ["ada@news.example.org"]
+        checked.close()
+    # the same project with nobody answering at that port: the lookups time out, nobody is
+    # refused for it (email-validator's rule; the limit keeps a sign-up from waiting long)
+    quiet = open_project(project.root)
+    assert sign_up(web_client(quiet), "eve@news.example.org")[0] == 200
+    assert len(mails(quiet)) == 2
+    quiet.close()
+
+
+def test_without_check_dns_nothing_is_looked_up(project: Project) -> None:
+    assert sign_up(web_client(project), "ada@nowhere.example.org")[0] == 200
+    assert len(mails(project)) == 1
+
+
+def test_a_confirmation_bounces_to_the_bounce_mailbox_when_there_is_one(project: Project) -> None:
+    assert sign_up(web_client(project), "ada@example.org")[0] == 200
+    with_bounces = configured(
+        project,
+        ('# bounce_address = "bounces+{token}@example.org"', 'bounce_address = "b+{token}@ex.org"'),
+    )
+    assert sign_up(web_client(with_bounces), "bo@example.org")[0] == 200
+    senders = {m["To"]: m["Return-Path"] for m in mails(with_bounces)}
+    assert senders == {
+        "ada@example.org": "<digest@example.org>",
+        "bo@example.org": "<b+confirm@ex.org>",
+    }
+    with_bounces.close()
