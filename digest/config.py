@@ -97,6 +97,9 @@ class Config:
     # when allowed
     bounces_source: str = ""
     bounces_allow_plaintext: bool = False
+    # act on a report that only names an address (nothing of ours in it): off, since anybody
+    # can mail the bounce address a report naming anybody
+    bounces_trust_addresses: bool = False
     # schedule: `digest run` leaves what it builds as a draft for an editor to approve
     hold: bool = False
     # secrets: only ever from the environment, never written back
@@ -156,6 +159,7 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("subscribers", "confirmations_per_address_day"): ("confirmations_per_address_day", int),
     ("bounces", "source"): ("bounces_source", str),
     ("bounces", "allow_plaintext"): ("bounces_allow_plaintext", bool),
+    ("bounces", "trust_addresses"): ("bounces_trust_addresses", bool),
     ("schedule", "hold"): ("hold", bool),
 }
 
@@ -470,6 +474,10 @@ confirmations_per_address_day = 3
 # and first thing by every `digest run`: a Maildir folder, an mbox file, or
 # "imaps://user@host/INBOX" (password from DIGEST_IMAP_PASSWORD)
 # source = "/var/mail/digest-bounces/"
+# a report is acted on only when it carries something of ours (the VERP token, our Message-ID,
+# a signed link); one that only names an address is left in place, since anybody can mail the
+# bounce address. true: act on those too (a relay that strips everything of ours)
+trust_addresses = false
 
 [schedule]
 # true: `digest run` builds each issue as a draft and sends it only once an editor approved it

@@ -233,6 +233,31 @@ def test_a_verp_address_an_mta_changed_the_case_of_still_names_its_recipient(
     assert code == 0 and (only["email"], only["action"]) == ("gone@example.net", "suppressed")
 
 
+def test_a_report_with_nothing_of_ours_in_it_is_left_unless_addresses_are_trusted(
+    sent: Project, tmp_path: Path
+) -> None:
+    """Anybody can mail the bounce address a report naming a reader: without our VERP token,
+    Message-ID or a signed link it suppresses nobody, and is named and left for a person."""
+    message = sent_messages(sent)["gone@example.net"]
+    forged = fill("exim-hard.eml", message, "gone@example.net").replace(
+        str(message["Message-ID"]).encode(), b"<made-up@example.org>"
+    )
+    folder = tmp_path / "bounces"
+    drop(folder, forged)
+    code, out, err = digest(sent.root, "bounces", str(folder))
+    assert code == 1 and "gone@example.net" in err and "may be forged" in err
+    assert left_in(folder) == 1 and not sent.open_store().is_suppressed("gone@example.net")
+    config = sent.config.path
+    config.write_text(
+        config.read_text().replace("trust_addresses = false", "trust_addresses = true")
+    )
+    code, out, err = digest(sent.root, "bounces", str(folder))
+    assert code == 0 and left_in(folder) == 0, err
+    trusting = open_project(sent.root)
+    assert trusting.store.suppression_reason("gone@example.net") == "bounced"
+    trusting.close()
+
+
 def test_a_report_read_again_counts_nothing(sent: Project, tmp_path: Path) -> None:
     """As if a crash came between applying a report and moving it: the copy left behind is
     recognised as counted already."""

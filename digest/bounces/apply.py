@@ -2,12 +2,14 @@
 
 Whose a report is, most certain first: the VERP token of the address it was sent back to (or the
 original's Return-Path), the quoted original's Message-ID, the signed unsubscribe token in the
-original's List-Unsubscribe (or an unsubscribe request's subject); only without any of these the
-addresses the report names, matched against the people we mail. Hard bounces and complaints
-suppress at once (`bounced`, `complained`), unsubscribe requests as `unsubscribed`, and a soft
-bounce counts for its issue toward `subscribers.bounce_limit` (with the permanent failures of our
-own SMTP sessions, `Store.consecutive_failures`). An address already suppressed keeps its reason.
-Each report × address is recorded once (`bounces`), so a report read again counts nothing.
+original's List-Unsubscribe (or an unsubscribe request's subject). Without any of these, only
+`bounces.trust_addresses` lets the addresses the report names (matched against the people we
+mail) decide: anybody can mail the bounce address a report naming anybody. Hard bounces and
+complaints suppress at once (`bounced`, `complained`), unsubscribe requests as `unsubscribed`,
+and a soft bounce counts for its issue toward `subscribers.bounce_limit` (with the permanent
+failures of our own SMTP sessions, `Store.consecutive_failures`). An address already
+suppressed keeps its reason. Each report × address is recorded once (`bounces`), so a report
+read again counts nothing.
 """
 
 from __future__ import annotations
@@ -120,9 +122,10 @@ class Resolver:
     """Whose a report is, from its clues; each issue's tokens and Message-IDs are computed once
     per run, over that issue's recipients (so a token carries no address)."""
 
-    def __init__(self, store: Store, secrets: list[bytes]) -> None:
+    def __init__(self, store: Store, secrets: list[bytes], *, trust_addresses: bool) -> None:
         self.store = store
         self.secrets = secrets
+        self.trust_addresses = trust_addresses
         self._tokens: dict[int, dict[str, str]] = {}
         self._message_ids: dict[tuple[int, str], dict[str, str]] = {}
 
@@ -179,13 +182,20 @@ class Resolver:
                 known = self.by_address(named[0])
                 issue_id = known[1] if known else None
                 return [self._target(found, kind, named[0], issue_id, named[1])]
-        if found.kind == "unsubscribe":
-            return []  # a request without a token we signed proves nothing
-        targets = []
-        for address in dict.fromkeys(a.lower() for a in found.addresses):
-            if known := self.by_address(address):
-                targets.append(self._target(found, kind, known[0], known[1], None, address))
-        return targets
+        if found.kind == "unsubscribe" or not self.trust_addresses:
+            return []  # nothing of ours in it: anybody can write an address into a report
+        return [
+            self._target(found, kind, known[0], known[1], None, address)
+            for address, known in self.named(found)
+        ]
+
+    def named(self, found: Recognised) -> list[tuple[str, tuple[str, int | None]]]:
+        """The addresses a report names that are people we mail, with what the store knows."""
+        return [
+            (address, known)
+            for address in dict.fromkeys(a.lower() for a in found.addresses)
+            if (known := self.by_address(address))
+        ]
 
     @staticmethod
     def _target(
@@ -245,7 +255,7 @@ def process_source(
 
     config = project.config
     secrets = load_verification_secrets(project.state_dir, config.secret, config.previous_secrets)
-    resolver = Resolver(project.store, secrets)
+    resolver = Resolver(project.store, secrets, trust_addresses=config.bounces_trust_addresses)
     report = BounceReport(source=source.description)
     for item in source:
         report.read += 1
@@ -264,6 +274,15 @@ def process_source(
         if not targets:
             if found.kind == "unsubscribe":
                 _leave(report, on_left, f"{item.name}: an unsubscribe request without our token")
+                continue
+            if named := [address for address, _ in resolver.named(found)]:
+                _leave(
+                    report,
+                    on_left,
+                    f"{item.name}: a {found.kind} naming {one_line(', '.join(named[:3]), 200)}"
+                    " with nothing of ours in it (no VERP token, Message-ID or signed link), so"
+                    " it may be forged (`bounces.trust_addresses` accepts such reports)",
+                )
                 continue
             named = ", ".join(found.addresses[:3]) or "no address"
             report.unmatched.append(f"{item.name}: a {found.kind} about {one_line(named, 200)}")

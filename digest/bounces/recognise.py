@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -91,6 +92,7 @@ def recognise(data: bytes, bounce_template: str = "") -> Recognised:
         found.message_ids += _message_ids(original)
         found.list_tokens += _list_unsubscribe_tokens(original)
         found.tokens += _verp_tokens(_addresses(original, ("Return-Path",)), bounce_template)
+    found.message_ids += _quoted_message_ids(message)
     return found
 
 
@@ -273,6 +275,22 @@ def _verp_tokens(addresses: list[str], template: str) -> list[str]:
 def _message_ids(original: Message) -> list[str]:
     value = one_line(str(original.get("Message-ID", "")), 300)
     return [value] if value.startswith("<digest.") else []
+
+
+# one of our Message-IDs (digest.message.message_id), wherever a report quotes it
+_OUR_MESSAGE_ID = re.compile(r"<digest\.\d{1,10}\.[0-9a-f]{32}@[A-Za-z0-9.-]{1,253}>")
+
+
+def _quoted_message_ids(message: Message) -> list[str]:
+    """Our Message-IDs in the report's text parts: MTAs such as Exim and qmail quote the
+    original, headers and all, as plain text after their own words, not as a MIME part."""
+    found = []
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                found += _OUR_MESSAGE_ID.findall(payload[:200_000].decode("ascii", "replace"))
+    return found
 
 
 def _list_unsubscribe_tokens(original: Message) -> list[str]:
