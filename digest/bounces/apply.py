@@ -275,11 +275,11 @@ def process_source(
             if found.kind == "unsubscribe":
                 _leave(report, on_left, f"{item.name}: an unsubscribe request without our token")
                 continue
-            if named := [address for address, _ in resolver.named(found)]:
+            if readers := [address for address, _ in resolver.named(found)]:
                 _leave(
                     report,
                     on_left,
-                    f"{item.name}: a {found.kind} naming {one_line(', '.join(named[:3]), 200)}"
+                    f"{item.name}: a {found.kind} naming {one_line(', '.join(readers[:3]), 200)}"
                     " with nothing of ours in it (no VERP token, Message-ID or signed link), so"
                     " it may be forged (`bounces.trust_addresses` accepts such reports)",
                 )
