@@ -170,10 +170,13 @@ _SOFT_BREAK = b"=" + CRLF
 def message_id(issue: Issue, email: str, domain: str) -> str:
     """The same for every copy of this issue sent to this address (a resend is recognisable,
     and a bounce quoting it names its recipient), also after the signing secret is rotated;
-    unguessable from the address alone (keyed with the issue's creation time, to the
-    microsecond)."""
+    keyed with the issue's own random key, so nobody can compute another reader's (an issue
+    stored before it had one keeps its Message-IDs: keyed with its creation time alone)."""
+    key = f"{issue.id}\0{issue.key}\0{issue.created.isoformat()}"
+    if issue.message_id_key:
+        key += f"\0{issue.message_id_key}"
     mac = hmac.new(
-        f"{issue.id}\0{issue.key}\0{issue.created.isoformat()}".encode(),
+        key.encode(),
         f"message-id\0{issue.id}\0{issue.key}\0{email.strip().lower()}".encode(),
         hashlib.sha256,
     ).hexdigest()

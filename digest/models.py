@@ -89,6 +89,8 @@ class Issue:
     intro: str = ""  # the editor's Markdown, shown above the stories
     subject_custom: bool = False  # the editor chose the subject (else: name + lead title)
     runners_up: list[RunnerUp] = field(default_factory=list)
+    # random, per issue: keys its Message-IDs (digest.message.message_id); '' for older issues
+    message_id_key: str = field(default="", repr=False)
 
 
 @dataclass

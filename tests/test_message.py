@@ -4,6 +4,8 @@ deterministic Message-IDs, and no header injection from data."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import mailbox
 import re
@@ -21,7 +23,7 @@ from hypothesis import strategies as st
 
 from digest.config import Config, load_config
 from digest.errors import ConfigError
-from digest.message import BadRecipient, MessageFactory
+from digest.message import BadRecipient, MessageFactory, message_id
 from digest.models import Issue, IssueEntry, Subscriber
 from digest.project import data_path
 from digest.render import render_issue, web_version
@@ -208,6 +210,26 @@ def test_message_id_is_deterministic_per_issue_and_subscriber(
     # a resend after the signing secret was rotated is still recognisable as the same message
     rotated = MessageFactory(issue, config, b"a-new-secret-after-rotation").envelope(ann)
     assert rotated.message_id == first.message_id
+
+
+def test_a_reader_cannot_compute_another_readers_message_id(tmp_path: Path, config: Config) -> None:
+    """What a copy shows (its Message-ID, the issue's id, and a Date to the second) plus the
+    issue's key and creation time to the microsecond is not enough: each issue has a random
+    key of its own. An issue stored before that keeps the Message-IDs it had."""
+    issue = stored_issue(tmp_path, config)
+    assert len(issue.message_id_key) == 32
+    bob = "bob@example.net"
+    known_inputs = replace(issue, message_id_key="")
+    assert message_id(known_inputs, bob, "news.example.org") != message_id(
+        issue, bob, "news.example.org"
+    )
+    other = stored_issue(tmp_path, config, key="2026-W49")
+    assert other.message_id_key != issue.message_id_key
+    # an older issue (no key stored): its Message-IDs as they always were
+    key = f"{issue.id}\0{issue.key}\0{issue.created.isoformat()}".encode()
+    text = f"message-id\0{issue.id}\0{issue.key}\0{bob}".encode()
+    mac = hmac.new(key, text, hashlib.sha256).hexdigest()[:32]
+    assert message_id(known_inputs, bob, "x.org") == f"<digest.{issue.id}.{mac}@x.org>"
 
 
 INJECTIONS = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -48,8 +49,8 @@ class Issues:
                 issue_id = int(
                     self.db.scalar(
                         """INSERT INTO issues (key, subject, created, status, entries, html, text,
-                           runners_up, approved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                           RETURNING id""",
+                           runners_up, approved_at, message_id_key)
+                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
                         (
                             key,
                             subject,
@@ -60,6 +61,7 @@ class Issues:
                             text,
                             _runners_up_json(runners_up or []),
                             created.isoformat() if status == "approved" else None,
+                            secrets.token_hex(16),
                         ),
                     )
                 )
@@ -103,6 +105,7 @@ class Issues:
             intro=row["intro"],
             subject_custom=bool(row["subject_custom"]),
             runners_up=[RunnerUp(**item) for item in json.loads(row["runners_up"])],
+            message_id_key=row["message_id_key"],
         )
 
     def issue(self, issue_id: int) -> Issue:

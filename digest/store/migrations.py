@@ -173,6 +173,13 @@ TEMPLATES: list[str] = [
     CREATE INDEX rate_events_at ON rate_events (bucket, at);
     ALTER TABLE subscribers ADD COLUMN own_name INTEGER NOT NULL DEFAULT 0;
     """,
+    # A random key per issue for its Message-IDs (digest.message.message_id). The rest of their
+    # key is the issue's id, key and creation time, which a reader could search from their own
+    # copy's Message-ID and Date and then compute another reader's; a bounce quoting one proves
+    # whose it is only if nobody can. Issues stored before keep '' and their Message-IDs.
+    """
+    ALTER TABLE issues ADD COLUMN message_id_key TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 
