@@ -28,7 +28,14 @@ from digest.models import Subscriber
 from digest.project import Project
 from digest.store import Store
 from digest.subscribers import DEFAULT_LIST, known_lists, normalise_email
-from digest.tokens import BadToken, bounce_address, load_secret, make_token, read_token
+from digest.tokens import (
+    BadToken,
+    bounce_address,
+    load_secret,
+    make_token,
+    read_purpose_token,
+    read_token,
+)
 from digest.transports.base import Envelope
 
 # A token's list field is a list name (letters, digits, '.', '_', '-'), so a purpose prefix with
@@ -110,10 +117,8 @@ def confirm_token(
 def read_confirm_token(secrets: Sequence[bytes], token: str) -> tuple[str, list[str]]:
     """(email, lists) of a genuine, unexpired confirmation token; BadToken otherwise (an
     unsubscribe token included)."""
-    email, field = read_token(secrets, token)
-    if not field.startswith(CONFIRM):
-        raise BadToken("not a confirmation token")
-    return email, field.removeprefix(CONFIRM).split(",")
+    email, lists = read_purpose_token(secrets, token, CONFIRM, "confirmation")
+    return email, lists.split(",")
 
 
 def csrf_pair(secret: bytes, nonce: str) -> str:

@@ -142,12 +142,30 @@ def preferences_token(secret: bytes, email: str, list_name: str) -> str:
     return make_token(secret, email, PREFERENCES + list_name)
 
 
+def read_purpose_token(
+    secret: bytes | Sequence[bytes], token: str, purpose: str, what: str
+) -> tuple[str, str]:
+    """(email or nonce, the rest of its field) of a genuine, unexpired token made for `purpose`
+    (a prefix ending in ':'); BadToken for any other token, an unsubscribe one included."""
+    subject, field = read_token(secret, token)
+    if not field.startswith(purpose):
+        raise BadToken(f"not a {what} token")
+    return subject, field.removeprefix(purpose)
+
+
+def read_unsubscribe_token(secret: bytes | Sequence[bytes], token: str) -> tuple[str, str]:
+    """(email, list) of a genuine unsubscribe token; BadToken for any other: the field of every
+    other purpose's token (confirmation, preferences, form) holds a ':', which no list name
+    does."""
+    email, list_name = read_token(secret, token)
+    if ":" in list_name:
+        raise BadToken("not an unsubscribe token")
+    return email, list_name
+
+
 def read_preferences_token(secret: bytes | Sequence[bytes], token: str) -> tuple[str, str]:
     """(email, list of the message it came in) of a genuine preferences token; else BadToken."""
-    email, field = read_token(secret, token)
-    if not field.startswith(PREFERENCES):
-        raise BadToken("not a preferences token")
-    return email, field.removeprefix(PREFERENCES)
+    return read_purpose_token(secret, token, PREFERENCES, "preferences")
 
 
 def read_token(

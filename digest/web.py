@@ -35,7 +35,7 @@ from digest.models import Issue
 from digest.project import Project
 from digest.render import format_date, web_version
 from digest.signup import unsubscribe_address
-from digest.tokens import BadToken, read_token
+from digest.tokens import BadToken, read_unsubscribe_token
 from digest.web_pages import Site, no_store, page_templates
 from digest.web_signup import signup_routes
 from digest.wording import plural
@@ -135,11 +135,9 @@ def create_app(project: Project) -> ASGIApp:
         if not token:
             return bad_token()
         try:
-            email, list_name = read_token(site.secrets, token)
+            email, list_name = read_unsubscribe_token(site.secrets, token)
         except BadToken as exc:
             return bad_token(exc)
-        if ":" in list_name:  # a confirmation, preferences or form token, not a list's
-            return bad_token(BadToken("not an unsubscribe token"))
         return token, email, list_name
 
     async def unsubscribe_page(request: Request) -> Response:

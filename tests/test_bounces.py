@@ -30,6 +30,7 @@ from typer.testing import CliRunner
 from digest.bounces.recognise import recognise
 from digest.cli import app
 from digest.project import Project, open_project
+from digest.signup import confirm_token, csrf_pair
 
 runner = CliRunner()
 FIXTURES = Path(__file__).parent / "fixtures" / "bounces"
@@ -324,6 +325,31 @@ def test_an_unsubscribe_request_needs_a_token_we_signed(sent: Project, tmp_path:
     forged = forged.replace(str(message["Return-Path"]).strip("<>").encode(), FIXED.encode())
     folder = tmp_path / "bounces"
     drop(folder, forged)
+    code, _, err = digest(sent.root, "bounces", str(folder))
+    assert code == 1 and "an unsubscribe request without our token" in err
+    assert sent.open_store().suppression_count() == 0
+
+
+@pytest.mark.parametrize("purpose", ["csrf", "confirm"])
+def test_a_token_we_signed_for_something_else_is_no_unsubscribe_request(
+    sent: Project, tmp_path: Path, purpose: str
+) -> None:
+    """Anybody can take the CSRF field from the public sign-up form, or the link from a
+    confirmation mail: mailed to the bounce address, neither suppresses anything."""
+    message = sent_messages(sent)["gone@example.net"]
+    token = (
+        csrf_pair(SECRET.encode(), "0123456789abcdef")
+        if purpose == "csrf"
+        else confirm_token(SECRET.encode(), "gone@example.net", ["example"], hours=48)
+    )
+    data = fill("unsubscribe.eml", message, "gone@example.net")
+    ours = re.search(rb"Subject: unsubscribe (\S+)", data)
+    assert ours is not None
+    data = data.replace(ours.group(1), token.encode())
+    # sent to the fixed address, so no VERP token speaks for it
+    data = data.replace(str(message["Return-Path"]).strip("<>").encode(), FIXED.encode())
+    folder = tmp_path / "bounces"
+    drop(folder, data)
     code, _, err = digest(sent.root, "bounces", str(folder))
     assert code == 1 and "an unsubscribe request without our token" in err
     assert sent.open_store().suppression_count() == 0

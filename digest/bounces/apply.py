@@ -24,7 +24,7 @@ from digest.bounces.recognise import Recognised, recognise
 from digest.bounces.sources import BounceSource, open_source
 from digest.errors import EXIT_OK, EXIT_PARTIAL
 from digest.message import message_id, one_line
-from digest.tokens import BadToken, bounce_token_issue, make_bounce_token, read_token
+from digest.tokens import BadToken, bounce_token_issue, make_bounce_token, read_unsubscribe_token
 from digest.wording import plural
 
 if TYPE_CHECKING:
@@ -159,10 +159,9 @@ class Resolver:
 
     def by_list_token(self, token: str) -> tuple[str, str] | None:
         try:
-            email, list_name = read_token(self.secrets, token)
+            return read_unsubscribe_token(self.secrets, token)
         except BadToken:
             return None
-        return (email, list_name) if not list_name.startswith("confirm:") else None
 
     def by_address(self, address: str) -> tuple[str, int | None] | None:
         return self.store.known_recipient(address)
