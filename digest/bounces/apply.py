@@ -14,7 +14,6 @@ read again counts nothing.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -42,8 +41,6 @@ _MESSAGE_ID = re.compile(r"^<digest\.(\d{1,10})\.[0-9a-f]{32}@([^<>\s]+)>$")
 LEGACY_MESSAGE_ID_DAYS = 14
 # what is remembered of a message not acted on is dropped once it has not been seen this long
 FORGET_AFTER_DAYS = 90
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -383,7 +380,6 @@ class _Reading:
             line += f"; quarantined in {self.source.quarantine_name}"
         except BounceSourceError as exc:
             line += f"; left in place, not read again (cannot quarantine it: {exc})"
-        log.warning("%s", line)
         self.report.quarantined.append(line)
         if self.on_left is not None:
             self.on_left(line)

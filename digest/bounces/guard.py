@@ -118,9 +118,13 @@ def trim_for_detectors(message: Message) -> None:
 
 @contextlib.contextmanager
 def time_budget(seconds: float, what: str) -> Iterator[None]:
-    """Refused when the block runs longer than `seconds` (main thread only; no-op elsewhere,
-    or with `seconds` <= 0)."""
-    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+    """Refused when the block runs longer than `seconds` (on the main thread, when no other
+    interval timer is running; elsewhere, or with `seconds` <= 0, the size limits alone)."""
+    if (
+        seconds <= 0
+        or threading.current_thread() is not threading.main_thread()
+        or signal.getitimer(signal.ITIMER_REAL)[0] > 0  # somebody else's timer: left alone
+    ):
         yield
         return
 
