@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from imap_support import PASSWORD, USER, hostile_imap
+from imap_support import DOVECOT, PASSWORD, USER, Dovecot, dovecot_server, hostile_imap
 from test_bounces import (
     FIXED,
     bounce_project,
@@ -286,3 +286,27 @@ def test_garbage_uids_are_ignored_and_only_what_was_read_is_moved(issued: Projec
         c for c in server.commands if c.endswith("UID STORE 1 +FLAGS.SILENT (\\Seen)")
     ] + [c for c in server.commands if c.endswith('UID MOVE 1 "INBOX.Processed"')]
     assert not any("2:*" in c or "abc" in c for c in server.commands)
+
+
+@pytest.fixture
+def imap_server() -> Iterator[Dovecot]:
+    if not DOVECOT.exists():
+        pytest.skip("Debian's dovecot is not installed (apt install dovecot-imapd)")
+    with dovecot_server() as server:
+        yield server
+
+
+def test_on_a_real_imap_server_a_bomb_goes_to_the_quarantine_folder_unread(
+    issued: Project, imap_server: Dovecot
+) -> None:
+    message = sent_messages(issued)["gone@example.net"]
+    imap_server.append("INBOX", nested(2000), fill("postfix-hard.eml", message, "x"))
+    code, out, err = imap_bounces(issued, imap_server.port)
+    report = json.loads(out)
+    assert code == 1 and report["suppressed"] == 1, err
+    (line,) = report["quarantined"]
+    assert "UID 1 (Message-ID <nest@attacker.example>)" in line and "digest-quarantine" in line
+    assert imap_server.subjects("INBOX") == []
+    ((subject, flags),) = imap_server.subjects("INBOX.digest-quarantine")
+    assert subject == "hello" and "\\Seen" not in flags
+    assert len(imap_server.subjects("INBOX.Processed")) == 1
