@@ -310,3 +310,27 @@ def test_on_a_real_imap_server_a_bomb_goes_to_the_quarantine_folder_unread(
     ((subject, flags),) = imap_server.subjects("INBOX.digest-quarantine")
     assert subject == "hello" and "\\Seen" not in flags
     assert len(imap_server.subjects("INBOX.Processed")) == 1
+
+
+def test_a_flat_mail_of_many_parts_is_quarantined(issued: Project, tmp_path: Path) -> None:
+    parts = b"".join(b"--B\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % n for n in range(5000))
+    data = (
+        b"From: a@attacker.example\r\nMessage-ID: <flat@attacker.example>\r\n"
+        b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n' + parts + b"--B--\r\n"
+    )
+    folder = tmp_path / "bounces"
+    drop(folder, data)
+    code, out, _ = digest(issued.root, "bounces", str(folder), "--json")
+    (line,) = json.loads(out)["quarantined"]
+    assert code == 1 and "<flat@attacker.example>" in line and "more than 1000 parts" in line
+
+
+def test_on_a_real_imap_server_an_oversized_mail_is_read_only_so_far(
+    issued: Project, imap_server: Dovecot
+) -> None:
+    huge = junk(MAX_MESSAGE_BYTES + 100_000, "<huge@attacker.example>")
+    imap_server.append("INBOX", huge)
+    code, out, err = imap_bounces(issued, imap_server.port)
+    (line,) = json.loads(out)["quarantined"]
+    assert code == 1 and "<huge@attacker.example>" in line and "4 MiB" in line, err
+    assert [s for s, _ in imap_server.subjects("INBOX.digest-quarantine")] == ["offer"]

@@ -6,7 +6,7 @@ Anybody can mail the bounce address, so every limit is checked before the expens
   returning a whole issue is a fraction of it);
 - structure: more than `MAX_CONTAINERS` multipart or message/* headers is not parsed, since the
   `email` parser, and `walk()` after it, recurse once per level (a 130 KB mail of nested parts
-  raised RecursionError);
+  raised RecursionError); more than `MAX_PARTS` parts in all is not read further;
 - what the detectors read: flufl.bounce's heuristics run regular expressions that are quadratic
   in a line's length, line by line, part by part, so they see every line cut to 998 characters
   (RFC 5322's limit) and at most `DETECTOR_TEXT` characters in all;
@@ -30,6 +30,7 @@ from digest.message import one_line
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 MAX_CONTAINERS = 64
+MAX_PARTS = 1000
 MAX_LINE = 998
 DETECTOR_TEXT = 128 * 1024
 BUDGET_SECONDS = 5.0
@@ -93,9 +94,12 @@ def check_shape(data: bytes, *, whole: bool = True) -> None:
 
 def trim_for_detectors(message: Message) -> None:
     """Cut every part's lines to `MAX_LINE` characters and all parts together to
-    `DETECTOR_TEXT`, in place; parts within the limits are left exactly as they were."""
+    `DETECTOR_TEXT`, in place; parts within the limits are left exactly as they were. Refused
+    beyond `MAX_PARTS` parts."""
     left = DETECTOR_TEXT
-    for part in message.walk():
+    for count, part in enumerate(message.walk(), start=1):
+        if count > MAX_PARTS:
+            raise Refused(f"more than {MAX_PARTS} parts")
         if part.is_multipart() or not isinstance(part.get_payload(), str):
             continue
         raw = part.get_payload(decode=True)
