@@ -183,7 +183,7 @@ def main() -> None:
         met = "" if not target else ("yes" if seconds <= target else "NO")
         ratio = f"{seconds / base:.3f}" if base else ""
         print(
-            f"| {label} | {seconds:.2f} | {f'{target:.0f} s' if target else ''} | {met} | {ratio} |"
+            f"| {label} | {seconds:.3f} | {f'{target:.0f} s' if target else ''} | {met} | {ratio} |"
         )
 
 

@@ -26,7 +26,7 @@ from test_bounces import (
 from digest.bounces import process_bounces
 from digest.bounces.guard import MAX_MESSAGE_BYTES
 from digest.project import Project, open_project
-from digest.store import now_utc
+from digest.store import Store, now_utc
 
 QUARANTINE = ".digest-quarantine"
 
@@ -334,3 +334,27 @@ def test_on_a_real_imap_server_an_oversized_mail_is_read_only_so_far(
     (line,) = json.loads(out)["quarantined"]
     assert code == 1 and "<huge@attacker.example>" in line and "4 MiB" in line, err
     assert [s for s, _ in imap_server.subjects("INBOX.digest-quarantine")] == ["offer"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_verdicts_are_remembered_updated_and_pruned_on_both_stores(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    store = (
+        Store(tmp_path / "s.db")
+        if backend == "sqlite"
+        else Store.connect(request.getfixturevalue("postgres_url"))
+    )
+    assert store.message_verdict("1:aa") is None
+    store.remember_message("1:aa", "unknown", "not a bounce", "<a@b>")
+    store.remember_message("1:bb", "unknown", "not a bounce", "")
+    store.remember_message("1:bb", "quarantined", "too deep", "")  # the later verdict wins
+    assert store.message_verdict("1:aa") == ("unknown", "not a bounce")
+    assert store.message_verdict("1:bb") == ("quarantined", "too deep")
+    with pytest.raises(ValueError):
+        store.remember_message("1:cc", "applied", "", "")
+    old = (now_utc() - timedelta(days=100)).isoformat()
+    store.db.execute("UPDATE bounce_messages SET last_seen = ? WHERE digest = '1:aa'", (old,))
+    assert store.forget_old_messages(90) == 1
+    assert store.message_verdict("1:aa") is None and store.message_verdict("1:bb") is not None
+    store.close()
