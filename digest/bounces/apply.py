@@ -10,6 +10,12 @@ and a soft bounce counts for its issue toward `subscribers.bounce_limit` (with t
 failures of our own SMTP sessions, `Store.consecutive_failures`). An address already
 suppressed keeps its reason. Each report × address is recorded once (`bounces`), so a report
 read again counts nothing.
+
+Every message is recognised within `guard.py`'s limits; one it refuses is quarantined (moved
+aside, named with its Message-ID) and the rest of the mailbox goes on. The verdict on a message
+quarantined or not recognised is kept by a hash of its bytes (`bounce_messages`), so none is
+parsed twice. The Message-IDs of an issue stored before they were keyed per issue are proof only
+within LEGACY_MESSAGE_ID_DAYS of its send.
 """
 
 from __future__ import annotations
