@@ -262,8 +262,9 @@ class IMAPSource(BounceSource):
         sizes = self._sizes(uids) if uids else {}
         for uid in uids:
             size = sizes.get(uid)
-            if size is None:
-                continue  # gone meanwhile, or the server would not say: not read, not moved
+            if size is None:  # expunged meanwhile, or the server would not say
+                self.problems.append(f"{self.description}: UID {uid}: no size given; not read")
+                continue
             whole = size <= MAX_MESSAGE_BYTES
             data = self._body(uid, "BODY.PEEK[]" if whole else f"BODY.PEEK[]<0.{HEAD_BYTES}>")
             if data is None:
