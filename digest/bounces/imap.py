@@ -192,7 +192,11 @@ class IMAPSource(BounceSource):
                 f"{where}: the server refused the login for {user} (check {PASSWORD_VARIABLE})"
             ) from None
         source = cls(client, mailbox_name, where)
-        status, _ = source._call("SELECT", client.select, _quoted(mailbox_name))
+        try:
+            status, _ = source._call("SELECT", client.select, _quoted(mailbox_name))
+        except BounceSourceUnavailable:
+            source.close()
+            raise
         if status != "OK":
             source.close()
             raise BounceSourceError(f"{where}: no mailbox {mailbox_name!r} on the server")
