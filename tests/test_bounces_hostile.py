@@ -282,9 +282,10 @@ def test_garbage_uids_are_ignored_and_only_what_was_read_is_moved(issued: Projec
     store = issued.open_store()
     assert store.suppression_reason("gone@example.net") == "bounced"
     assert not store.is_suppressed("full@example.net")
-    assert moving(server.commands) == [
-        c for c in server.commands if c.endswith("UID STORE 1 +FLAGS.SILENT (\\Seen)")
-    ] + [c for c in server.commands if c.endswith('UID MOVE 1 "INBOX.Processed"')]
+    assert [command.partition(" ")[2] for command in moving(server.commands)] == [
+        "UID STORE 1 +FLAGS.SILENT (\\Seen)",
+        'UID MOVE 1 "INBOX.Processed"',
+    ]
     assert not any("2:*" in c or "abc" in c for c in server.commands)
 
 
