@@ -187,3 +187,12 @@ def test_the_written_training_articles_are_labelled() -> None:
             assert labels[0] == 1
         else:
             assert labels[0] == 0
+
+
+def test_quotation_density_counts_single_quote_marks_too() -> None:
+    from digest.summarize.readability import has_quotation
+
+    assert has_quotation('She said: "We will appeal."')
+    assert has_quotation("'We have not objected to the kick-off,' he told reporters.")
+    assert not has_quotation("It's the fans' day, the club said.")
+    assert not has_quotation("Police said the road would reopen on Friday.")

@@ -23,14 +23,16 @@ from functools import lru_cache
 from pathlib import Path
 
 from digest.summarize.features import FEATURE_NAMES
+from digest.summarize.readability import has_quotation
 from digest.summarize.sentences import word_count
 
 PRIOR_PATH = Path(__file__).with_name("lede_prior.json")
-# How the prior falls off with the sentence's index: a sharp one (the lede and the sentence after
-# it) and a slow one (the top of the pyramid, some ten sentences). A constant basis comes first:
+# How the prior falls off with the sentence's index: decays over 1, 3, 8 and 24 sentences, from
+# the lede alone to the whole story, so that the fit, not a hand-set scale, decides the prior's
+# shape along the article. A constant basis comes first:
 # it changes no ranking, but lets the fit take up how many of an article's sentences a summary
 # keeps (four in ten of BBC's, a few of a modern story's), so the decaying ones carry position.
-BASES = (3.0, 16.0)
+BASES = (1.0, 3.0, 8.0, 24.0)
 SHAPE_NAMES = (
     "bias",
     "lede_rank_share",
@@ -56,7 +58,7 @@ def article_shape(
     candidate sentences, their ranker features and logits."""
     lede = sentences[0]
     lede_words = word_count(lede)
-    quoted = sum(any(q in sentence for q in '"“”') for sentence in sentences)
+    quoted = sum(has_quotation(sentence) for sentence in sentences)
     return [
         1.0,
         sum(rows[0][k] for k in _RANK_SHARES) / len(_RANK_SHARES),

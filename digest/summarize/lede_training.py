@@ -151,4 +151,4 @@ def describe(prior: LedePrior, examples: Sequence[PriorExample]) -> str:
         f"{name} " + "/".join(f"{c:+.2f}" for c in prior.coefficients[j * width : (j + 1) * width])
         for j, name in enumerate(SHAPE_NAMES)
     )
-    return "; ".join(parts) + f"\n  coefficients (constant/sharp/slow basis): {coefficients}"
+    return "; ".join(parts) + f"\n  coefficients (constant, then each decay): {coefficients}"
