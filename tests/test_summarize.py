@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -31,6 +32,7 @@ from digest.summarize.features import (
     sentence_features,
     textrank,
 )
+from digest.summarize.lede_prior import SHAPE_NAMES
 from digest.summarize.metrics import rouge2_recall, sentence_precision
 from digest.summarize.sentences import word_count
 
@@ -83,7 +85,7 @@ FIXTURE_NAMES = sorted(path.name for path in (FIXTURES / "articles").glob("*.txt
 def test_algorithm_names_are_the_documented_ones():
     assert set(ALGORITHMS) == {
         "digest", "lexrank", "textrank", "lsa", "luhn", "kl", "sumbasic", "reduction",
-        "edmundson", "lead",
+        "edmundson", "lead", "central",
     }  # fmt: skip
     assert ALGORITHMS[0] == "digest"
 
@@ -282,16 +284,20 @@ def test_training_reports_cross_validation_against_reduction_and_writes_weights(
         folder.mkdir(parents=True)
         for name in FIXTURE_NAMES:
             (folder / name).write_bytes((FIXTURES / kind / name).read_bytes())
-    out = tmp_path / "weights.json"
-    assert train.main([str(tmp_path / "data"), "--out", str(out)]) == 0
+    out, prior = tmp_path / "weights.json", tmp_path / "prior.json"
+    arguments = ["--refit-ranker", "--out", str(out), "--prior-out", str(prior)]
+    assert train.main([str(tmp_path / "data"), *arguments]) == 0
     printed = capsys.readouterr().out
     rows = {
         line.split("|")[1].strip(): line for line in printed.splitlines() if line.startswith("| ")
     }
-    assert {"digest", "reduction"} <= set(rows)
+    assert {"digest", "central", "reduction"} <= set(rows)
     saved = json.loads(out.read_text(encoding="utf-8"))
     assert saved["features"] == list(FEATURE_NAMES)
     assert len(saved["weights"]) == len(FEATURE_NAMES)
+    fitted = json.loads(prior.read_text(encoding="utf-8"))
+    assert fitted["shape"] == list(SHAPE_NAMES)
+    assert all(math.isfinite(c) for c in fitted["coefficients"])
 
 
 def test_training_refuses_a_folder_without_articles(tmp_path, capsys):
@@ -395,7 +401,8 @@ def test_the_seed_style_lede_opens_the_summary() -> None:
         "Critics said they would keep pressing for answers on his handling of past cases.\n"
     )
     chosen = summarize(article, sentences=3, words=90)
-    assert chosen[0].startswith("WASHINGTON — The Senate voted")
+    # the lede opens the summary, without its dateline
+    assert chosen[0].startswith("The Senate voted 52 to 48")
 
 
 def test_photo_captions_are_not_summary_material() -> None:

@@ -2,8 +2,9 @@
 
 An algorithm only scores candidate sentences (`Summarizer.score`); `Summarizer.summarize` applies
 the constraints the same way for all of them, so they can be compared fairly:
-- candidates are whole sentences: boilerplate, captions and a truncated body's cut-off last
-  fragment are left out, and so is every part of a quotation that runs over several sentences;
+- candidates are whole sentences, from the first word after a wire dateline ("WASHINGTON --"):
+  boilerplate, captions and a truncated body's cut-off last fragment are left out, and so is
+  every part of a quotation that runs over several sentences;
 - the summary must read on its own: it never opens with a sentence that needs the one before it
   (`readability.needs_antecedent`); when the best choice would, the sentence before it is taken
   too, or another is chosen;
@@ -15,8 +16,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import replace
 
 from digest.summarize.boilerplate import is_boilerplate
+from digest.summarize.datelines import dateline_end
 from digest.summarize.readability import needs_antecedent, quote_groups
 from digest.summarize.sentences import Span, split_spans, word_count, words
 
@@ -32,10 +35,19 @@ def candidates(body: str, *, truncated: bool = False) -> list[Span]:
         # cut where a paragraph ends when one is near, and drop the fragment either way
         cut = body.rfind("\n", MAX_BODY_CHARS // 2, MAX_BODY_CHARS)
         body, truncated = body[: cut if cut > 0 else MAX_BODY_CHARS], True
-    spans = split_spans(body)
+    spans = [_without_dateline(span) for span in split_spans(body)]
     if truncated and spans:
         spans = spans[:-1]
     return _without_furniture(_whole_sentences(spans))[:MAX_CANDIDATES]
+
+
+def _without_dateline(span: Span) -> Span:
+    """The span from the first word after a wire dateline ("WASHINGTON (AP) --"): where a
+    story was filed is not news, and the rest of the sentence stays verbatim."""
+    skip = dateline_end(span.text)
+    if not skip:
+        return span
+    return replace(span, text=span.text[skip:], start=span.start + skip)
 
 
 def _whole_sentences(spans: Sequence[Span]) -> list[Span]:

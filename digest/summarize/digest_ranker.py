@@ -1,8 +1,17 @@
-"""The project's own ranker: a small logistic regression over sentence features.
+"""The project's own rankers: a small logistic regression over sentence features, two ways.
 
-Weights come from `ranker_weights.json`, made by `python -m digest.summarize.train DATASET_DIR`.
-The model gives each sentence a probability of belonging in a good summary. Among the most probable
-few sentences, the summary is the set (within the word budget) that maximises
+Weights come from `ranker_weights.json` and `lede_prior.json`, made by `python -m
+digest.summarize.train DATASET_DIR`. The model gives each sentence a probability of belonging in
+a good summary.
+
+`digest` (NewsRanker, the default) serves modern news: it adds the lede prior (`lede_prior.py`),
+whose strength is learned from the article's shape, to each sentence's logit, and picks greedily
+down that ranking within the budget (`base.pick`): an inverted-pyramid article keeps its top, a
+feature-shaped one its central sentences, and nothing caps a strong prior.
+
+`central` (CentralRanker) is the ranker tuned on the BBC 2005 references, for feature-style
+writing: among the most probable few sentences, the summary is the set (within the word budget)
+that maximises
 
     sum of probabilities  +  SHOWN_WEIGHT x (sum of probability x words shown) / shown words
 
@@ -24,6 +33,7 @@ from pathlib import Path
 
 from digest.summarize.base import Summarizer, openers, pick
 from digest.summarize.features import FEATURE_NAMES, sentence_features
+from digest.summarize.lede_prior import LedePrior, shipped_prior
 from digest.summarize.sentences import Span, word_count
 
 _WEIGHTS = Path(__file__).with_name("ranker_weights.json")
@@ -100,15 +110,41 @@ def select(
     return None if best is None else list(best[1])
 
 
-class DigestRanker(Summarizer):
+def ranker_logits(rows: Sequence[Sequence[float]]) -> list[float]:
+    weights, bias = _model()
+    return [bias + sum(w * v for w, v in zip(weights, row, strict=True)) for row in rows]
+
+
+def with_lede_prior(
+    sentences: Sequence[str],
+    rows: Sequence[Sequence[float]],
+    logits: Sequence[float],
+    prior: LedePrior,
+) -> list[float]:
+    """The ranker's logits plus the lede prior for this article's shape."""
+    bonuses = prior.bonuses(sentences, rows, logits)
+    return [logit + bonus for logit, bonus in zip(logits, bonuses, strict=True)]
+
+
+class NewsRanker(Summarizer):
+    """The default: the ranker plus the learned lede prior, picked greedily within the budget."""
+
     name = "digest"
 
     def score(self, spans: Sequence[Span], title: str | None) -> list[float]:
-        weights, bias = _model()
-        return [
-            bias + sum(w * v for w, v in zip(weights, row, strict=True))
-            for row in sentence_features(spans, title)
-        ]
+        rows = sentence_features(spans, title)
+        return with_lede_prior(
+            [span.text for span in spans], rows, ranker_logits(rows), shipped_prior()
+        )
+
+
+class CentralRanker(Summarizer):
+    """The BBC-tuned ranker, for feature-style writing: central sentences, lede slot."""
+
+    name = "central"
+
+    def score(self, spans: Sequence[Span], title: str | None) -> list[float]:
+        return ranker_logits(sentence_features(spans, title))
 
     def choose(
         self, spans: Sequence[Span], scores: Sequence[float], *, sentences: int, words: int | None

@@ -122,6 +122,14 @@ def quote_changes(sentence: str) -> tuple[int, int]:
     return depth, unopened
 
 
+def has_quotation(sentence: str) -> bool:
+    """True when `sentence` quotes somebody: double quote marks, or single ones (British and
+    Daily Mail style) that open before a word and close after punctuation or a word."""
+    if any(mark in sentence for mark in '"“”'):
+        return True
+    return bool(_SINGLE_OPENING.search(sentence) and _SINGLE_CLOSING.search(sentence))
+
+
 def unbalanced(sentence: str) -> bool:
     """True when `sentence` holds part of a quotation that begins or ends in another sentence."""
     unclosed, unopened = quote_changes(sentence)

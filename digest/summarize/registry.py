@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from digest.summarize import sumy_algorithms as sumy
 from digest.summarize.base import Summarizer
-from digest.summarize.digest_ranker import DigestRanker
+from digest.summarize.digest_ranker import CentralRanker, NewsRanker
 from digest.summarize.lead import LeadSummarizer
 
 DEFAULT_ALGORITHM = "digest"
 
 REGISTRY: dict[str, type[Summarizer]] = {
-    "digest": DigestRanker,
+    "digest": NewsRanker,
+    "central": CentralRanker,
     "lexrank": sumy.LexRank,
     "textrank": sumy.TextRank,
     "lsa": sumy.Lsa,
