@@ -304,7 +304,8 @@ def _apply_env(config: Config, env: dict[str, str]) -> None:
     if env.get("DIGEST_BOUNCES_SOURCE"):
         config.bounces_source = env["DIGEST_BOUNCES_SOURCE"]
     config.smtp_password = env.get("DIGEST_SMTP_PASSWORD") or None
-    config.secret = env.get("DIGEST_SECRET") or None
+    # set but empty stays "": digest.tokens refuses it rather than falling back to the file
+    config.secret = env.get("DIGEST_SECRET")
     previous = env.get("DIGEST_SECRET_PREVIOUS") or ""
     config.previous_secrets = [s.strip() for s in previous.split(",") if s.strip()]
 

@@ -31,7 +31,6 @@ from digest.subscribers import DEFAULT_LIST, known_lists, normalise_email
 from digest.tokens import (
     BadToken,
     bounce_address,
-    load_secret,
     make_token,
     read_purpose_token,
     read_token,
@@ -195,7 +194,9 @@ def invite(project: Project, email: str, *, name: str = "", list_name: str) -> s
     reason = store.suppression_reason(address)
     if reason is not None and reason != COMEBACK_REASON:
         return f"suppressed ({reason}); a suppression always wins"
-    secret = load_secret(project.state_dir, project.config.secret)
+    from digest.keys import project_keys
+
+    secret = project_keys(project).sign
     subscriber = Subscriber(address, clean_name(name))
     envelope = request_confirmation(
         store, project.config, secret, subscriber, [list_name], limited=False

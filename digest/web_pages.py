@@ -19,10 +19,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Message, Receive
 
+from digest.keys import project_keys
 from digest.project import Project
 from digest.signup import csrf_ok, csrf_pair
 from digest.store import Store
-from digest.tokens import load_verification_secrets
 
 MAX_FORM_BYTES = 4096
 CSRF_COOKIE = "digest_csrf"
@@ -85,13 +85,11 @@ class Site:
     """One project's web side: its name, secrets and store, and the pages' common parts."""
 
     def __init__(self, project: Project) -> None:
-        project.check_shared_secret()
         self.project = project
         self.config = project.config
         self.newsletter = project.config.name
-        self.secrets = load_verification_secrets(
-            project.state_dir, self.config.secret, self.config.previous_secrets
-        )
+        with self.open_store() as store:
+            self.secrets = project_keys(project, store).verify
 
     @contextmanager
     def open_store(self) -> Iterator[Store]:

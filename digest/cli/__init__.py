@@ -57,6 +57,7 @@ from digest.cli import (  # noqa: E402,F401
     issues,
     projects,
     schedule,
+    secret,
     sending,
     store,
     subscribers,

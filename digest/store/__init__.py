@@ -16,6 +16,7 @@ from digest.store.articles import Articles, body_fingerprint
 from digest.store.bounces import Bounces
 from digest.store.database import Database, PostgresDatabase, SQLiteDatabase
 from digest.store.issues import IssueExists, Issues
+from digest.store.keys import SigningKeys
 from digest.store.limits import RateLimits
 from digest.store.migrations import MIGRATIONS
 from digest.store.sends import (
@@ -44,7 +45,17 @@ __all__ = [
 ]
 
 
-class Store(Articles, Issues, Sends, SendLeases, Subscribers, Suppressions, Bounces, RateLimits):
+class Store(
+    Articles,
+    Issues,
+    Sends,
+    SendLeases,
+    Subscribers,
+    Suppressions,
+    Bounces,
+    RateLimits,
+    SigningKeys,
+):
     """The project's state. `Store(path)` opens (and migrates) the SQLite file at `path`;
     `Store(database)` wraps an open PostgreSQL (or SQLite) connection."""
 

@@ -1,0 +1,123 @@
+"""The security review's findings (issue 24, and issue 23's change of secret): each test is the
+attack or the mistake that worked before, against real parts (a project on disk, the web app,
+real servers on loopback). docs/security.md says what is defended and how."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_web import local, make_issue, message_to, one_click_url, send
+from typer.testing import CliRunner
+from web_support import web_client
+
+from digest.cli import app
+from digest.errors import DigestError
+from digest.project import Project, init_project, open_project
+from digest.tokens import MIN_SECRET_BYTES, load_secret
+
+NEW_SECRET = "a-new-secret-of-at-least-thirty-two-bytes"
+OTHER_SECRET = "another-secret-of-at-least-thirty-two-bytes"
+
+
+def _cli(root: Path, *args: str) -> object:
+    return CliRunner().invoke(app, ["--project", str(root), *args])
+
+
+# -- 1. secrets: a change never silently breaks links already sent ------------------------------
+
+
+@pytest.fixture
+def file_secret_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """A project that began as `digest init` leaves it: the automatic `.digest/secret`."""
+    monkeypatch.delenv("DIGEST_SECRET", raising=False)
+    monkeypatch.delenv("DIGEST_SECRET_PREVIOUS", raising=False)
+    return init_project(tmp_path / "news")
+
+
+def test_switching_to_digest_secret_keeps_the_links_already_sent(
+    file_secret_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = file_secret_project
+    send(project, make_issue(project, "w1", "Week one"))
+    assert len((project.state_dir / "secret").read_bytes()) >= MIN_SECRET_BYTES
+    old_link = local(one_click_url(message_to(project, "linus@example.net", "Week one")))
+    project.close()
+    # the deploy docs say: set DIGEST_SECRET. The file's secret keeps verifying.
+    monkeypatch.setenv("DIGEST_SECRET", NEW_SECRET)
+    switched = open_project(project.root)
+    response = web_client(switched).post(old_link, data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200, response.text
+    switched.close()
+
+
+def test_a_secret_changed_without_keeping_the_old_one_stops_digest_until_the_operator_chooses(
+    file_secret_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = file_secret_project
+    monkeypatch.setenv("DIGEST_SECRET", NEW_SECRET)
+    send(project, make_issue(project, "w1", "Week one"))
+    old_link = local(one_click_url(message_to(project, "linus@example.net", "Week one")))
+    project.close()
+    monkeypatch.setenv("DIGEST_SECRET", OTHER_SECRET)  # NEW_SECRET is nowhere now
+    result = _cli(project.root, "send", "1")
+    assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
+    stderr = result.stderr  # type: ignore[attr-defined]
+    assert "the signing secret changed" in stderr and "DIGEST_SECRET_PREVIOUS" in stderr
+    assert NEW_SECRET not in stderr and OTHER_SECRET not in stderr
+    changed = open_project(project.root)
+    with pytest.raises(DigestError, match="the signing secret changed"):  # `digest serve`
+        web_client(changed)
+    changed.close()
+    # choice one: keep the old secret as a verifier, and the old link works
+    monkeypatch.setenv("DIGEST_SECRET_PREVIOUS", NEW_SECRET)
+    kept = open_project(project.root)
+    assert web_client(kept).get(old_link).status_code == 200
+    kept.close()
+    # choice two: retire it, knowing its links stop working
+    monkeypatch.delenv("DIGEST_SECRET_PREVIOUS")
+    status = _cli(project.root, "secret", "status")
+    fingerprint = next(
+        line.split()[0]
+        for line in status.stdout.splitlines()
+        if "no longer held" in line  # type: ignore[attr-defined]
+    )
+    assert _cli(project.root, "secret", "retire", fingerprint).exit_code == 0  # type: ignore[attr-defined]
+    retired = open_project(project.root)
+    assert web_client(retired).get(old_link).status_code == 400
+    retired.close()
+
+
+def test_an_empty_digest_secret_does_not_fall_back_to_the_file(
+    file_secret_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = file_secret_project
+    monkeypatch.setenv("DIGEST_SECRET", "")
+    empty = open_project(project.root)
+    with pytest.raises(DigestError, match="DIGEST_SECRET is set but empty"):  # `digest serve`
+        web_client(empty)
+    empty.close()
+
+
+def test_a_signing_secret_needs_32_bytes_and_a_shorter_one_can_still_verify(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short = "sixteen-or-more-but-short"  # what the old 16-byte rule let through
+    with pytest.raises(DigestError, match="at least 32 bytes.*DIGEST_SECRET_PREVIOUS") as caught:
+        load_secret(tmp_path, short)
+    assert short not in str(caught.value)
+    monkeypatch.setenv("DIGEST_SECRET", short)
+    monkeypatch.delenv("DIGEST_SECRET_PREVIOUS", raising=False)
+    project = init_project(tmp_path / "news")
+    (project.root / "outbox").mkdir(exist_ok=True)
+    assert _cli(project.root, "send", "1").exit_code == 2  # type: ignore[attr-defined]
+    # signed before the rule (as the old digest did): the message the operator keeps working
+    from digest.tokens import make_token
+
+    old_token = make_token(short.encode(), "linus@example.net", "default")
+    monkeypatch.setenv("DIGEST_SECRET", NEW_SECRET)
+    monkeypatch.setenv("DIGEST_SECRET_PREVIOUS", short)
+    moved = open_project(project.root)
+    assert web_client(moved).get(f"/unsubscribe?token={old_token}").status_code == 200
+    moved.close()
+    project.close()
