@@ -13,6 +13,7 @@ import logging
 import math
 from collections.abc import Sequence
 
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
@@ -208,11 +209,22 @@ def signup_routes(site: Site) -> list[Route]:
         chosen = chosen or (names if len(names) == 1 else [])
         if not chosen:
             return await subscribe_form(request, 400, "Choose at least one list.", address, name)
-        envelope = await run_in_threadpool(_request, Subscriber(address, name), chosen)
-        failure = envelope and await send_confirmation(site.project, envelope)
-        if failure:  # logged without the address: the page must not depend on it
+        # Recorded and mailed after the response has gone: the time to answer must not tell an
+        # address that gets a confirmation (a new one) from one that does not (active already).
+        response = no_store(site.page(_PAGES, "check_inbox.html"))
+        response.background = BackgroundTask(confirm_later, Subscriber(address, name), chosen)
+        return response
+
+    async def confirm_later(subscriber: Subscriber, lists: list[str]) -> None:
+        """Record the sign-up and send its confirmation, once the page is sent: nobody waits
+        for it, so a failure is logged (without the address) and goes no further."""
+        try:
+            envelope = await run_in_threadpool(_request, subscriber, lists)
+            failure = envelope and await send_confirmation(site.project, envelope)
+        except Exception as exc:  # noqa: BLE001 - the response is gone; the server must live on
+            failure = f"{type(exc).__name__}: {exc}"
+        if failure:
             log.warning("a confirmation email was not sent: %s", failure)
-        return no_store(site.page(_PAGES, "check_inbox.html"))
 
     def _request(subscriber: Subscriber, lists: list[str]) -> Envelope | None:
         with site.open_store() as store:

@@ -4,12 +4,16 @@ real servers on loopback). docs/security.md says what is defended and how."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import httpx
 import pytest
+from send_support import FaultyRelay, Relay
+from test_signup import configured
 from test_web import local, make_issue, message_to, one_click_url, send
 from typer.testing import CliRunner
-from web_support import web_client
+from web_support import csrf_of, uvicorn_thread, web_client
 
 from digest.cli import app
 from digest.errors import DigestError
@@ -121,3 +125,35 @@ def test_a_signing_secret_needs_32_bytes_and_a_shorter_one_can_still_verify(
     assert web_client(moved).get(f"/unsubscribe?token={old_token}").status_code == 200
     moved.close()
     project.close()
+
+
+# -- 2. the sign-up form's clock tells nothing ---------------------------------------------------
+
+
+def test_the_confirmation_is_mailed_after_the_response_has_gone(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through a real uvicorn and a real SMTP relay that takes seconds to accept the mail: the
+    page arrives while the relay still holds the message, and the mail arrives after."""
+    handler = FaultyRelay(slow_data={"ada@example.org": 1}, slow_seconds=3.0)
+    relay = Relay(handler).start()
+    try:
+        monkeypatch.setenv("DIGEST_SMTP_URL", f"smtp://127.0.0.1:{relay.port}?starttls=no")
+        reopened = configured(project)
+        with (
+            uvicorn_thread(reopened) as base,
+            httpx.Client(base_url=base, headers={"Host": "127.0.0.1:8080"}) as browser,
+        ):
+            csrf = csrf_of(browser.get("/subscribe").text)
+            page = browser.post("/subscribe", data={"csrf": csrf, "email": "ada@example.org"})
+            assert page.status_code == 200 and "Check your inbox" in page.text
+            assert handler.copies()["ada@example.org"] == 0  # the mail is still on its way
+            deadline = time.monotonic() + 20
+            while not handler.copies() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert handler.copies()["ada@example.org"] == 1
+        rows = reopened.store.subscriptions("ada@example.org")
+        assert [row.status for row in rows.values()] == ["pending"]
+        reopened.close()
+    finally:
+        relay.stop()
