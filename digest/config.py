@@ -91,6 +91,7 @@ class Config:
     # sign-up limits, shared by every web replica through the store; 0: no limit
     signups_per_client_hour: int = 20  # POST /subscribe per client address per hour
     confirmations_per_address_day: int = 3  # confirmation emails one address gets per day
+    confirmations_per_domain_hour: int = 50  # confirmation emails to one domain per hour
     # the lists readers may choose on the web (`[lists]`); empty: those the files and store know
     lists: dict[str, ListInfo] = field(default_factory=dict)
     # bounces: the mailbox `digest bounces` (and `digest run`, first) reads; plain imap:// only
@@ -157,6 +158,7 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("subscribers", "dns_server"): ("dns_server", str),
     ("subscribers", "signups_per_client_hour"): ("signups_per_client_hour", int),
     ("subscribers", "confirmations_per_address_day"): ("confirmations_per_address_day", int),
+    ("subscribers", "confirmations_per_domain_hour"): ("confirmations_per_domain_hour", int),
     ("bounces", "source"): ("bounces_source", str),
     ("bounces", "allow_plaintext"): ("bounces_allow_plaintext", bool),
     ("bounces", "trust_addresses"): ("bounces_trust_addresses", bool),
@@ -181,6 +183,7 @@ _NON_NEGATIVE = {
     "max_send_errors",
     "signups_per_client_hour",
     "confirmations_per_address_day",
+    "confirmations_per_domain_hour",
 }
 
 
@@ -456,10 +459,13 @@ confirm_hours = 48
 check_dns = false
 # dns_server = "192.0.2.53"
 # the sign-up form's limits, shared by every web replica through the store (0: no limit):
-# sign-ups one client address may post per hour (more get 429), and confirmation emails one
-# address may receive per day (more sign-ups get the same page, and no email)
+# sign-ups one client address (an IPv6 one by its /48) may post per hour (more get 429),
+# confirmation emails one mailbox may receive per day, however its address is spelled
+# (name+tag@, and dots at Gmail, count as name@), and confirmation emails to one domain per hour
+# (more sign-ups get the same page, and no email)
 signups_per_client_hour = 20
 confirmations_per_address_day = 3
+confirmations_per_domain_hour = 50
 
 # The lists readers may choose when they sign up or change their preferences on the web, each
 # with the title they read. Without [lists], the web offers the lists subscribers/ and the store

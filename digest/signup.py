@@ -49,6 +49,9 @@ COMEBACK_REASON = "unsubscribed"
 # the store's rate-limit buckets (digest.store.limits) and their windows, in seconds
 CLIENT_BUCKET, CLIENT_WINDOW = "signup-client", 3600.0
 ADDRESS_BUCKET, ADDRESS_WINDOW = "confirm-address", 86400.0
+DOMAIN_BUCKET, DOMAIN_WINDOW = "confirm-domain", 3600.0
+# Providers known to deliver name.sur@ and namesur@ to one mailbox, and the domain they share
+DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 MAX_NAME = 200
 
 
@@ -68,7 +71,8 @@ def clean_name(raw: str) -> str:
 
 def client_key(host: str) -> str:
     """What one client is, for the per-client limit: its address as the server saw it (after a
-    trusted proxy's X-Forwarded-For), an IPv6 one by its /64, which one host usually owns."""
+    trusted proxy's X-Forwarded-For), an IPv6 one by its /48: one customer of a provider is
+    usually given a whole /48 (or a /56), so each /64 in it is no new client."""
     try:
         address = ip_address(host)
     except ValueError:
@@ -76,7 +80,7 @@ def client_key(host: str) -> str:
     if isinstance(address, IPv6Address):
         if address.ipv4_mapped is not None:
             return str(address.ipv4_mapped)
-        return str(ip_network(f"{address}/64", strict=False))
+        return str(ip_network(f"{address}/48", strict=False))
     return str(address)
 
 
@@ -93,17 +97,35 @@ def signup_wait(store: Store, config: Config, client: str) -> float:
     )
 
 
+def canonical_mailbox(email: str) -> str:
+    """The mailbox an address reaches, for counting what it is sent: lower case, without a
+    `+tag` (every major provider delivers name+tag@ to name@), and without dots at providers
+    known to ignore them (Gmail). Only for limits: an address is stored as given."""
+    local, _, domain = email.strip().lower().rpartition("@")
+    local = local.split("+", 1)[0] or local
+    if domain in DOTLESS_DOMAINS:
+        local, domain = local.replace(".", "") or local, DOTLESS_DOMAINS[domain]
+    return f"{local}@{domain}"
+
+
 def may_mail_address(store: Store, config: Config, email: str) -> bool:
-    """Whether one more confirmation email may go to `email` today (and counts it)."""
-    if not config.confirmations_per_address_day:
-        return True
-    wait = store.take_rate(
-        ADDRESS_BUCKET,
-        email.strip().lower(),
-        limit=config.confirmations_per_address_day,
-        window=ADDRESS_WINDOW,
-    )
-    return wait == 0
+    """Whether one more confirmation email may go to `email` (and counts it): its mailbox has
+    had fewer than `confirmations_per_address_day` today, whatever the spelling, and its domain
+    fewer than `confirmations_per_domain_hour` this hour."""
+    mailbox = canonical_mailbox(email)
+    limits = [
+        (ADDRESS_BUCKET, mailbox, config.confirmations_per_address_day, ADDRESS_WINDOW),
+        (
+            DOMAIN_BUCKET,
+            mailbox.rpartition("@")[2],
+            config.confirmations_per_domain_hour,
+            DOMAIN_WINDOW,
+        ),
+    ]
+    for bucket, key, limit, window in limits:
+        if limit and store.take_rate(bucket, key, limit=limit, window=window):
+            return False
+    return True
 
 
 def confirm_token(

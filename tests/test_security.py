@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from send_support import FaultyRelay, Relay
-from test_signup import configured
+from test_signup import configured, mails, sign_up
 from test_web import local, make_issue, message_to, one_click_url, send
 from typer.testing import CliRunner
 from web_support import csrf_of, uvicorn_thread, web_client
@@ -157,3 +157,51 @@ def test_the_confirmation_is_mailed_after_the_response_has_gone(
         reopened.close()
     finally:
         relay.stop()
+
+
+# -- 3. a mail bomb through address variants ----------------------------------------------------
+
+
+def test_at_most_three_confirmations_reach_one_mailbox_however_it_is_spelled(
+    project: Project,
+) -> None:
+    variants = [
+        "victim@gmail.com",
+        "victim+1@gmail.com",
+        "victim+2@gmail.com",
+        "v.ictim@gmail.com",
+        "vi.c.tim+news@gmail.com",
+        "VICTIM@gmail.com",
+        "victim@googlemail.com",
+        "v.i.c.t.i.m+99@googlemail.com",
+    ]
+    for number, address in enumerate(variants):
+        # each from a client of its own (a /48 of its own), so only the mailbox's count holds
+        client = web_client(project, client=(f"2001:db8:{number}::1", 40000))
+        assert sign_up(client, address)[0] == 200
+    assert len(mails(project)) == 3
+
+
+def test_one_domain_gets_only_its_budget_of_confirmations(project: Project) -> None:
+    limited = configured(
+        project, ("confirmations_per_domain_hour = 50", "confirmations_per_domain_hour = 4")
+    )
+    for number in range(7):
+        client = web_client(limited, client=(f"198.51.100.{number}", 40000))
+        assert sign_up(client, f"person{number}@small.example.org")[0] == 200
+    assert sign_up(web_client(limited), "ada@other.example.org")[0] == 200
+    recipients = [str(m["To"]) for m in mails(limited)]
+    assert len([r for r in recipients if r.endswith("@small.example.org")]) == 4
+    assert "ada@other.example.org" in recipients
+    limited.close()
+
+
+def test_ipv6_clients_are_counted_by_their_48(project: Project) -> None:
+    limited = configured(project, ("signups_per_client_hour = 20", "signups_per_client_hour = 3"))
+    codes = [
+        sign_up(web_client(limited, client=(f"2001:db8:7:{n}::1", 40000)), f"p{n}@example.org")[0]
+        for n in range(1, 5)  # four /64s of one /48
+    ]
+    assert codes == [200, 200, 200, 429]
+    assert sign_up(web_client(limited, client=("2001:db8:8::1", 40000)), "q@example.org")[0] == 200
+    limited.close()
