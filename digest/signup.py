@@ -128,18 +128,40 @@ def may_mail_address(store: Store, config: Config, email: str) -> bool:
     return True
 
 
+# between the lists and the name in a confirmation token's field: clean_name never leaves one
+# (str.split takes it for white space), and no list name holds it
+_NAME_MARK = "\x1f"
+
+
 def confirm_token(
-    secret: bytes, email: str, lists: Sequence[str], hours: int, now: datetime | None = None
+    secret: bytes,
+    email: str,
+    lists: Sequence[str],
+    hours: int,
+    now: datetime | None = None,
+    *,
+    name: str | None = None,
 ) -> str:
+    """A confirmation link's token: the address, the lists and (signed with them) the name
+    given with this sign-up, so confirming it gives the row that name and no other's."""
     expires = (now or datetime.now(UTC)) + timedelta(hours=hours)
-    return make_token(secret, email, CONFIRM + ",".join(lists), expires=expires)
+    field = CONFIRM + ",".join(lists) + ("" if name is None else _NAME_MARK + clean_name(name))
+    return make_token(secret, email, field, expires=expires)
+
+
+def read_confirmation(secrets: Sequence[bytes], token: str) -> tuple[str, list[str], str | None]:
+    """(email, lists, name) of a genuine, unexpired confirmation token (name None: a token
+    made before names were bound, which keeps the row's); BadToken otherwise (an unsubscribe
+    token included)."""
+    email, field = read_purpose_token(secrets, token, CONFIRM, "confirmation")
+    lists, mark, name = field.partition(_NAME_MARK)
+    return email, lists.split(","), name if mark else None
 
 
 def read_confirm_token(secrets: Sequence[bytes], token: str) -> tuple[str, list[str]]:
-    """(email, lists) of a genuine, unexpired confirmation token; BadToken otherwise (an
-    unsubscribe token included)."""
-    email, lists = read_purpose_token(secrets, token, CONFIRM, "confirmation")
-    return email, lists.split(",")
+    """(email, lists) of a genuine, unexpired confirmation token; BadToken otherwise."""
+    email, lists, _ = read_confirmation(secrets, token)
+    return email, lists
 
 
 def csrf_pair(secret: bytes, nonce: str) -> str:
@@ -189,7 +211,9 @@ def request_confirmation(
     ]
     if not any(wanted) or (limited and not may_mail_address(store, config, subscriber.email)):
         return None
-    token = confirm_token(secret, subscriber.email, lists, config.confirm_hours)
+    token = confirm_token(
+        secret, subscriber.email, lists, config.confirm_hours, name=subscriber.name
+    )
     return confirmation_envelope(config, subscriber.email, confirm_link(config.base_url, token))
 
 
@@ -231,13 +255,14 @@ def invite(project: Project, email: str, *, name: str = "", list_name: str) -> s
     return None
 
 
-def confirm(store: Store, email: str, list_name: str) -> bool:
-    """Make a confirmed sign-up active (lifting an earlier unsubscribe); whether it was. A
-    bounced or complained address stays suppressed."""
+def confirm(store: Store, email: str, list_name: str, name: str | None = None) -> bool:
+    """Make a confirmed sign-up active (lifting an earlier unsubscribe), with the name its
+    token carries (None: the row's stays); whether it was. A bounced or complained address
+    stays suppressed."""
     reason = store.suppression_reason(email)
     if reason is not None and reason != COMEBACK_REASON:
         return False
-    store.activate_subscriber(email, list_name, lift=COMEBACK_REASON)
+    store.activate_subscriber(email, list_name, lift=COMEBACK_REASON, rename=name)
     return True
 
 

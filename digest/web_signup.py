@@ -28,6 +28,7 @@ from digest.signup import (
     offered_lists,
     preference_lists,
     read_confirm_token,
+    read_confirmation,
     request_confirmation,
     save_preferences,
     send_confirmation,
@@ -256,16 +257,16 @@ def signup_routes(site: Site) -> list[Route]:
         if not site.csrf_ok(request, form):
             return site.bad_form()
         try:
-            email, lists = read_confirm_token(site.secrets, form.get("token", ""))
+            email, lists, name = read_confirmation(site.secrets, form.get("token", ""))
         except BadToken as exc:
             return bad_confirmation(exc)
-        await run_in_threadpool(_confirm, email, lists)
+        await run_in_threadpool(_confirm, email, lists, name)
         return no_store(site.page(_PAGES, "confirmed.html"))
 
-    def _confirm(email: str, lists: list[str]) -> None:
+    def _confirm(email: str, lists: list[str], name: str | None) -> None:
         with site.open_store() as store:
             for list_name in lists:
-                confirm(store, email, list_name)
+                confirm(store, email, list_name, name)
 
     # -- preferences: the link in every message ----------------------------------------------
 

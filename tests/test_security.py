@@ -5,20 +5,23 @@ real servers on loopback). docs/security.md says what is defended and how."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from send_support import FaultyRelay, Relay
-from test_signup import configured, mails, sign_up
+from starlette.testclient import TestClient
+from test_signup import configured, link_token, mails, sign_up
 from test_web import local, make_issue, message_to, one_click_url, send
 from typer.testing import CliRunner
-from web_support import csrf_of, uvicorn_thread, web_client
+from web_support import SECRET, csrf_of, uvicorn_thread, web_client
 
 from digest.cli import app
 from digest.errors import DigestError
 from digest.project import Project, init_project, open_project
-from digest.tokens import MIN_SECRET_BYTES, load_secret
+from digest.signup import read_confirmation
+from digest.tokens import MIN_SECRET_BYTES, load_secret, make_token
 
 NEW_SECRET = "a-new-secret-of-at-least-thirty-two-bytes"
 OTHER_SECRET = "another-secret-of-at-least-thirty-two-bytes"
@@ -116,8 +119,6 @@ def test_a_signing_secret_needs_32_bytes_and_a_shorter_one_can_still_verify(
     (project.root / "outbox").mkdir(exist_ok=True)
     assert _cli(project.root, "send", "1").exit_code == 2  # type: ignore[attr-defined]
     # signed before the rule (as the old digest did): the message the operator keeps working
-    from digest.tokens import make_token
-
     old_token = make_token(short.encode(), "linus@example.net", "default")
     monkeypatch.setenv("DIGEST_SECRET", NEW_SECRET)
     monkeypatch.setenv("DIGEST_SECRET_PREVIOUS", short)
@@ -205,3 +206,38 @@ def test_ipv6_clients_are_counted_by_their_48(project: Project) -> None:
     assert codes == [200, 200, 200, 429]
     assert sign_up(web_client(limited, client=("2001:db8:8::1", 40000)), "q@example.org")[0] == 200
     limited.close()
+
+
+# -- 4. name poisoning ---------------------------------------------------------------------------
+
+
+def _confirm(client: TestClient, token: str) -> None:
+    shown = client.get("/confirm", params={"token": token})
+    done = client.post("/confirm", data={"token": token, "csrf": csrf_of(shown.text)})
+    assert done.status_code == 200 and 'id="confirmed"' in done.text
+
+
+def _names(project: Project, email: str) -> list[str]:
+    return [s.name for s in project.store.subscribers("example") if s.email == email]
+
+
+def test_the_confirmed_row_takes_the_name_of_the_sign_up_that_was_confirmed(
+    project: Project, client: TestClient
+) -> None:
+    stranger = web_client(project, client=("203.0.113.66", 40000))
+    assert sign_up(stranger, "ada@example.org", name="=HYPERLINK(evil) Idiot")[0] == 200
+    [first] = mails(project)
+    strangers = link_token(first)
+    assert sign_up(client, "ada@example.org", name="Ada Lovelace")[0] == 200
+    [adas] = [link_token(m) for m in mails(project) if m["Message-ID"] != first["Message-ID"]]
+    _confirm(client, adas)
+    assert _names(project, "ada@example.org") == ["Ada Lovelace"]
+    # a link made before names were bound keeps the row's name
+    old = make_token(SECRET.encode(), "ada@example.org", "confirm:example", expires=_tomorrow())
+    _confirm(client, old)
+    assert _names(project, "ada@example.org") == ["Ada Lovelace"]
+    assert read_confirmation([SECRET.encode()], strangers)[2] == "=HYPERLINK(evil) Idiot"
+
+
+def _tomorrow() -> datetime:
+    return datetime.now(UTC) + timedelta(days=1)
