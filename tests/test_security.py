@@ -20,7 +20,8 @@ from web_support import SECRET, csrf_of, uvicorn_thread, web_client
 from digest.cli import app
 from digest.errors import DigestError
 from digest.project import Project, init_project, open_project
-from digest.signup import read_confirmation
+from digest.signup import csrf_pair, read_confirmation
+from digest.sources.fetch import non_public_reason
 from digest.tokens import MIN_SECRET_BYTES, load_secret, make_token
 
 NEW_SECRET = "a-new-secret-of-at-least-thirty-two-bytes"
@@ -241,3 +242,50 @@ def test_the_confirmed_row_takes_the_name_of_the_sign_up_that_was_confirmed(
 
 def _tomorrow() -> datetime:
     return datetime.now(UTC) + timedelta(days=1)
+
+
+# -- 5. the CSRF cookie's prefix, and the complete special-purpose registries --------------------
+
+
+def test_under_https_the_csrf_cookie_is_a_host_cookie(project: Project) -> None:
+    secure = configured(
+        project, ('base_url = "http://127.0.0.1:8080"', 'base_url = "https://news.example.org"')
+    )
+    client = web_client(secure)
+    form = client.get("/subscribe")
+    cookie = form.headers["set-cookie"]
+    assert cookie.startswith("__Host-digest_csrf=")
+    attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+    assert {"secure", "path", "httponly", "samesite"} <= attributes and "domain" not in attributes
+    assert "path=/;" in cookie.lower().replace(" ", "") + ";"
+    assert sign_up(client, "ada@example.org")[0] == 200  # the pair still works
+    # a cookie without the prefix (planted by a sibling subdomain) does not pair with a form
+    planted = web_client(secure, cookies={"digest_csrf": "0" * 32})
+    data = {"csrf": csrf_pair(SECRET.encode(), "0" * 32), "email": "bo@example.org"}
+    assert planted.post("/subscribe", data=data).status_code == 403
+    secure.close()
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "192.0.0.9",
+        "192.0.0.10",
+        "192.88.99.1",
+        "fec0::1",
+        "3fff::1",
+        "5f00::1",
+        "64:ff9b:1::1",
+        "100.64.0.1",
+        "198.18.0.1",
+        "2001:db8::1",
+        "::ffff:192.0.0.9",
+    ],
+)
+def test_special_purpose_addresses_are_not_public(address: str) -> None:
+    assert non_public_reason(address) is not None
+
+
+@pytest.mark.parametrize("address", ["93.184.215.14", "2606:4700::1111", "192.0.3.1"])
+def test_public_addresses_stay_public(address: str) -> None:
+    assert non_public_reason(address) is None

@@ -47,6 +47,42 @@ _NON_PUBLIC = (
     ("multicast", "a multicast"),
     ("reserved", "a reserved"),
 )
+# IANA's special-purpose address registries (IPv4 and IPv6, as of 2024), the blocks that are not
+# globally reachable or that no feed lives at, named because ipaddress's is_global misses some
+# of them (Python 3.11: 192.0.0.9, 192.88.99.1, fec0::/10, 3fff::/20, 5f00::/16, 64:ff9b:1::/48)
+# and varies between Python versions. The anycast blocks in 192.0.0.0/24 and 192.88.99.0/24
+# serve protocols (PCP, TURN, the 6to4 relays), never a web page.
+_SPECIAL_PURPOSE = tuple(
+    ipaddress.ip_network(block)
+    for block in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "::/127",
+        "64:ff9b:1::/48",
+        "100::/64",
+        "2001::/23",
+        "2001:db8::/32",
+        "3fff::/20",
+        "5f00::/16",
+        "fc00::/7",
+        "fe80::/10",
+        "fec0::/10",
+        "ff00::/8",
+    )
+)
 ALLOW_PRIVATE_HINT = "set [sources] allow_private in digest.toml for an intranet source"
 
 
@@ -67,8 +103,8 @@ def non_public_reason(address: str, allow_private: PrivatePolicy = False) -> str
     for kind, described in _NON_PUBLIC:
         if getattr(ip, f"is_{kind}"):
             return f"{ip} is {described} address, not a public one"
-    if not ip.is_global:
-        return f"{ip} is not a public address"
+    if not ip.is_global or any(ip in block for block in _SPECIAL_PURPOSE):
+        return f"{ip} is not a public address (IANA special-purpose)"
     return None
 
 
