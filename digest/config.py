@@ -52,6 +52,8 @@ class Config:
     allow_private: bool | list[IPv4Network | IPv6Network] = False
     # feed entries with only a headline and a link: fetch the page they link to
     follow_links: bool = False
+    # the HTTP proxy feeds and pages go through ("": none; http_proxy and the like are ignored)
+    proxy: str = ""
     # selection
     since: str = "7d"
     limit: int = 10
@@ -129,6 +131,7 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("sources", "max_bytes"): ("max_bytes", int),
     ("sources", "allow_private"): ("allow_private", (bool, list)),
     ("sources", "follow_links"): ("follow_links", bool),
+    ("sources", "proxy"): ("proxy", str),
     ("selection", "since"): ("since", str),
     ("selection", "limit"): ("limit", int),
     ("selection", "min_stories"): ("min_stories", int),
@@ -314,6 +317,11 @@ def _apply_env(config: Config, env: dict[str, str]) -> None:
 
 
 def _validate(config: Config, path: Path) -> None:
+    proxy = urlsplit(config.proxy)
+    if config.proxy and (proxy.scheme not in ("http", "https") or not proxy.hostname):
+        raise ConfigError(
+            f'{path}: `sources.proxy` must be an http:// URL like "http://proxy.internal:3128"'
+        )
     keys = {attr: f"{s}.{k}" for (s, k), (attr, _) in _SCHEMA.items()}
     for attr in _POSITIVE:
         if getattr(config, attr) <= 0:
@@ -410,6 +418,9 @@ allow_private = false
 # feed entries with only a headline and a link are fetched from their link when true; when
 # false, the feed's line says how many were left unread
 follow_links = false
+# feeds and pages go through this HTTP proxy ("http://proxy.internal:3128"); without it they
+# connect directly, whatever http_proxy/https_proxy say (a proxy would skip the address checks)
+# proxy = ""
 
 [selection]
 since = "7d"

@@ -118,6 +118,9 @@ def open_project(root: Path) -> Project:
     from digest.subscribers import allow_test_domains
 
     allow_test_domains(config.allow_test_domains)  # per project, so it never carries over
+    from digest.sources.fetch import use_proxy
+
+    use_proxy(config.proxy)
     return Project(root=root, config=config)
 
 

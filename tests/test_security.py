@@ -4,8 +4,12 @@ real servers on loopback). docs/security.md says what is defended and how."""
 
 from __future__ import annotations
 
+import http.server
+import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from ipaddress import ip_network
 from pathlib import Path
 
 import httpx
@@ -21,7 +25,8 @@ from digest.cli import app
 from digest.errors import DigestError
 from digest.project import Project, init_project, open_project
 from digest.signup import csrf_pair, read_confirmation
-from digest.sources.fetch import non_public_reason
+from digest.sources.errors import ParseError
+from digest.sources.fetch import fetch, non_public_reason, use_proxy
 from digest.tokens import MIN_SECRET_BYTES, load_secret, make_token
 
 NEW_SECRET = "a-new-secret-of-at-least-thirty-two-bytes"
@@ -289,3 +294,69 @@ def test_special_purpose_addresses_are_not_public(address: str) -> None:
 @pytest.mark.parametrize("address", ["93.184.215.14", "2606:4700::1111", "192.0.3.1"])
 def test_public_addresses_stay_public(address: str) -> None:
     assert non_public_reason(address) is None
+
+
+# -- 6. proxies do not get around the address checks ---------------------------------------------
+
+
+class _Proxy(http.server.BaseHTTPRequestHandler):
+    """A forward proxy's answer, without forwarding: it records each request line and answers
+    it (a redirect to loopback for /redirect)."""
+
+    seen: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.seen.append(self.path)
+        if self.path.endswith("/redirect"):
+            self.send_response(302)
+            self.send_header("Location", "http://127.0.0.1:9/internal")
+            self.end_headers()
+            return
+        body = b"proxied page"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def loopback_proxy() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
+    _Proxy.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    use_proxy("")
+
+
+def test_proxy_variables_in_the_environment_are_ignored(
+    loopback_proxy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, loopback_proxy)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    # loopback allowed (where the proxy listens), the private target not
+    loopback = [ip_network("127.0.0.1/32")]
+    with pytest.raises(ParseError, match="10.1.2.3 is a private address"):
+        fetch("http://10.1.2.3/admin", timeout=5, max_bytes=10_000, allow_private=loopback)
+    assert _Proxy.seen == []
+
+
+def test_a_configured_proxy_is_used_and_private_targets_are_still_refused(
+    project: Project, loopback_proxy: str
+) -> None:
+    proxied = configured(project, ('# proxy = ""', f'proxy = "{loopback_proxy}"'))
+    fetched = fetch("http://93.184.215.14/page", timeout=5, max_bytes=10_000)
+    assert fetched.data == b"proxied page" and _Proxy.seen == ["http://93.184.215.14/page"]
+    for target in ("http://10.1.2.3/admin", "http://[fec0::1]/", "http://93.184.215.14/redirect"):
+        with pytest.raises(ParseError, match="refused to fetch"):
+            fetch(target, timeout=5, max_bytes=10_000)
+    assert _Proxy.seen == ["http://93.184.215.14/page", "http://93.184.215.14/redirect"]
+    proxied.close()
