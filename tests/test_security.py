@@ -5,6 +5,7 @@ real servers on loopback). docs/security.md says what is defended and how."""
 from __future__ import annotations
 
 import http.server
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -360,3 +361,43 @@ def test_a_configured_proxy_is_used_and_private_targets_are_still_refused(
             fetch(target, timeout=5, max_bytes=10_000)
     assert _Proxy.seen == ["http://93.184.215.14/page", "http://93.184.215.14/redirect"]
     proxied.close()
+
+
+# -- 7. no credential in a message or a log line -------------------------------------------------
+
+
+def test_a_database_password_never_reaches_the_terminal(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a password holding a '/': the URL parser reads its first part as the port, and said so
+    monkeypatch.setenv("DIGEST_DATABASE_URL", "postgresql://digest:s3cr/et-pw@127.0.0.1:5432/db")
+    result = _cli(project.root, "store", "migrate")
+    assert result.exit_code == 2  # type: ignore[attr-defined]
+    assert "s3cr" not in result.output and "et-pw" not in result.output  # type: ignore[attr-defined]
+    # a password from the environment, quoted back by whatever failed, is masked
+    monkeypatch.setenv("DIGEST_DATABASE_URL", "postgresql://digest@127.0.0.1:1/db")
+    monkeypatch.setenv("DIGEST_DATABASE_PASSWORD", "hunter2-database-password")
+    result = _cli(project.root, "store", "migrate")
+    assert result.exit_code in (1, 2)  # type: ignore[attr-defined]
+    assert "cannot open the state store" in result.output  # type: ignore[attr-defined]
+    assert "hunter2" not in result.output  # type: ignore[attr-defined]
+
+
+def test_log_lines_carry_no_credentials(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from digest.redact import install
+
+    monkeypatch.setenv("DIGEST_SMTP_PASSWORD", "relay-password-123")
+    install()
+    log = logging.getLogger("digest.test")
+    with caplog.at_level(logging.WARNING):
+        log.warning("store failed: %s", "connection to postgresql://u:pg-pass@db/x failed")
+        log.warning("libpq: host=db password=conninfo-pass dbname=x")
+        try:
+            raise OSError("login with relay-password-123 refused")
+        except OSError:
+            log.exception("the relay said no")
+    for secret in ("pg-pass", "conninfo-pass", "relay-password-123"):
+        assert secret not in caplog.text, secret
+    assert "postgresql://u:***@db/x" in caplog.text

@@ -201,8 +201,12 @@ def check_database_url(url: str, where: str) -> str:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError as exc:
-        raise ConfigError(f"{where}: not a database URL ({exc})") from None
+    except ValueError:
+        # the parser's own message would quote the part it misread, a password perhaps
+        raise ConfigError(
+            f"{where}: not a database URL (a port that is not a number, or a malformed host);"
+            " it must look like postgresql://user@host:5432/dbname"
+        ) from None
     if parts.scheme not in POSTGRESQL_SCHEMES or any(c.isspace() for c in url):
         raise ConfigError(
             f"{where}: must be a URL like postgresql://user@host:5432/dbname, not {redact(url)!r}"
@@ -217,8 +221,10 @@ def check_database_url(url: str, where: str) -> str:
 
 
 def redact(url: str) -> str:
-    """`url` fit to print: any password replaced by ***."""
-    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+    """`url` fit to print: any password replaced by *** (digest.redact)."""
+    from digest.redact import redact as redact_text
+
+    return redact_text(url)
 
 
 def connect_kwargs() -> dict[str, Any]:
