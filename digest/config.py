@@ -82,6 +82,10 @@ class Config:
     bounce_address: str = ""
     # store: a PostgreSQL URL without its password; empty: the SQLite file under .digest/
     store_url: str = ""
+    # PostgreSQL: seconds a statement waits for a lock, and runs, before it fails (a co-tenant
+    # holding our tables or advisory locks must not hang every command)
+    lock_timeout: float = 30.0
+    statement_timeout: float = 300.0
     # subscribers
     bounce_limit: int = 3
     allow_test_domains: bool = False  # accept addresses at .test (test deployments only)
@@ -154,6 +158,8 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("transport", "max_send_errors"): ("max_send_errors", int),
     ("transport", "bounce_address"): ("bounce_address", str),
     ("store", "url"): ("store_url", str),
+    ("store", "lock_timeout"): ("lock_timeout", (int, float)),
+    ("store", "statement_timeout"): ("statement_timeout", (int, float)),
     ("subscribers", "bounce_limit"): ("bounce_limit", int),
     ("subscribers", "allow_test_domains"): ("allow_test_domains", bool),
     ("subscribers", "confirm_hours"): ("confirm_hours", int),
@@ -177,6 +183,8 @@ _POSITIVE = {
     "timeout",
     "bounce_limit",
     "confirm_hours",
+    "lock_timeout",
+    "statement_timeout",
 }
 _NON_NEGATIVE = {
     "min_stories",
@@ -507,4 +515,8 @@ hold = false
 # url = "postgresql://digest@db.example.org:5432/digest" (or DIGEST_DATABASE_URL); the password
 # only from PGPASSWORD, DIGEST_DATABASE_PASSWORD or a pgpass file (docs/deploy.md)
 url = ""
+# PostgreSQL: seconds to wait for a lock another session holds, and for one statement, before
+# the command fails saying so
+lock_timeout = 30
+statement_timeout = 300
 """

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import http.server
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -401,3 +404,46 @@ def test_log_lines_carry_no_credentials(
     for secret in ("pg-pass", "conninfo-pass", "relay-password-123"):
         assert secret not in caplog.text, secret
     assert "postgresql://u:***@db/x" in caplog.text
+
+
+# -- 8. a co-tenant on PostgreSQL cannot hang every command -------------------------------------
+
+
+def _digest(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m digest` as cron runs it; a hang fails the test instead of stalling it."""
+    return subprocess.run(
+        [sys.executable, "-m", "digest", "--project", str(root), *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=dict(os.environ),
+    )
+
+
+def test_a_lock_held_by_another_session_fails_the_command_after_the_timeout(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    import psycopg
+    from postgres_support import PASSWORD
+
+    project = init_project(tmp_path / "news")
+    config = project.config.path
+    config.write_text(
+        config.read_text()
+        .replace('url = ""', f'url = "{postgres_url}"')
+        .replace("lock_timeout = 30", "lock_timeout = 1")
+    )
+    project.close()
+    assert _digest(project.root, "store", "migrate").returncode == 0
+    with psycopg.connect(postgres_url, password=PASSWORD) as other:  # another role's session
+        other.execute("LOCK TABLE subscribers IN ACCESS EXCLUSIVE MODE")  # held: no commit
+        done = _digest(project.root, "subscribers", "count")
+        assert done.returncode == 1, done.stderr
+        assert "waited 1 s for a lock held by another session" in done.stderr
+        assert "Traceback" not in done.stderr
+        other.rollback()
+        other.execute("SELECT pg_advisory_lock(1684629349)")  # the migration lock, "dige"
+        migrating = _digest(project.root, "store", "migrate")
+        assert migrating.returncode == 1
+        assert "waited 1 s for a lock held by another session" in migrating.stderr
+    assert _digest(project.root, "subscribers", "count").returncode == 0

@@ -14,7 +14,14 @@ from pathlib import Path
 
 from digest.store.articles import Articles, body_fingerprint
 from digest.store.bounces import Bounces
-from digest.store.database import Database, PostgresDatabase, SQLiteDatabase
+from digest.store.database import (
+    DEFAULT_TIMEOUTS,
+    Database,
+    PostgresDatabase,
+    SQLiteDatabase,
+    StoreTimeout,
+    Timeouts,
+)
 from digest.store.issues import IssueExists, Issues
 from digest.store.keys import SigningKeys
 from digest.store.limits import RateLimits
@@ -39,6 +46,8 @@ __all__ = [
     "SendCounts",
     "SendRow",
     "Store",
+    "StoreTimeout",
+    "Timeouts",
     "body_fingerprint",
     "email_hash",
     "now_utc",
@@ -63,9 +72,9 @@ class Store(
         self.db: Database = target if isinstance(target, Database) else SQLiteDatabase(target)
 
     @classmethod
-    def connect(cls, url: str) -> Store:
+    def connect(cls, url: str, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> Store:
         """The PostgreSQL store at `url` (a URL without its password), migrated."""
-        return cls(PostgresDatabase(url))
+        return cls(PostgresDatabase(url, timeouts=timeouts))
 
     @property
     def shared(self) -> bool:
