@@ -517,6 +517,6 @@ hold = false
 url = ""
 # PostgreSQL: seconds to wait for a lock another session holds, and for one statement, before
 # the command fails saying so
-lock_timeout = 30
-statement_timeout = 300
+# lock_timeout = 30
+# statement_timeout = 300
 """

@@ -431,7 +431,7 @@ def test_a_lock_held_by_another_session_fails_the_command_after_the_timeout(
     config.write_text(
         config.read_text()
         .replace('url = ""', f'url = "{postgres_url}"')
-        .replace("lock_timeout = 30", "lock_timeout = 1")
+        .replace("# lock_timeout = 30", "lock_timeout = 1")
     )
     project.close()
     assert _digest(project.root, "store", "migrate").returncode == 0
