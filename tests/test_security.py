@@ -5,6 +5,7 @@ real servers on loopback). docs/security.md says what is defended and how."""
 from __future__ import annotations
 
 import csv
+import http.client
 import http.server
 import io
 import logging
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_network
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -32,6 +34,7 @@ from digest.cli import app
 from digest.errors import DigestError
 from digest.exports import cell
 from digest.models import Subscriber
+from digest.preview import Preview, PreviewServer
 from digest.project import Project, init_project, open_project
 from digest.signup import csrf_pair, read_confirmation
 from digest.sources.errors import ParseError
@@ -479,3 +482,58 @@ def test_an_export_escapes_formulas_and_is_written_owner_only(project: Project) 
 def test_every_formula_start_is_escaped(start: str) -> None:
     assert cell(f"{start}1+1") == f"'{start}1+1"
     assert cell("Ada = 1") == "Ada = 1"
+
+
+# -- 10. the editor's desk opens only with its per-launch token ----------------------------------
+
+
+def _request(
+    server: PreviewServer, method: str, path: str, body: str = "", cookie: str = ""
+) -> tuple[int, dict[str, str], str]:
+    port = server.server_address[1]
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Host": f"127.0.0.1:{port}"}
+    if body:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    if cookie:
+        headers["Cookie"] = cookie
+    try:
+        connection.request(method, path, body=body or None, headers=headers)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read().decode()
+    finally:
+        connection.close()
+
+
+def test_another_local_user_cannot_read_or_drive_the_desk(tmp_path: Path) -> None:
+    root = tmp_path / "news"
+    init_project(root, with_examples=True).close()
+    built = _cli(root, "build", "--as-of", "2026-11-20", "--limit", "3")
+    assert built.exit_code == 0, built.output  # type: ignore[attr-defined]
+    project = open_project(root)
+    issue = project.store.latest_issue()
+    assert issue is not None
+    preview = Preview(issue, project.config, project.template_dirs, root=project.root)
+    project.close()
+    server = PreviewServer(preview, port=0)
+    server.start_in_thread()
+    drop = urlencode({"action": "drop", "position": "1", "csrf": server.csrf})
+    try:
+        # without the token (or with a wrong one): nothing to read, nothing changes
+        for path in ("/desk", "/text", "/mail", "/version", "/desk?token=guess"):
+            status, _, text = _request(server, "GET", path)
+            assert status == 403 and issue.subject not in text, path
+        assert _request(server, "POST", "/desk", drop)[0] == 403
+        assert len(open_project(root).store.issue(issue.id).entries) == 3
+        # the link printed at launch opens it, and leaves a cookie for the pages' own requests
+        status, headers, page = _request(server, "GET", f"/desk?token={server.token}")
+        assert status == 200 and "csrf" in page
+        cookie = headers["Set-Cookie"].split(";")[0]
+        assert cookie == f"{server.cookie_name}={server.token}"
+        assert "HttpOnly" in headers["Set-Cookie"] and "SameSite=Strict" in headers["Set-Cookie"]
+        assert _request(server, "GET", "/text", cookie=cookie)[0] == 200
+        assert _request(server, "POST", "/desk", drop, cookie=cookie)[0] == 303
+        assert len(open_project(root).store.issue(issue.id).entries) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
