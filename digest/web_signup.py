@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from digest.config import ListInfo
+from digest.maildomain import domain_checker
 from digest.models import Subscriber
 from digest.signup import (
     clean_name,
@@ -35,7 +36,7 @@ from digest.signup import (
     signup_wait,
     unsubscribe_address,
 )
-from digest.subscribers import ListError, address_resolver, normalise_email
+from digest.subscribers import ListError, normalise_email
 from digest.tokens import BadToken, read_preferences_token
 from digest.transports.base import Envelope
 from digest.web_pages import Site, no_store, page_templates
@@ -130,7 +131,7 @@ to it. Nothing will be sent until the link is used.</p>{% endblock %}
 def signup_routes(site: Site) -> list[Route]:
     """The routes of `/subscribe`, `/confirm` and `/preferences` for the app of `site`."""
     config = site.config
-    resolver = address_resolver(config)
+    checker = domain_checker(config)
 
     def offered() -> list[ListInfo]:
         with site.open_store() as store:
@@ -193,9 +194,13 @@ def signup_routes(site: Site) -> list[Route]:
                 chosen,
             )
         try:
-            address = await run_in_threadpool(normalise_email, raw_email, resolver)
+            address = normalise_email(raw_email)  # the syntax: no lookup, no thread needed
         except ListError as exc:
             return await subscribe_form(request, 400, str(exc), raw_email, name, chosen)
+        problem = checker and await checker.problem(address.rpartition("@")[2])
+        if problem:  # on the event loop, with a deadline: a slow resolver holds no thread
+            problem = f"{raw_email.strip()!r} is not a valid email address: {problem}"
+            return await subscribe_form(request, 400, problem, raw_email, name, chosen)
         names = [info.name for info in await run_in_threadpool(offered)]
         unknown = [c for c in chosen if c not in names]
         if unknown:

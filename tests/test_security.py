@@ -4,23 +4,29 @@ real servers on loopback). docs/security.md says what is defended and how."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import http.client
 import http.server
 import io
 import logging
 import os
+import socket
 import stat
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_network
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
+import dns.message
+import dns.rcode
 import httpx
 import pytest
 from send_support import FaultyRelay, Relay
@@ -537,3 +543,83 @@ def test_another_local_user_cannot_read_or_drive_the_desk(tmp_path: Path) -> Non
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- 11. a slow resolver holds no worker thread --------------------------------------------------
+
+
+@contextmanager
+def held_dns() -> Iterator[tuple[tuple[str, int], threading.Event]]:
+    """A DNS server on loopback that holds every query until the event is set, then answers
+    each NXDOMAIN. Yields its address and the event."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.1)
+    release, stop = threading.Event(), threading.Event()
+
+    def serve() -> None:
+        held: list[tuple[bytes, Any]] = []
+        while not stop.is_set():
+            with suppress(TimeoutError):
+                held.append(sock.recvfrom(4096))
+            while release.is_set() and held:
+                wire, peer = held.pop()
+                response = dns.message.make_response(dns.message.from_wire(wire))
+                response.set_rcode(dns.rcode.NXDOMAIN)
+                sock.sendto(response.to_wire(), peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield sock.getsockname(), release
+    finally:
+        release.set()
+        stop.set()
+        thread.join(timeout=5)
+        sock.close()
+
+
+def test_sign_ups_waiting_on_a_slow_resolver_do_not_hold_the_other_pages_up(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More sign-ups than the server has worker threads, each waiting on a resolver that does
+    not answer yet: the archive page (which needs a worker thread for the store) is answered
+    while the resolver still holds every query."""
+    for module in ("digest.maildomain", "digest.subscribers"):  # a deadline longer than the test
+        monkeypatch.setattr(f"{module}.DNS_TIMEOUT", 60, raising=False)
+    with held_dns() as ((host, port), release):
+        checking = configured(
+            project,
+            ("check_dns = false", f'check_dns = true\ndns_server = "{host}:{port}"'),
+            ("signups_per_client_hour = 20", "signups_per_client_hour = 0"),
+        )
+        safety = threading.Timer(12, release.set)  # the old code would wait the full minute
+        safety.start()
+        answered_while_held: list[bool] = []
+
+        async def storm(base: str) -> None:
+            async with httpx.AsyncClient(
+                base_url=base, headers={"Host": "127.0.0.1:8080"}, timeout=90
+            ) as browser:
+                csrf = csrf_of((await browser.get("/subscribe")).text)
+
+                async def sign_up(number: int) -> int:
+                    data = {"csrf": csrf, "email": f"p{number}@slow.example.org"}
+                    return (await browser.post("/subscribe", data=data)).status_code
+
+                async def archive() -> None:
+                    await asyncio.sleep(1.0)  # every sign-up is waiting on DNS by now
+                    assert (await browser.get("/")).status_code == 200
+                    answered_while_held.append(not release.is_set())
+                    release.set()
+
+                codes = await asyncio.gather(*(sign_up(n) for n in range(48)), archive())
+                assert set(codes[:-1]) == {400}  # NXDOMAIN once answered: "does not exist"
+
+        try:
+            with uvicorn_thread(checking) as base:
+                asyncio.run(storm(base))
+        finally:
+            safety.cancel()
+            checking.close()
+    assert answered_while_held == [True]
