@@ -1,4 +1,7 @@
-"""Signed unsubscribe tokens: HMAC-SHA256 over the subscriber's address and list.
+"""Unsubscribe (and other) tokens: the subscriber's address and list, sealed with AES-SIV under a
+key derived from the secret, so a link tells nobody who it is for (a forwarded mail, a proxy's
+log) and cannot be altered into another subscriber's. Tokens made before (base64 JSON, a dot,
+and an HMAC-SHA256 over it: the address readable) are still read, so links already sent work.
 
 The secret comes from DIGEST_SECRET, or is generated on first use and kept in `.digest/secret`
 (mode 0600); a signing secret shorter than 32 bytes is refused, and so is an empty DIGEST_SECRET.
@@ -23,6 +26,9 @@ import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from digest.errors import DigestError
 
@@ -147,15 +153,39 @@ def _mac(secret: bytes, payload: bytes) -> bytes:
     return mac.digest()
 
 
-def make_token(
-    secret: bytes, email: str, list_name: str, *, expires: datetime | None = None
-) -> str:
-    """A token naming `email` on `list_name`. Without `expires` it never expires: an unsubscribe
-    link must keep working in an old message."""
+_SEALED_BY = b"digest token"  # associated data: a token of ours, and of this kind
+
+
+@functools.lru_cache(maxsize=16)
+def _sealer(secret: bytes) -> AESSIV:
+    """AES-256-SIV under a key derived from `secret` (never the HMAC's key itself). SIV is
+    deterministic: one address's link is the same in every message, as before."""
+    key = hmac.new(secret, b"digest token sealing key", hashlib.sha512).digest()
+    return AESSIV(key)
+
+
+def _payload(email: str, list_name: str, expires: datetime | None) -> bytes:
     # json.dumps(fields, separators=(",", ":")), byte for byte, at half the cost: a send makes
     # two tokens per message
     expiry = "" if expires is None else f",{int(expires.timestamp())}"
-    payload = f"[{_json_string(email.lower())},{_json_string(list_name)}{expiry}]".encode()
+    return f"[{_json_string(email.lower())},{_json_string(list_name)}{expiry}]".encode()
+
+
+def make_token(
+    secret: bytes, email: str, list_name: str, *, expires: datetime | None = None
+) -> str:
+    """An opaque token naming `email` on `list_name` (base64 of the sealed fields: no dot).
+    Without `expires` it never expires: an unsubscribe link must keep working in an old
+    message."""
+    return _b64(_sealer(secret).encrypt(_payload(email, list_name, expires), [_SEALED_BY]))
+
+
+def make_legacy_token(
+    secret: bytes, email: str, list_name: str, *, expires: datetime | None = None
+) -> str:
+    """A token as digest made them before they were sealed (the fields readable, then an
+    HMAC): still read, never made for a message now; for tests of links already sent."""
+    payload = _payload(email, list_name, expires)
     return f"{_b64(payload)}.{_b64(_mac(secret, payload))}"
 
 
@@ -200,16 +230,10 @@ def read_preferences_token(secret: bytes | Sequence[bytes], token: str) -> tuple
 def read_token(
     secret: bytes | Sequence[bytes], token: str, *, now: datetime | None = None
 ) -> tuple[str, str]:
-    """(email, list) named by a genuine, unexpired token signed with `secret` (or any of a list
-    of secrets); BadToken otherwise."""
-    try:
-        payload_part, mac_part = token.split(".")
-        payload, mac = _unb64(payload_part), _unb64(mac_part)
-    except (ValueError, TypeError) as exc:
-        raise BadToken("malformed unsubscribe token") from exc
+    """(email, list) named by a genuine, unexpired token made with `secret` (or any of a list
+    of secrets), sealed or of the older signed kind; BadToken otherwise."""
     keys = [secret] if isinstance(secret, bytes) else secret
-    if not any(hmac.compare_digest(mac, _mac(key, payload)) for key in keys):
-        raise BadToken("unsubscribe token does not verify")
+    payload = _unsealed(keys, token) if "." not in token else _verified(keys, token)
     try:
         fields = json.loads(payload)
         email, list_name, *rest = fields
@@ -221,6 +245,33 @@ def read_token(
     if expires is not None and (now or datetime.now(UTC)).timestamp() >= expires:
         raise BadToken("unsubscribe token has expired")
     return email, list_name
+
+
+def _unsealed(keys: Sequence[bytes], token: str) -> bytes:
+    try:
+        sealed = _unb64(token)
+    except (ValueError, TypeError) as exc:
+        raise BadToken("malformed unsubscribe token") from exc
+    if len(sealed) <= 16:  # the SIV alone: no fields
+        raise BadToken("malformed unsubscribe token")
+    for key in keys:
+        try:
+            return _sealer(key).decrypt(sealed, [_SEALED_BY])
+        except InvalidTag:
+            continue
+    raise BadToken("unsubscribe token does not verify")
+
+
+def _verified(keys: Sequence[bytes], token: str) -> bytes:
+    """The fields of an older signed token, once its HMAC verifies under one of `keys`."""
+    try:
+        payload_part, mac_part = token.split(".")
+        payload, mac = _unb64(payload_part), _unb64(mac_part)
+    except (ValueError, TypeError) as exc:
+        raise BadToken("malformed unsubscribe token") from exc
+    if not any(hmac.compare_digest(mac, _mac(key, payload)) for key in keys):
+        raise BadToken("unsubscribe token does not verify")
+    return payload
 
 
 # -- VERP: the envelope sender's token ------------------------------------------------------------

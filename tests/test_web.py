@@ -31,7 +31,7 @@ from digest.errors import DigestError
 from digest.models import Article, Issue, IssueEntry
 from digest.project import Project, open_project
 from digest.render import render_issue
-from digest.tokens import _b64, _unb64, load_secret, make_token
+from digest.tokens import _b64, _unb64, load_secret, make_legacy_token, make_token
 from digest.web import SECURITY_HEADERS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "subscribers"
@@ -163,14 +163,18 @@ def test_confirmation_page_then_button_post(project: Project) -> None:
 
 
 def _tampered_tokens(secret: bytes) -> dict[str, str]:
-    genuine = make_token(secret, "ada@example.org", "example")
-    payload, mac = genuine.split(".")
+    # a link already sent: the older signed kind, still read, so still held to its signature
+    legacy = make_legacy_token(secret, "ada@example.org", "example")
+    payload, mac = legacy.split(".")
     other_payload = _b64(json.dumps(["grace@example.org", "example"]).encode())
     flipped = bytearray(_unb64(mac))
     flipped[0] ^= 1
+    sealed = bytearray(_unb64(make_token(secret, "ada@example.org", "example")))
+    sealed[-1] ^= 1
     return {
         "someone else's address under ada's signature": f"{other_payload}.{mac}",
         "a flipped bit in the signature": f"{payload}.{_b64(bytes(flipped))}",
+        "a flipped bit in a sealed token": _b64(bytes(sealed)),
         "another secret": make_token(b"another secret", "ada@example.org", "example"),
         "expired": make_token(
             secret, "ada@example.org", "example", expires=datetime.now(UTC) - timedelta(days=1)
