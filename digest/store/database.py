@@ -246,15 +246,19 @@ class Timeouts:
 DEFAULT_TIMEOUTS = Timeouts()
 
 
-def connect_kwargs(timeouts: Timeouts = DEFAULT_TIMEOUTS) -> dict[str, Any]:
+def connect_kwargs(url: str, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> dict[str, Any]:
     """What psycopg adds to the URL: the password from DIGEST_DATABASE_PASSWORD (libpq reads
     PGPASSWORD and pgpass itself), never from a file of ours or the command line; and the
     session's lock and statement timeouts, so that another role holding our tables or advisory
-    locks makes a command fail after a while, not hang for ever."""
+    locks makes a command fail after a while, not hang for ever (after any `options` the URL
+    gives, which the keyword would otherwise replace)."""
+    from psycopg.conninfo import conninfo_to_dict
+
     options = (
-        f"-c lock_timeout={round(timeouts.lock * 1000)}"
+        f"{conninfo_to_dict(url).get('options') or ''}"
+        f" -c lock_timeout={round(timeouts.lock * 1000)}"
         f" -c statement_timeout={round(timeouts.statement * 1000)}"
-    )
+    ).strip()
     kwargs: dict[str, Any] = {"options": options}
     password = os.environ.get("DIGEST_DATABASE_PASSWORD")
     if password:
@@ -307,7 +311,7 @@ class PostgresDatabase(Database):
                 self.connection = pool.getconn()
             else:
                 self.connection = psycopg.connect(
-                    url, autocommit=True, connect_timeout=10, **connect_kwargs(timeouts)
+                    url, autocommit=True, connect_timeout=10, **connect_kwargs(url, timeouts)
                 )
         except psycopg.Error as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
@@ -394,7 +398,7 @@ def open_pool(url: str, size: int = 10, timeouts: Timeouts = DEFAULT_TIMEOUTS) -
         url,
         min_size=1,
         max_size=size,
-        kwargs={"autocommit": True, "connect_timeout": 10, **connect_kwargs(timeouts)},
+        kwargs={"autocommit": True, "connect_timeout": 10, **connect_kwargs(url, timeouts)},
         open=True,
     )
 
