@@ -52,6 +52,8 @@ class Config:
     allow_private: bool | list[IPv4Network | IPv6Network] = False
     # feed entries with only a headline and a link: fetch the page they link to
     follow_links: bool = False
+    # the HTTP proxy feeds and pages go through ("": none; http_proxy and the like are ignored)
+    proxy: str = ""
     # selection
     since: str = "7d"
     limit: int = 10
@@ -80,6 +82,10 @@ class Config:
     bounce_address: str = ""
     # store: a PostgreSQL URL without its password; empty: the SQLite file under .digest/
     store_url: str = ""
+    # PostgreSQL: seconds a statement waits for a lock, and runs, before it fails (a co-tenant
+    # holding our tables or advisory locks must not hang every command)
+    lock_timeout: float = 30.0
+    statement_timeout: float = 300.0
     # subscribers
     bounce_limit: int = 3
     allow_test_domains: bool = False  # accept addresses at .test (test deployments only)
@@ -91,6 +97,7 @@ class Config:
     # sign-up limits, shared by every web replica through the store; 0: no limit
     signups_per_client_hour: int = 20  # POST /subscribe per client address per hour
     confirmations_per_address_day: int = 3  # confirmation emails one address gets per day
+    confirmations_per_domain_hour: int = 50  # confirmation emails to one domain per hour
     # the lists readers may choose on the web (`[lists]`); empty: those the files and store know
     lists: dict[str, ListInfo] = field(default_factory=dict)
     # bounces: the mailbox `digest bounces` (and `digest run`, first) reads; plain imap:// only
@@ -128,6 +135,7 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("sources", "max_bytes"): ("max_bytes", int),
     ("sources", "allow_private"): ("allow_private", (bool, list)),
     ("sources", "follow_links"): ("follow_links", bool),
+    ("sources", "proxy"): ("proxy", str),
     ("selection", "since"): ("since", str),
     ("selection", "limit"): ("limit", int),
     ("selection", "min_stories"): ("min_stories", int),
@@ -150,6 +158,8 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("transport", "max_send_errors"): ("max_send_errors", int),
     ("transport", "bounce_address"): ("bounce_address", str),
     ("store", "url"): ("store_url", str),
+    ("store", "lock_timeout"): ("lock_timeout", (int, float)),
+    ("store", "statement_timeout"): ("statement_timeout", (int, float)),
     ("subscribers", "bounce_limit"): ("bounce_limit", int),
     ("subscribers", "allow_test_domains"): ("allow_test_domains", bool),
     ("subscribers", "confirm_hours"): ("confirm_hours", int),
@@ -157,6 +167,7 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("subscribers", "dns_server"): ("dns_server", str),
     ("subscribers", "signups_per_client_hour"): ("signups_per_client_hour", int),
     ("subscribers", "confirmations_per_address_day"): ("confirmations_per_address_day", int),
+    ("subscribers", "confirmations_per_domain_hour"): ("confirmations_per_domain_hour", int),
     ("bounces", "source"): ("bounces_source", str),
     ("bounces", "allow_plaintext"): ("bounces_allow_plaintext", bool),
     ("bounces", "trust_addresses"): ("bounces_trust_addresses", bool),
@@ -172,6 +183,8 @@ _POSITIVE = {
     "timeout",
     "bounce_limit",
     "confirm_hours",
+    "lock_timeout",
+    "statement_timeout",
 }
 _NON_NEGATIVE = {
     "min_stories",
@@ -181,6 +194,7 @@ _NON_NEGATIVE = {
     "max_send_errors",
     "signups_per_client_hour",
     "confirmations_per_address_day",
+    "confirmations_per_domain_hour",
 }
 
 
@@ -304,12 +318,18 @@ def _apply_env(config: Config, env: dict[str, str]) -> None:
     if env.get("DIGEST_BOUNCES_SOURCE"):
         config.bounces_source = env["DIGEST_BOUNCES_SOURCE"]
     config.smtp_password = env.get("DIGEST_SMTP_PASSWORD") or None
-    config.secret = env.get("DIGEST_SECRET") or None
+    # set but empty stays "": digest.tokens refuses it rather than falling back to the file
+    config.secret = env.get("DIGEST_SECRET")
     previous = env.get("DIGEST_SECRET_PREVIOUS") or ""
     config.previous_secrets = [s.strip() for s in previous.split(",") if s.strip()]
 
 
 def _validate(config: Config, path: Path) -> None:
+    proxy = urlsplit(config.proxy)
+    if config.proxy and (proxy.scheme not in ("http", "https") or not proxy.hostname):
+        raise ConfigError(
+            f'{path}: `sources.proxy` must be an http:// URL like "http://proxy.internal:3128"'
+        )
     keys = {attr: f"{s}.{k}" for (s, k), (attr, _) in _SCHEMA.items()}
     for attr in _POSITIVE:
         if getattr(config, attr) <= 0:
@@ -406,6 +426,9 @@ allow_private = false
 # feed entries with only a headline and a link are fetched from their link when true; when
 # false, the feed's line says how many were left unread
 follow_links = false
+# feeds and pages go through this HTTP proxy ("http://proxy.internal:3128"); without it they
+# connect directly, whatever http_proxy/https_proxy say (a proxy would skip the address checks)
+# proxy = ""
 
 [selection]
 since = "7d"
@@ -455,10 +478,13 @@ confirm_hours = 48
 check_dns = false
 # dns_server = "192.0.2.53"
 # the sign-up form's limits, shared by every web replica through the store (0: no limit):
-# sign-ups one client address may post per hour (more get 429), and confirmation emails one
-# address may receive per day (more sign-ups get the same page, and no email)
+# sign-ups one client address (an IPv6 one by its /48) may post per hour (more get 429),
+# confirmation emails one mailbox may receive per day, however its address is spelled
+# (name+tag@, and dots at Gmail, count as name@), and confirmation emails to one domain per hour
+# (more sign-ups get the same page, and no email)
 signups_per_client_hour = 20
 confirmations_per_address_day = 3
+confirmations_per_domain_hour = 50
 
 # The lists readers may choose when they sign up or change their preferences on the web, each
 # with the title they read. Without [lists], the web offers the lists subscribers/ and the store
@@ -489,4 +515,8 @@ hold = false
 # url = "postgresql://digest@db.example.org:5432/digest" (or DIGEST_DATABASE_URL); the password
 # only from PGPASSWORD, DIGEST_DATABASE_PASSWORD or a pgpass file (docs/deploy.md)
 url = ""
+# PostgreSQL: seconds to wait for a lock another session holds, and for one statement, before
+# the command fails saying so
+# lock_timeout = 30
+# statement_timeout = 300
 """

@@ -419,11 +419,14 @@ class SendSummary:
         }
 
     def csv(self) -> str:
+        """The failed and deferred addresses, each cell safe to open in a spreadsheet."""
+        from digest.exports import row
+
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["email", "list", "status", "attempts", "last_reply", "updated"])
         for p in self.problems:
-            writer.writerow([p.email, p.list, p.status, p.attempts, p.last_reply, p.updated])
+            writer.writerow(row([p.email, p.list, p.status, p.attempts, p.last_reply, p.updated]))
         return out.getvalue()
 
 

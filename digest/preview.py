@@ -12,6 +12,10 @@ the page's CSRF token), `/` the web version with the reload script, `/html` the 
 their Host header are answered: a page elsewhere whose name is made to resolve to 127.0.0.1 (DNS
 rebinding) must not read the unpublished issue, and a form elsewhere cannot post without the
 token.
+
+Any local user can reach a loopback port, so every request must also carry the server's
+per-launch token (as Jupyter's does): in the link `digest preview` prints (`?token=…`), after
+which the browser holds it in a cookie (HttpOnly, SameSite=Strict, named for the port).
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ import secrets
 import threading
 from dataclasses import dataclass, replace
 from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote, urlsplit
 
 import jinja2
 
@@ -239,6 +244,8 @@ class PreviewServer(ThreadingHTTPServer):
         self.preview = preview
         # every form of the desk carries it: a page elsewhere cannot post a change
         self.csrf = secrets.token_urlsafe(32)
+        # every request carries this one (the link, then a cookie): another local user cannot
+        self.token = secrets.token_urlsafe(32)
         self.flash: tuple[str, bool] | None = None  # the last change's message, shown once
         self.anchor = ""  # where the last change happened: the desk scrolls there
         self.lock = threading.Lock()  # one change at a time
@@ -248,6 +255,15 @@ class PreviewServer(ThreadingHTTPServer):
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}/"
+
+    def link(self, path: str = "") -> str:
+        """The address of `path` with the token: what the editor opens (and nobody else can)."""
+        return f"{self.url}{path}?token={quote(self.token)}"
+
+    @property
+    def cookie_name(self) -> str:
+        # cookies do not keep ports apart: two desks at once each keep their own
+        return f"digest_desk_{self.server_address[1]}"
 
     @property
     def own_hosts(self) -> set[str]:
@@ -261,8 +277,53 @@ class PreviewServer(ThreadingHTTPServer):
         return thread
 
 
+def opener_file(server: PreviewServer) -> Path:
+    """A page, readable by its owner only, that sends the browser on to the desk's link."""
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="digest-desk-", suffix=".html")  # mode 0600
+    link = html_lib.escape(server.link("desk"))
+    with open(fd, "w", encoding="utf-8") as f:
+        f.write(
+            '<!DOCTYPE html><meta charset="utf-8">'
+            f'<meta http-equiv="refresh" content="0;url={link}">'
+            f'<title>digest desk</title><p><a href="{link}">Open the editor\'s desk</a></p>\n'
+        )
+    return Path(name)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: PreviewServer
+    _give_cookie = False
+
+    def _unauthorised(self) -> bool:
+        """Refuse (403) a request without the server's token, in its query or its cookie; a
+        request that brings it in the query gets the cookie, for the pages' own requests."""
+        expected = self.server.token.encode()
+        given = parse_qs(urlsplit(self.path).query).get("token", [""])[0]
+        if given and hmac.compare_digest(given.encode(), expected):
+            self._give_cookie = True
+            return False
+        try:
+            jar = SimpleCookie(self.headers.get("Cookie") or "")
+        except CookieError:
+            jar = SimpleCookie()
+        morsel = jar.get(self.server.cookie_name)
+        if morsel is not None and hmac.compare_digest(morsel.value.encode(), expected):
+            return False
+        self._send(
+            "This desk opens only with its token: use the link `digest preview` printed.\n",
+            "text/plain",
+            HTTPStatus.FORBIDDEN,
+        )
+        return True
+
+    def _cookie_header(self) -> None:
+        if self._give_cookie:
+            self.send_header(
+                "Set-Cookie",
+                f"{self.server.cookie_name}={self.server.token}; HttpOnly; SameSite=Strict; Path=/",
+            )
 
     def _foreign(self) -> bool:
         """Refuse (421) a request whose Host is not this server's loopback address."""
@@ -278,7 +339,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
         preview = self.server.preview
         path = self.path.split("?", 1)[0]
-        if self._foreign():
+        if self._foreign() or self._unauthorised():
             return
         try:
             if path == "/desk" and preview.root is not None:
@@ -304,7 +365,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(with_reload_script(_error_page(str(exc))), "text/html")
 
     def do_POST(self) -> None:  # noqa: N802
-        if self._foreign():
+        if self._foreign() or self._unauthorised():
             return
         preview = self.server.preview
         if self.path.split("?", 1)[0] != "/desk" or preview.root is None:
@@ -338,6 +399,7 @@ class _Handler(BaseHTTPRequestHandler):
         # which would take the focus away from the message
         self.send_response(HTTPStatus.SEE_OTHER)
         self.send_header("Location", "/desk")
+        self._cookie_header()
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -351,6 +413,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("X-Frame-Options", "SAMEORIGIN")
         self.send_header("Content-Security-Policy", "frame-ancestors 'self'")
         self.send_header("Referrer-Policy", "no-referrer")
+        self._cookie_header()
         self.end_headers()
         self.wfile.write(data)
 

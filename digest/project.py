@@ -19,7 +19,7 @@ from typing import Any
 
 from digest.config import CONFIG_NAME, DEFAULT_CONFIG, Config, load_config
 from digest.errors import ConfigError, DigestError
-from digest.store import Store
+from digest.store import Store, Timeouts
 
 STATE_DIR = ".digest"
 DB_NAME = "digest.sqlite3"
@@ -69,7 +69,7 @@ class Project:
     def store(self) -> Store:
         """The store every command of this process shares."""
         if self.config.store_url:
-            store = Store.connect(self.config.store_url)
+            store = Store.connect(self.config.store_url, self.timeouts)
         else:
             try:
                 make_state_dir(self.state_dir)
@@ -89,8 +89,14 @@ class Project:
         from digest.store.database import PostgresDatabase, open_pool
 
         if self._pool is None:
-            self._pool = open_pool(self.config.store_url)
-        return Store(PostgresDatabase(self.config.store_url, pool=self._pool))
+            self._pool = open_pool(self.config.store_url, timeouts=self.timeouts)
+        return Store(
+            PostgresDatabase(self.config.store_url, pool=self._pool, timeouts=self.timeouts)
+        )
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return Timeouts(self.config.lock_timeout, self.config.statement_timeout)
 
     def check_shared_secret(self) -> None:
         """On a store that several hosts share, every send worker and web replica must sign and
@@ -118,6 +124,9 @@ def open_project(root: Path) -> Project:
     from digest.subscribers import allow_test_domains
 
     allow_test_domains(config.allow_test_domains)  # per project, so it never carries over
+    from digest.sources.fetch import use_proxy
+
+    use_proxy(config.proxy)
     return Project(root=root, config=config)
 
 

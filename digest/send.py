@@ -298,12 +298,10 @@ class Messages:
 
     def __init__(self, project: Project, issue: Issue) -> None:
         from digest.dkim import signer_from_config
+        from digest.keys import project_keys
         from digest.message import MessageFactory
-        from digest.tokens import load_secret
 
-        project.check_shared_secret()
-        secret = load_secret(project.state_dir, project.config.secret)
-        self.factory = MessageFactory(issue, project.config, secret)
+        self.factory = MessageFactory(issue, project.config, project_keys(project).sign)
         self.signer: DKIMSigner | None = signer_from_config(project.config)
 
     def envelope(self, subscriber: Subscriber) -> Envelope:

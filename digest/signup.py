@@ -31,7 +31,6 @@ from digest.subscribers import DEFAULT_LIST, known_lists, normalise_email
 from digest.tokens import (
     BadToken,
     bounce_address,
-    load_secret,
     make_token,
     read_purpose_token,
     read_token,
@@ -50,6 +49,9 @@ COMEBACK_REASON = "unsubscribed"
 # the store's rate-limit buckets (digest.store.limits) and their windows, in seconds
 CLIENT_BUCKET, CLIENT_WINDOW = "signup-client", 3600.0
 ADDRESS_BUCKET, ADDRESS_WINDOW = "confirm-address", 86400.0
+DOMAIN_BUCKET, DOMAIN_WINDOW = "confirm-domain", 3600.0
+# Providers known to deliver name.sur@ and namesur@ to one mailbox, and the domain they share
+DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 MAX_NAME = 200
 
 
@@ -69,7 +71,8 @@ def clean_name(raw: str) -> str:
 
 def client_key(host: str) -> str:
     """What one client is, for the per-client limit: its address as the server saw it (after a
-    trusted proxy's X-Forwarded-For), an IPv6 one by its /64, which one host usually owns."""
+    trusted proxy's X-Forwarded-For), an IPv6 one by its /48: one customer of a provider is
+    usually given a whole /48 (or a /56), so each /64 in it is no new client."""
     try:
         address = ip_address(host)
     except ValueError:
@@ -77,7 +80,7 @@ def client_key(host: str) -> str:
     if isinstance(address, IPv6Address):
         if address.ipv4_mapped is not None:
             return str(address.ipv4_mapped)
-        return str(ip_network(f"{address}/64", strict=False))
+        return str(ip_network(f"{address}/48", strict=False))
     return str(address)
 
 
@@ -94,31 +97,71 @@ def signup_wait(store: Store, config: Config, client: str) -> float:
     )
 
 
+def canonical_mailbox(email: str) -> str:
+    """The mailbox an address reaches, for counting what it is sent: lower case, without a
+    `+tag` (every major provider delivers name+tag@ to name@), and without dots at providers
+    known to ignore them (Gmail). Only for limits: an address is stored as given."""
+    local, _, domain = email.strip().lower().rpartition("@")
+    local = local.split("+", 1)[0] or local
+    if domain in DOTLESS_DOMAINS:
+        local, domain = local.replace(".", "") or local, DOTLESS_DOMAINS[domain]
+    return f"{local}@{domain}"
+
+
 def may_mail_address(store: Store, config: Config, email: str) -> bool:
-    """Whether one more confirmation email may go to `email` today (and counts it)."""
-    if not config.confirmations_per_address_day:
-        return True
-    wait = store.take_rate(
-        ADDRESS_BUCKET,
-        email.strip().lower(),
-        limit=config.confirmations_per_address_day,
-        window=ADDRESS_WINDOW,
-    )
-    return wait == 0
+    """Whether one more confirmation email may go to `email` (and counts it): its mailbox has
+    had fewer than `confirmations_per_address_day` today, whatever the spelling, and its domain
+    fewer than `confirmations_per_domain_hour` this hour."""
+    mailbox = canonical_mailbox(email)
+    limits = [
+        (ADDRESS_BUCKET, mailbox, config.confirmations_per_address_day, ADDRESS_WINDOW),
+        (
+            DOMAIN_BUCKET,
+            mailbox.rpartition("@")[2],
+            config.confirmations_per_domain_hour,
+            DOMAIN_WINDOW,
+        ),
+    ]
+    for bucket, key, limit, window in limits:
+        if limit and store.take_rate(bucket, key, limit=limit, window=window):
+            return False
+    return True
+
+
+# between the lists and the name in a confirmation token's field: clean_name never leaves one
+# (str.split takes it for white space), and no list name holds it
+_NAME_MARK = "\x1f"
 
 
 def confirm_token(
-    secret: bytes, email: str, lists: Sequence[str], hours: int, now: datetime | None = None
+    secret: bytes,
+    email: str,
+    lists: Sequence[str],
+    hours: int,
+    now: datetime | None = None,
+    *,
+    name: str | None = None,
 ) -> str:
+    """A confirmation link's token: the address, the lists and (signed with them) the name
+    given with this sign-up, so confirming it gives the row that name and no other's."""
     expires = (now or datetime.now(UTC)) + timedelta(hours=hours)
-    return make_token(secret, email, CONFIRM + ",".join(lists), expires=expires)
+    field = CONFIRM + ",".join(lists) + ("" if name is None else _NAME_MARK + clean_name(name))
+    return make_token(secret, email, field, expires=expires)
+
+
+def read_confirmation(secrets: Sequence[bytes], token: str) -> tuple[str, list[str], str | None]:
+    """(email, lists, name) of a genuine, unexpired confirmation token (name None: a token
+    made before names were bound, which keeps the row's); BadToken otherwise (an unsubscribe
+    token included)."""
+    email, field = read_purpose_token(secrets, token, CONFIRM, "confirmation")
+    lists, mark, name = field.partition(_NAME_MARK)
+    return email, lists.split(","), name if mark else None
 
 
 def read_confirm_token(secrets: Sequence[bytes], token: str) -> tuple[str, list[str]]:
-    """(email, lists) of a genuine, unexpired confirmation token; BadToken otherwise (an
-    unsubscribe token included)."""
-    email, lists = read_purpose_token(secrets, token, CONFIRM, "confirmation")
-    return email, lists.split(",")
+    """(email, lists) of a genuine, unexpired confirmation token; BadToken otherwise."""
+    email, lists, _ = read_confirmation(secrets, token)
+    return email, lists
 
 
 def csrf_pair(secret: bytes, nonce: str) -> str:
@@ -168,7 +211,9 @@ def request_confirmation(
     ]
     if not any(wanted) or (limited and not may_mail_address(store, config, subscriber.email)):
         return None
-    token = confirm_token(secret, subscriber.email, lists, config.confirm_hours)
+    token = confirm_token(
+        secret, subscriber.email, lists, config.confirm_hours, name=subscriber.name
+    )
     return confirmation_envelope(config, subscriber.email, confirm_link(config.base_url, token))
 
 
@@ -195,7 +240,9 @@ def invite(project: Project, email: str, *, name: str = "", list_name: str) -> s
     reason = store.suppression_reason(address)
     if reason is not None and reason != COMEBACK_REASON:
         return f"suppressed ({reason}); a suppression always wins"
-    secret = load_secret(project.state_dir, project.config.secret)
+    from digest.keys import project_keys
+
+    secret = project_keys(project).sign
     subscriber = Subscriber(address, clean_name(name))
     envelope = request_confirmation(
         store, project.config, secret, subscriber, [list_name], limited=False
@@ -208,13 +255,14 @@ def invite(project: Project, email: str, *, name: str = "", list_name: str) -> s
     return None
 
 
-def confirm(store: Store, email: str, list_name: str) -> bool:
-    """Make a confirmed sign-up active (lifting an earlier unsubscribe); whether it was. A
-    bounced or complained address stays suppressed."""
+def confirm(store: Store, email: str, list_name: str, name: str | None = None) -> bool:
+    """Make a confirmed sign-up active (lifting an earlier unsubscribe), with the name its
+    token carries (None: the row's stays); whether it was. A bounced or complained address
+    stays suppressed."""
     reason = store.suppression_reason(email)
     if reason is not None and reason != COMEBACK_REASON:
         return False
-    store.activate_subscriber(email, list_name, lift=COMEBACK_REASON)
+    store.activate_subscriber(email, list_name, lift=COMEBACK_REASON, rename=name)
     return True
 
 

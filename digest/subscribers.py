@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from email_validator import EmailNotValidError, validate_email
 
-from digest.config import LIST_NAME, Config, dns_server_address
+from digest.config import LIST_NAME
 from digest.errors import DigestError
 from digest.models import Subscriber
 from digest.store import Store
@@ -145,33 +145,6 @@ def normalise_email(raw: str, resolver: Resolver | None = None) -> str:
         ).normalized
     except EmailNotValidError as exc:
         raise ListError(f"{raw!r} is not a valid email address: {exc}") from None
-
-
-# a sign-up waits at most this long for DNS; a lookup that times out refuses nobody
-DNS_TIMEOUT = 5
-
-
-def address_resolver(config: Config) -> Resolver | None:
-    """The caching resolver web sign-ups check domains with (`subscribers.check_dns`): the
-    system's, or `subscribers.dns_server`; None when the check is off."""
-    if not config.check_dns:
-        return None
-    # dnspython is slow to import: only a project that checks pays for it
-    from dns.exception import DNSException
-    from dns.resolver import Resolver
-    from email_validator import caching_resolver
-
-    try:
-        resolver = Resolver(configure=not config.dns_server)
-    except DNSException as exc:  # no /etc/resolv.conf, say
-        raise DigestError(
-            f"subscribers.check_dns: no system resolver to use ({exc}); set subscribers.dns_server"
-        ) from None
-    server = dns_server_address(config.dns_server) if config.dns_server else None
-    if server is not None:
-        resolver.nameservers = [server[0]]
-        resolver.port = server[1]
-    return caching_resolver(timeout=DNS_TIMEOUT, dns_resolver=resolver)
 
 
 def check_list_name(name: str) -> str:

@@ -1,10 +1,15 @@
-"""Signed unsubscribe tokens: HMAC-SHA256 over the subscriber's address and list.
+"""Unsubscribe (and other) tokens: the subscriber's address and list, sealed with AES-SIV under a
+key derived from the secret, so a link tells nobody who it is for (a forwarded mail, a proxy's
+log) and cannot be altered into another subscriber's. Tokens made before (base64 JSON, a dot,
+and an HMAC-SHA256 over it: the address readable) are still read, so links already sent work.
 
 The secret comes from DIGEST_SECRET, or is generated on first use and kept in `.digest/secret`
-(mode 0600); one shorter than 16 bytes is refused. A token cannot be altered into another
-subscriber's without the secret. A token may carry an expiry time (signed with the rest); the
-tokens in messages carry none. After a rotation the old secrets, in DIGEST_SECRET_PREVIOUS, still
-verify (links in messages already sent keep working) but never sign.
+(mode 0600); a signing secret shorter than 32 bytes is refused, and so is an empty DIGEST_SECRET.
+A token cannot be altered into another subscriber's without the secret. A token may carry an
+expiry time (signed with the rest); the tokens in messages carry none. After a rotation the old
+secrets, in DIGEST_SECRET_PREVIOUS, still verify (links in messages already sent keep working)
+but never sign, as does `.digest/secret` once DIGEST_SECRET replaces it. digest.keys notices a
+change of secret that would break links.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
 from digest.errors import DigestError
 
 
@@ -29,51 +37,78 @@ class BadToken(DigestError):
     """A token that is malformed, altered or signed with another secret."""
 
 
-MIN_SECRET_BYTES = 16
+# A signing secret: 32 bytes, as much as the HMAC's key block uses well. A secret that only
+# verifies (DIGEST_SECRET_PREVIOUS, or `.digest/secret` once DIGEST_SECRET is set) may be as short
+# as the 16 bytes that were once the minimum, so links signed before the rule keep working.
+MIN_SECRET_BYTES = 32
+MIN_VERIFYING_SECRET_BYTES = 16
+_NEW_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 def load_secret(state_dir: Path, env_secret: str | None) -> bytes:
     """The signing secret: DIGEST_SECRET, else `.digest/secret`, generated on first use. A secret
-    shorter than MIN_SECRET_BYTES is refused: an empty one would make every token forgeable."""
+    shorter than MIN_SECRET_BYTES is refused, an empty DIGEST_SECRET too (set but empty is a
+    mistake, never a reason to fall back to the file)."""
     if env_secret is not None:
         secret = env_secret.encode()
+        if not secret.strip():
+            raise DigestError(
+                "DIGEST_SECRET is set but empty; set it to a secret of at least "
+                f"{MIN_SECRET_BYTES} bytes (for example: {_NEW_SECRET}), or unset it to use "
+                f"{state_dir / 'secret'}"
+            )
         if len(secret) < MIN_SECRET_BYTES:
             raise DigestError(
-                f"DIGEST_SECRET is {len(secret)} bytes; it must be at least {MIN_SECRET_BYTES} "
-                "bytes (for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+                f"DIGEST_SECRET is {len(secret)} bytes; a signing secret must be at least "
+                f"{MIN_SECRET_BYTES} bytes. To keep the links already sent working, move it to "
+                f"DIGEST_SECRET_PREVIOUS and set a new DIGEST_SECRET (for example: {_NEW_SECRET})"
             )
         return secret
     path = state_dir / "secret"
-    try:
-        if not path.exists():
+    if not path.exists():
+        try:
             _generate_secret(path)
-        secret = path.read_text(encoding="utf-8").strip().encode()
-    except OSError as exc:
-        raise DigestError(f"{path}: cannot read or create the signing secret: {exc}") from None
-    except UnicodeDecodeError:
-        raise DigestError(f"{path}: the signing secret is not UTF-8 text") from None
+        except OSError as exc:
+            raise DigestError(f"{path}: cannot create the signing secret: {exc}") from None
+    secret = _file_secret(path)
     if len(secret) < MIN_SECRET_BYTES:
         raise DigestError(
             f"{path}: the signing secret is {len(secret)} bytes; it must be at least "
-            f"{MIN_SECRET_BYTES} bytes (delete the file to generate a new one; unsubscribe links "
-            "in messages already sent will then stop working)"
+            f"{MIN_SECRET_BYTES} bytes. Set DIGEST_SECRET to a new one (for example: "
+            f"{_NEW_SECRET}); this file then still verifies the links already sent"
         )
     return secret
+
+
+def _file_secret(path: Path) -> bytes:
+    try:
+        return path.read_text(encoding="utf-8").strip().encode()
+    except OSError as exc:
+        raise DigestError(f"{path}: cannot read the signing secret: {exc}") from None
+    except UnicodeDecodeError:
+        raise DigestError(f"{path}: the signing secret is not UTF-8 text") from None
 
 
 def load_verification_secrets(
     state_dir: Path, env_secret: str | None, previous: Sequence[str] = ()
 ) -> list[bytes]:
-    """The signing secret first, then each previous one (DIGEST_SECRET_PREVIOUS), each held to
-    the same minimum length: a token signed with any of them verifies."""
+    """The signing secret first, then each previous one (DIGEST_SECRET_PREVIOUS), then, when
+    DIGEST_SECRET signs, the automatic `.digest/secret` a project may have begun with: a token
+    signed with any of them verifies. A secret that only verifies needs
+    MIN_VERIFYING_SECRET_BYTES."""
     secrets = [load_secret(state_dir, env_secret)]
     for number, old in enumerate(previous, start=1):
-        if len(old.encode()) < MIN_SECRET_BYTES:
+        if len(old.encode()) < MIN_VERIFYING_SECRET_BYTES:
             raise DigestError(
                 f"DIGEST_SECRET_PREVIOUS: secret {number} is {len(old.encode())} bytes; each must "
-                f"be at least {MIN_SECRET_BYTES} bytes"
+                f"be at least {MIN_VERIFYING_SECRET_BYTES} bytes"
             )
         secrets.append(old.encode())
+    path = state_dir / "secret"
+    if env_secret is not None and path.exists():
+        began_with = _file_secret(path)
+        if len(began_with) >= MIN_VERIFYING_SECRET_BYTES and began_with not in secrets:
+            secrets.append(began_with)
     return secrets
 
 
@@ -118,15 +153,39 @@ def _mac(secret: bytes, payload: bytes) -> bytes:
     return mac.digest()
 
 
-def make_token(
-    secret: bytes, email: str, list_name: str, *, expires: datetime | None = None
-) -> str:
-    """A token naming `email` on `list_name`. Without `expires` it never expires: an unsubscribe
-    link must keep working in an old message."""
+_SEALED_BY = b"digest token"  # associated data: a token of ours, and of this kind
+
+
+@functools.lru_cache(maxsize=16)
+def _sealer(secret: bytes) -> AESSIV:
+    """AES-256-SIV under a key derived from `secret` (never the HMAC's key itself). SIV is
+    deterministic: one address's link is the same in every message, as before."""
+    key = hmac.new(secret, b"digest token sealing key", hashlib.sha512).digest()
+    return AESSIV(key)
+
+
+def _payload(email: str, list_name: str, expires: datetime | None) -> bytes:
     # json.dumps(fields, separators=(",", ":")), byte for byte, at half the cost: a send makes
     # two tokens per message
     expiry = "" if expires is None else f",{int(expires.timestamp())}"
-    payload = f"[{_json_string(email.lower())},{_json_string(list_name)}{expiry}]".encode()
+    return f"[{_json_string(email.lower())},{_json_string(list_name)}{expiry}]".encode()
+
+
+def make_token(
+    secret: bytes, email: str, list_name: str, *, expires: datetime | None = None
+) -> str:
+    """An opaque token naming `email` on `list_name` (base64 of the sealed fields: no dot).
+    Without `expires` it never expires: an unsubscribe link must keep working in an old
+    message."""
+    return _b64(_sealer(secret).encrypt(_payload(email, list_name, expires), [_SEALED_BY]))
+
+
+def make_legacy_token(
+    secret: bytes, email: str, list_name: str, *, expires: datetime | None = None
+) -> str:
+    """A token as digest made them before they were sealed (the fields readable, then an
+    HMAC): still read, never made for a message now; for tests of links already sent."""
+    payload = _payload(email, list_name, expires)
     return f"{_b64(payload)}.{_b64(_mac(secret, payload))}"
 
 
@@ -171,16 +230,10 @@ def read_preferences_token(secret: bytes | Sequence[bytes], token: str) -> tuple
 def read_token(
     secret: bytes | Sequence[bytes], token: str, *, now: datetime | None = None
 ) -> tuple[str, str]:
-    """(email, list) named by a genuine, unexpired token signed with `secret` (or any of a list
-    of secrets); BadToken otherwise."""
-    try:
-        payload_part, mac_part = token.split(".")
-        payload, mac = _unb64(payload_part), _unb64(mac_part)
-    except (ValueError, TypeError) as exc:
-        raise BadToken("malformed unsubscribe token") from exc
+    """(email, list) named by a genuine, unexpired token made with `secret` (or any of a list
+    of secrets), sealed or of the older signed kind; BadToken otherwise."""
     keys = [secret] if isinstance(secret, bytes) else secret
-    if not any(hmac.compare_digest(mac, _mac(key, payload)) for key in keys):
-        raise BadToken("unsubscribe token does not verify")
+    payload = _unsealed(keys, token) if "." not in token else _verified(keys, token)
     try:
         fields = json.loads(payload)
         email, list_name, *rest = fields
@@ -192,6 +245,33 @@ def read_token(
     if expires is not None and (now or datetime.now(UTC)).timestamp() >= expires:
         raise BadToken("unsubscribe token has expired")
     return email, list_name
+
+
+def _unsealed(keys: Sequence[bytes], token: str) -> bytes:
+    try:
+        sealed = _unb64(token)
+    except (ValueError, TypeError) as exc:
+        raise BadToken("malformed unsubscribe token") from exc
+    if len(sealed) <= 16:  # the SIV alone: no fields
+        raise BadToken("malformed unsubscribe token")
+    for key in keys:
+        try:
+            return _sealer(key).decrypt(sealed, [_SEALED_BY])
+        except InvalidTag:
+            continue
+    raise BadToken("unsubscribe token does not verify")
+
+
+def _verified(keys: Sequence[bytes], token: str) -> bytes:
+    """The fields of an older signed token, once its HMAC verifies under one of `keys`."""
+    try:
+        payload_part, mac_part = token.split(".")
+        payload, mac = _unb64(payload_part), _unb64(mac_part)
+    except (ValueError, TypeError) as exc:
+        raise BadToken("malformed unsubscribe token") from exc
+    if not any(hmac.compare_digest(mac, _mac(key, payload)) for key in keys):
+        raise BadToken("unsubscribe token does not verify")
+    return payload
 
 
 # -- VERP: the envelope sender's token ------------------------------------------------------------

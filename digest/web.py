@@ -119,6 +119,9 @@ class SecurityHeaders:
 
 def create_app(project: Project) -> ASGIApp:
     """The web app of `project`: these routes and those of `digest.web_signup`, one app."""
+    from digest.redact import install
+
+    install()  # uvicorn's and our log lines carry no credential
     site = Site(project)
 
     def bad_token(exc: BadToken | None = None) -> HTMLResponse:

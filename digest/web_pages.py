@@ -19,13 +19,18 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Message, Receive
 
+from digest.keys import project_keys
 from digest.project import Project
 from digest.signup import csrf_ok, csrf_pair
 from digest.store import Store
-from digest.tokens import load_verification_secrets
 
 MAX_FORM_BYTES = 4096
+# Under https the cookie has the __Host- prefix: a browser takes it only with Secure, Path=/ and
+# no Domain, so a neighbouring subdomain (or plain-http injection) cannot plant its own nonce.
+# Browsers refuse __Host- cookies without Secure, so a plain-http site (a test one) keeps the
+# bare name.
 CSRF_COOKIE = "digest_csrf"
+HOST_CSRF_COOKIE = "__Host-digest_csrf"
 
 BASE_PAGES = {
     "base.html": """<!doctype html>
@@ -85,13 +90,13 @@ class Site:
     """One project's web side: its name, secrets and store, and the pages' common parts."""
 
     def __init__(self, project: Project) -> None:
-        project.check_shared_secret()
         self.project = project
         self.config = project.config
         self.newsletter = project.config.name
-        self.secrets = load_verification_secrets(
-            project.state_dir, self.config.secret, self.config.previous_secrets
-        )
+        with self.open_store() as store:
+            self.secrets = project_keys(project, store).verify
+        self.secure = self.config.base_url.startswith("https:")
+        self.csrf_cookie = HOST_CSRF_COOKIE if self.secure else CSRF_COOKIE
 
     @contextmanager
     def open_store(self) -> Iterator[Store]:
@@ -143,23 +148,19 @@ class Site:
     ) -> Response:
         """A page holding a form: its CSRF field, signed, paired with a cookie nonce (kept if the
         browser has one)."""
-        nonce = request.cookies.get(CSRF_COOKIE, "")
+        nonce = request.cookies.get(self.csrf_cookie, "")
         if not re.fullmatch(r"[0-9a-f]{32}", nonce):
             nonce = token_hex(16)
         response = self.page(
             pages, template, status, csrf=csrf_pair(self.secrets[0], nonce), **context
         )
         response.set_cookie(
-            CSRF_COOKIE,
-            nonce,
-            httponly=True,
-            samesite="strict",
-            secure=self.config.base_url.startswith("https:"),
+            self.csrf_cookie, nonce, path="/", httponly=True, samesite="strict", secure=self.secure
         )
         return no_store(response)
 
     def csrf_ok(self, request: Request, form: ImmutableMultiDict[str, Any]) -> bool:
-        return csrf_ok(self.secrets, request.cookies.get(CSRF_COOKIE), form.get("csrf"))
+        return csrf_ok(self.secrets, request.cookies.get(self.csrf_cookie), form.get("csrf"))
 
     def bad_form(self) -> Response:
         return self.error(

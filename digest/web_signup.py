@@ -13,6 +13,7 @@ import logging
 import math
 from collections.abc import Sequence
 
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
@@ -20,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from digest.config import ListInfo
+from digest.maildomain import domain_checker
 from digest.models import Subscriber
 from digest.signup import (
     clean_name,
@@ -27,13 +29,14 @@ from digest.signup import (
     offered_lists,
     preference_lists,
     read_confirm_token,
+    read_confirmation,
     request_confirmation,
     save_preferences,
     send_confirmation,
     signup_wait,
     unsubscribe_address,
 )
-from digest.subscribers import ListError, address_resolver, normalise_email
+from digest.subscribers import ListError, normalise_email
 from digest.tokens import BadToken, read_preferences_token
 from digest.transports.base import Envelope
 from digest.web_pages import Site, no_store, page_templates
@@ -128,7 +131,7 @@ to it. Nothing will be sent until the link is used.</p>{% endblock %}
 def signup_routes(site: Site) -> list[Route]:
     """The routes of `/subscribe`, `/confirm` and `/preferences` for the app of `site`."""
     config = site.config
-    resolver = address_resolver(config)
+    checker = domain_checker(config)
 
     def offered() -> list[ListInfo]:
         with site.open_store() as store:
@@ -191,9 +194,13 @@ def signup_routes(site: Site) -> list[Route]:
                 chosen,
             )
         try:
-            address = await run_in_threadpool(normalise_email, raw_email, resolver)
+            address = normalise_email(raw_email)  # the syntax: no lookup, no thread needed
         except ListError as exc:
             return await subscribe_form(request, 400, str(exc), raw_email, name, chosen)
+        problem = checker and await checker.problem(address.rpartition("@")[2])
+        if problem:  # on the event loop, with a deadline: a slow resolver holds no thread
+            problem = f"{raw_email.strip()!r} is not a valid email address: {problem}"
+            return await subscribe_form(request, 400, problem, raw_email, name, chosen)
         names = [info.name for info in await run_in_threadpool(offered)]
         unknown = [c for c in chosen if c not in names]
         if unknown:
@@ -208,11 +215,22 @@ def signup_routes(site: Site) -> list[Route]:
         chosen = chosen or (names if len(names) == 1 else [])
         if not chosen:
             return await subscribe_form(request, 400, "Choose at least one list.", address, name)
-        envelope = await run_in_threadpool(_request, Subscriber(address, name), chosen)
-        failure = envelope and await send_confirmation(site.project, envelope)
-        if failure:  # logged without the address: the page must not depend on it
+        # Recorded and mailed after the response has gone: the time to answer must not tell an
+        # address that gets a confirmation (a new one) from one that does not (active already).
+        response = no_store(site.page(_PAGES, "check_inbox.html"))
+        response.background = BackgroundTask(confirm_later, Subscriber(address, name), chosen)
+        return response
+
+    async def confirm_later(subscriber: Subscriber, lists: list[str]) -> None:
+        """Record the sign-up and send its confirmation, once the page is sent: nobody waits
+        for it, so a failure is logged (without the address) and goes no further."""
+        try:
+            envelope = await run_in_threadpool(_request, subscriber, lists)
+            failure = envelope and await send_confirmation(site.project, envelope)
+        except Exception as exc:  # noqa: BLE001 - the response is gone; the server must live on
+            failure = f"{type(exc).__name__}: {exc}"
+        if failure:
             log.warning("a confirmation email was not sent: %s", failure)
-        return no_store(site.page(_PAGES, "check_inbox.html"))
 
     def _request(subscriber: Subscriber, lists: list[str]) -> Envelope | None:
         with site.open_store() as store:
@@ -244,16 +262,16 @@ def signup_routes(site: Site) -> list[Route]:
         if not site.csrf_ok(request, form):
             return site.bad_form()
         try:
-            email, lists = read_confirm_token(site.secrets, form.get("token", ""))
+            email, lists, name = read_confirmation(site.secrets, form.get("token", ""))
         except BadToken as exc:
             return bad_confirmation(exc)
-        await run_in_threadpool(_confirm, email, lists)
+        await run_in_threadpool(_confirm, email, lists, name)
         return no_store(site.page(_PAGES, "confirmed.html"))
 
-    def _confirm(email: str, lists: list[str]) -> None:
+    def _confirm(email: str, lists: list[str], name: str | None) -> None:
         with site.open_store() as store:
             for list_name in lists:
-                confirm(store, email, list_name)
+                confirm(store, email, list_name, name)
 
     # -- preferences: the link in every message ----------------------------------------------
 

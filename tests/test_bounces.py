@@ -37,7 +37,7 @@ runner = CliRunner()
 FIXTURES = Path(__file__).parent / "fixtures" / "bounces"
 BOUNCES = "bounces+{token}@example.org"
 FIXED = "bounces@example.org"
-SECRET = "a-test-secret-of-enough-bytes"
+SECRET = "a-test-secret-of-enough-bytes-for-signing"
 ENV = {"DIGEST_SECRET": SECRET}
 
 

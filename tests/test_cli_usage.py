@@ -161,7 +161,8 @@ def test_preview_starts_while_a_mail_catcher_holds_8025(tmp_path: Path) -> None:
     try:
         assert process.stderr is not None
         line = process.stderr.readline()
-        match = re.search(r"at (http://127\.0\.0\.1:(\d+)/)", line)
+        # the issue's link, with the desk's token: without it the page is refused
+        match = re.search(r"issue: (http://127\.0\.0\.1:(\d+)/\?token=\S+)", line)
         assert match, line + (process.stderr.read() if process.poll() is not None else "")
         assert match.group(2) != "8025"
         with urllib.request.urlopen(match.group(1), timeout=10) as response:

@@ -36,7 +36,7 @@ def deployment(tmp_path: Path):  # type: ignore[no-untyped-def]
     values = {
         "DIGEST_SMTP_URL": f"smtp://mailer@127.0.0.1:{relay.port}?starttls=no",
         "DIGEST_SMTP_PASSWORD": "relay-pw-123",
-        "DIGEST_SECRET": "cron-secret-0123456789abcdef",
+        "DIGEST_SECRET": "cron-secret-0123456789abcdef-0123456789",
         "DIGEST_BASE_URL": "https://digest.example.org",
     }
     lines = []

@@ -73,7 +73,7 @@ def post(server: PreviewServer, fields: dict[str, str], host: str | None = None)
     try:
         connection.request(
             "POST",
-            "/desk",
+            f"/desk?token={server.token}",
             body=urlencode(fields),
             headers={
                 "Host": host or f"127.0.0.1:{port}",
@@ -129,7 +129,7 @@ def test_an_editor_shapes_and_approves_an_issue_in_the_browser(
 
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.goto(server.url + "desk")
+        page.goto(server.link("desk"))
         assert page.evaluate(UNLABELLED_JS) == []
         assert page.frame_locator("#issue").locator("body").inner_text().count(titles[1]) >= 1
 
@@ -225,7 +225,7 @@ def test_the_desk_of_a_sent_issue_shows_its_report(
     assert digest(root, "send", "1")[0] == 0
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 900, "height": 900})
-        page.goto(server.url + "desk")
+        page.goto(server.link("desk"))
         body = page.inner_text("body")
         assert "Sent: this issue no longer changes." in body
         assert "After the send" in body and "outbox" in body

@@ -68,16 +68,16 @@ def test_preview_serves_html_text_and_template_version(project: Project) -> None
     server = PreviewServer(Preview(issue, project.config, project.template_dirs), port=0)
     server.start_in_thread()
     try:
-        with urllib.request.urlopen(server.url + "text") as response:
+        with urllib.request.urlopen(server.link("text")) as response:
             text = response.read().decode()
         assert text.startswith("The Political Digest\n")
         assert "Unsubscribe: /unsubscribe" in text
-        with urllib.request.urlopen(server.url + "version") as response:
+        with urllib.request.urlopen(server.link("version")) as response:
             before = response.read()
         (project.root / "templates" / "digest.txt").write_text("changed {{ subject }}\n")
-        with urllib.request.urlopen(server.url + "version") as response:
+        with urllib.request.urlopen(server.link("version")) as response:
             assert response.read() != before
-        with urllib.request.urlopen(server.url + "text") as response:
+        with urllib.request.urlopen(server.link("text")) as response:
             assert response.read().decode() == f"changed {issue.subject}\n"
     finally:
         server.shutdown()
@@ -94,7 +94,7 @@ def test_preview_answers_only_its_own_loopback_host(project: Project) -> None:
     def get(host: str) -> tuple[int, str]:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:
-            connection.request("GET", "/text", headers={"Host": host})
+            connection.request("GET", f"/text?token={server.token}", headers={"Host": host})
             response = connection.getresponse()
             return response.status, response.read().decode()
         finally:
@@ -123,7 +123,7 @@ def test_preview_fits_the_screen_in_chromium(
     with chromium() as browser:
         try:
             page = browser.new_page(viewport={"width": width, "height": 900})
-            page.goto(server.url)
+            page.goto(server.link())
             overflow = page.evaluate(
                 "() => [document.documentElement.scrollWidth, document.body.scrollWidth,"
                 " window.innerWidth]"
@@ -230,7 +230,7 @@ def test_text_version_in_chromium(project: Project, chromium: Any) -> None:
     with chromium() as browser:
         try:
             page = browser.new_page(viewport={"width": 375, "height": 900})
-            page.goto(server.url + "text")
+            page.goto(server.link("text"))
             body = page.inner_text("body")
             for entry in issue.entries:
                 assert entry.title.split()[0] in body

@@ -332,7 +332,7 @@ def test_an_empty_or_short_secret_file_is_refused(tmp_path: Path, content: str) 
     state = tmp_path / ".digest"
     state.mkdir()
     (state / "secret").write_text(content)
-    with pytest.raises(DigestError, match=r"secret.*at least 16 bytes") as caught:
+    with pytest.raises(DigestError, match=r"secret.*at least 32 bytes") as caught:
         load_secret(state, None)
     assert "\n" not in str(caught.value)
     if content.strip():
@@ -340,10 +340,10 @@ def test_an_empty_or_short_secret_file_is_refused(tmp_path: Path, content: str) 
 
 
 def test_a_short_digest_secret_is_refused_without_printing_it(tmp_path: Path) -> None:
-    with pytest.raises(DigestError, match="DIGEST_SECRET.*at least 16 bytes") as caught:
+    with pytest.raises(DigestError, match="DIGEST_SECRET.*at least 32 bytes") as caught:
         load_secret(tmp_path, "hunter2")
     assert "hunter2" not in str(caught.value)
-    assert load_secret(tmp_path, "x" * 16) == b"x" * 16
+    assert load_secret(tmp_path, "x" * 32) == b"x" * 32
     assert not (tmp_path / "secret").exists()
 
 

@@ -57,6 +57,7 @@ from digest.cli import (  # noqa: E402,F401
     issues,
     projects,
     schedule,
+    secret,
     sending,
     store,
     subscribers,
@@ -72,4 +73,7 @@ def main() -> None:
     # SIGTERM (`kill`, `systemctl stop`) unwinds as Ctrl-C does: the work done is kept, the
     # command says how to finish, and a progress bar gives the terminal its cursor back.
     signal.signal(signal.SIGTERM, _interrupt)
+    from digest.redact import install
+
+    install()
     app()

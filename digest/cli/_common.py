@@ -45,7 +45,9 @@ def emit_json(obj: Any) -> None:
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[red]error:[/red] {escape(message)}", markup=True)
+    from digest.redact import redact
+
+    console.print(f"[red]error:[/red] {escape(redact(message))}", markup=True)
     return typer.Exit(code)
 
 

@@ -58,15 +58,20 @@ def preview_command(
         server = PreviewServer(preview, port=port)
     except OSError as exc:
         raise DigestError(f"--port {port}: cannot listen on 127.0.0.1: {exc.strerror}") from None
+    # the links hold the desk's token: only whoever can read this terminal can open it
     console.print(
-        f"editor's desk for issue {issue.id} ({issue.status}: {issue.subject}) at {server.url}desk"
-        f"  issue: {server.url}  text: {server.url}text  — reloads when a template changes;"
-        " Ctrl-C stops"
+        f"editor's desk for issue {issue.id} ({issue.status}: {issue.subject}) at"
+        f" {server.link('desk')}  issue: {server.link()}  text: {server.link('text')}"
+        " — reloads when a template changes; Ctrl-C stops"
     )
     if not no_open:
         import webbrowser
 
-        webbrowser.open(server.url + "desk")
+        from digest.preview import opener_file
+
+        # through a private file, as Jupyter does: a URL on the browser's command line (and so
+        # its token) would be in every local user's `ps`
+        webbrowser.open(opener_file(server).as_uri())
     try:
         server.serve_forever()
     except KeyboardInterrupt:

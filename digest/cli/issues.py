@@ -269,11 +269,14 @@ def report_command(
 ) -> None:
     """What an issue's send did: transport, start and finish, counts, every failed or deferred
     address with its last reply and attempts, and its recipients suppressed since (why, when)."""
+    from digest.exports import open_private
+
     project = _project()
     summary = desk.send_summary(project, desk.find_issue(project, issue_id))
     if csv_file is not None:
         try:
-            csv_file.write_text(summary.csv(), encoding="utf-8")
+            with open_private(csv_file) as f:
+                f.write(summary.csv())
         except OSError as exc:
             raise DigestError(f"--csv {csv_file}: cannot write: {exc.strerror}") from None
     if json_out:

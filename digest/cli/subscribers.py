@@ -244,7 +244,10 @@ def export_command(
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
 ) -> None:
-    """Write every subscriber as CSV: email, name, list, status, then the attributes."""
+    """Write every subscriber as CSV: email, name, list, status, then the attributes (a cell
+    starting with = + - @ gets a leading ', so a spreadsheet shows it as text; a file is 0600)."""
+    from digest.exports import cell, open_private
+
     subscribers, problems = _read_all(list_name, status)
     extra: list[str] = []
     for subscriber in subscribers:
@@ -258,9 +261,7 @@ def export_command(
     ]
     try:
         target: contextlib.AbstractContextManager[TextIO] = (
-            output.open("w", encoding="utf-8", newline="")
-            if output
-            else contextlib.nullcontext(sys.stdout)
+            open_private(output) if output else contextlib.nullcontext(sys.stdout)
         )
         with target as f:
             writer = csv.DictWriter(
@@ -268,7 +269,8 @@ def export_command(
             )
             writer.writeheader()
             for subscriber in subscribers:
-                writer.writerow({**subscriber.attributes, **_as_json(subscriber)})
+                fields = {**subscriber.attributes, **_as_json(subscriber)}
+                writer.writerow({key: cell(value) for key, value in fields.items()})
     except OSError as exc:
         raise DigestError(
             f"{output or 'stdout'}: cannot write the export: {exc.strerror}"

@@ -9,6 +9,12 @@ to is loopback, private, link-local (cloud metadata) or otherwise not globally r
 connects to exactly the addresses it checked, so a feed cannot make us fetch an internal service
 and a name cannot resolve differently between the check and the connection.
 
+Proxy variables in the environment (http_proxy, https_proxy, all_proxy) are ignored: through a
+proxy, the proxy would connect, and the check above would judge only the proxy's address. A
+proxy named in `[sources] proxy` (`use_proxy`) is used, and then the target's own addresses are
+checked before each request and redirect (resolved here: the proxy resolves again, so pinning is
+lost, which the operator who chose a proxy accepts).
+
 The deadline covers the whole exchange — connecting, every redirect, the status line, the headers
 and the body — because a per-read socket timeout alone never fires on a server that drips one
 byte at a time: each read is given only the time that is left.
@@ -27,6 +33,7 @@ import urllib.request
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from digest import __version__ as _digest_version
 from digest.sources.errors import ParseError
@@ -46,6 +53,42 @@ _NON_PUBLIC = (
     ("private", "a private"),
     ("multicast", "a multicast"),
     ("reserved", "a reserved"),
+)
+# IANA's special-purpose address registries (IPv4 and IPv6, as of 2024), the blocks that are not
+# globally reachable or that no feed lives at, named because ipaddress's is_global misses some
+# of them (Python 3.11: 192.0.0.9, 192.88.99.1, fec0::/10, 3fff::/20, 5f00::/16, 64:ff9b:1::/48)
+# and varies between Python versions. The anycast blocks in 192.0.0.0/24 and 192.88.99.0/24
+# serve protocols (PCP, TURN, the 6to4 relays), never a web page.
+_SPECIAL_PURPOSE = tuple(
+    ipaddress.ip_network(block)
+    for block in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "::/127",
+        "64:ff9b:1::/48",
+        "100::/64",
+        "2001::/23",
+        "2001:db8::/32",
+        "3fff::/20",
+        "5f00::/16",
+        "fc00::/7",
+        "fe80::/10",
+        "fec0::/10",
+        "ff00::/8",
+    )
 )
 ALLOW_PRIVATE_HINT = "set [sources] allow_private in digest.toml for an intranet source"
 
@@ -67,23 +110,49 @@ def non_public_reason(address: str, allow_private: PrivatePolicy = False) -> str
     for kind, described in _NON_PUBLIC:
         if getattr(ip, f"is_{kind}"):
             return f"{ip} is {described} address, not a public one"
-    if not ip.is_global:
-        return f"{ip} is not a public address"
+    if not ip.is_global or any(ip in block for block in _SPECIAL_PURPOSE):
+        return f"{ip} is not a public address (IANA special-purpose)"
     return None
 
 
+# `[sources] proxy` of the project opened last (digest.project.open_project sets it)
+_proxy = ""
+
+
+def use_proxy(url: str) -> None:
+    """Send fetches through the HTTP proxy at `url` ("" for none: connect directly)."""
+    global _proxy
+    _proxy = url
+
+
+def _endpoint(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+
+
+def _vet(host: str, port: int, allow_private: PrivatePolicy, verb: str) -> Any:
+    """The addresses `host` resolves to, once every one has passed `non_public_reason`."""
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    for *_ignored, sockaddr in found:
+        reason = non_public_reason(str(sockaddr[0]), allow_private)
+        if reason:
+            raise ParseError(f"refused to {verb} {host}: {reason} ({ALLOW_PRIVATE_HINT})")
+    return found
+
+
 def _public_connection(allow_private: PrivatePolicy) -> Any:
-    """socket.create_connection for http.client that connects only to the addresses it vetted."""
+    """socket.create_connection for http.client that connects only to the addresses it vetted
+    (or to the configured proxy, wherever it is)."""
+    proxy = _endpoint(_proxy) if _proxy else None
 
     def create_connection(
         address: tuple[str, int], timeout: Any = None, source_address: Any = None, *_: Any
     ) -> socket.socket:
         host, port = address
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        for *_ignored, sockaddr in found:
-            reason = non_public_reason(str(sockaddr[0]), allow_private)
-            if reason:
-                raise ParseError(f"refused to connect to {host}: {reason} ({ALLOW_PRIVATE_HINT})")
+        if proxy is not None and (host, port) == proxy:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        else:
+            found = _vet(host, port, allow_private, "connect to")
         error: OSError | None = None
         for family, kind, proto, _name, sockaddr in found:
             sock = socket.socket(family, kind, proto)
@@ -186,10 +255,28 @@ def _deadline_opener(clock: _Clock, allow_private: PrivatePolicy) -> urllib.requ
         def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
             return self.do_open(SecureConnection, req, context=ssl.create_default_context())
 
-    return urllib.request.build_opener(Handler(), SecureHandler(), _HttpOnlyRedirects())
+    # an empty ProxyHandler replaces the default one, which reads the environment's variables
+    proxies = {"http": _proxy, "https": _proxy} if _proxy else {}
+    return urllib.request.build_opener(
+        urllib.request.ProxyHandler(proxies),
+        Handler(),
+        SecureHandler(),
+        _HttpOnlyRedirects(allow_private),
+    )
+
+
+def _vet_target(url: str, allow_private: PrivatePolicy) -> None:
+    """Through a proxy, the proxy connects: check the target's addresses here first."""
+    if _proxy:
+        host, port = _endpoint(url)
+        _vet(host, port, allow_private, "fetch")
 
 
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    def __init__(self, allow_private: PrivatePolicy) -> None:
+        super().__init__()
+        self.allow_private = allow_private
+
     def redirect_request(
         self,
         req: urllib.request.Request,
@@ -201,6 +288,7 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
     ) -> urllib.request.Request | None:
         if not newurl.lower().startswith(("http://", "https://")):
             raise ParseError(f"redirected to a non-HTTP address: {newurl[:80]}")
+        _vet_target(newurl, self.allow_private)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -219,6 +307,7 @@ def fetch(
     clock = _Clock(deadline=time.monotonic() + timeout, per_wait=timeout)
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "*/*"})
     try:
+        _vet_target(url, allow_private)
         with _deadline_opener(clock, allow_private).open(request, timeout=timeout) as response:
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > max_bytes:

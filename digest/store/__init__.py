@@ -14,8 +14,16 @@ from pathlib import Path
 
 from digest.store.articles import Articles, body_fingerprint
 from digest.store.bounces import Bounces
-from digest.store.database import Database, PostgresDatabase, SQLiteDatabase
+from digest.store.database import (
+    DEFAULT_TIMEOUTS,
+    Database,
+    PostgresDatabase,
+    SQLiteDatabase,
+    StoreTimeout,
+    Timeouts,
+)
 from digest.store.issues import IssueExists, Issues
+from digest.store.keys import SigningKeys
 from digest.store.limits import RateLimits
 from digest.store.migrations import MIGRATIONS
 from digest.store.sends import (
@@ -38,13 +46,25 @@ __all__ = [
     "SendCounts",
     "SendRow",
     "Store",
+    "StoreTimeout",
+    "Timeouts",
     "body_fingerprint",
     "email_hash",
     "now_utc",
 ]
 
 
-class Store(Articles, Issues, Sends, SendLeases, Subscribers, Suppressions, Bounces, RateLimits):
+class Store(
+    Articles,
+    Issues,
+    Sends,
+    SendLeases,
+    Subscribers,
+    Suppressions,
+    Bounces,
+    RateLimits,
+    SigningKeys,
+):
     """The project's state. `Store(path)` opens (and migrates) the SQLite file at `path`;
     `Store(database)` wraps an open PostgreSQL (or SQLite) connection."""
 
@@ -52,9 +72,9 @@ class Store(Articles, Issues, Sends, SendLeases, Subscribers, Suppressions, Boun
         self.db: Database = target if isinstance(target, Database) else SQLiteDatabase(target)
 
     @classmethod
-    def connect(cls, url: str) -> Store:
+    def connect(cls, url: str, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> Store:
         """The PostgreSQL store at `url` (a URL without its password), migrated."""
-        return cls(PostgresDatabase(url))
+        return cls(PostgresDatabase(url, timeouts=timeouts))
 
     @property
     def shared(self) -> bool:

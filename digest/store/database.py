@@ -15,12 +15,13 @@ import sqlite3
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from digest.errors import ConfigError, DigestError
+from digest.errors import EXIT_PARTIAL, ConfigError, DigestError
 from digest.store.migrations import POSTGRESQL_WORDS, SQLITE_WORDS, render
 
 SQL_DIR = Path(__file__).with_name("sql")
@@ -201,8 +202,12 @@ def check_database_url(url: str, where: str) -> str:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError as exc:
-        raise ConfigError(f"{where}: not a database URL ({exc})") from None
+    except ValueError:
+        # the parser's own message would quote the part it misread, a password perhaps
+        raise ConfigError(
+            f"{where}: not a database URL (a port that is not a number, or a malformed host);"
+            " it must look like postgresql://user@host:5432/dbname"
+        ) from None
     if parts.scheme not in POSTGRESQL_SCHEMES or any(c.isspace() for c in url):
         raise ConfigError(
             f"{where}: must be a URL like postgresql://user@host:5432/dbname, not {redact(url)!r}"
@@ -217,15 +222,48 @@ def check_database_url(url: str, where: str) -> str:
 
 
 def redact(url: str) -> str:
-    """`url` fit to print: any password replaced by ***."""
-    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+    """`url` fit to print: any password replaced by *** (digest.redact)."""
+    from digest.redact import redact as redact_text
+
+    return redact_text(url)
 
 
-def connect_kwargs() -> dict[str, Any]:
+class StoreTimeout(DigestError):
+    """A statement of ours waited too long for another session's lock, or ran too long: the
+    command may simply be run again once the other session lets go."""
+
+    exit_code = EXIT_PARTIAL
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long one of our statements may wait for a lock, and run, in seconds (`[store]`)."""
+
+    lock: float = 30.0
+    statement: float = 300.0
+
+
+DEFAULT_TIMEOUTS = Timeouts()
+
+
+def connect_kwargs(url: str, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> dict[str, Any]:
     """What psycopg adds to the URL: the password from DIGEST_DATABASE_PASSWORD (libpq reads
-    PGPASSWORD and pgpass itself), never from a file of ours or the command line."""
+    PGPASSWORD and pgpass itself), never from a file of ours or the command line; and the
+    session's lock and statement timeouts, so that another role holding our tables or advisory
+    locks makes a command fail after a while, not hang for ever (after any `options` the URL
+    gives, which the keyword would otherwise replace)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    options = (
+        f"{conninfo_to_dict(url).get('options') or ''}"
+        f" -c lock_timeout={round(timeouts.lock * 1000)}"
+        f" -c statement_timeout={round(timeouts.statement * 1000)}"
+    ).strip()
+    kwargs: dict[str, Any] = {"options": options}
     password = os.environ.get("DIGEST_DATABASE_PASSWORD")
-    return {"password": password} if password else {}
+    if password:
+        kwargs["password"] = password
+    return kwargs
 
 
 def _pg_row(cursor: Any) -> Any:
@@ -260,19 +298,20 @@ class PostgresDatabase(Database):
     # held for the length of a migration, so two deploys migrating at once apply it once
     MIGRATION_LOCK = 0x64696765  # "dige"
 
-    def __init__(self, url: str, pool: Any = None) -> None:
+    def __init__(self, url: str, pool: Any = None, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
         import psycopg
 
         super().__init__()
         self.integrity_error = psycopg.errors.IntegrityError
         self.target = redact(url)
         self.pool = pool
+        self.timeouts = timeouts
         try:
             if pool is not None:
                 self.connection = pool.getconn()
             else:
                 self.connection = psycopg.connect(
-                    url, autocommit=True, connect_timeout=10, **connect_kwargs()
+                    url, autocommit=True, connect_timeout=10, **connect_kwargs(url, timeouts)
                 )
         except psycopg.Error as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
@@ -282,15 +321,36 @@ class PostgresDatabase(Database):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         self.round_trips += 1
-        if not params:  # no placeholders: sent as is, and may hold several statements
-            return self.connection.execute(sql)
-        return self.connection.execute(_pg_sql(sql), params)
+        with self._timeouts_explained():
+            if not params:  # no placeholders: sent as is, and may hold several statements
+                return self.connection.execute(sql)
+            return self.connection.execute(_pg_sql(sql), params)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
         self.round_trips += 1
-        with self.connection.cursor() as cursor:
+        with self._timeouts_explained(), self.connection.cursor() as cursor:
             cursor.executemany(_pg_sql(sql), list(rows))
             return int(cursor.rowcount)
+
+    @contextmanager
+    def _timeouts_explained(self) -> Iterator[None]:
+        """A lock or statement timeout as one line saying what happened and what to look at."""
+        import psycopg
+
+        try:
+            yield
+        except psycopg.errors.LockNotAvailable:
+            raise StoreTimeout(
+                f"{self.target}: waited {self.timeouts.lock:g} s for a lock held by another"
+                " session, and gave up (`[store] lock_timeout`); see who holds it in"
+                " pg_stat_activity and pg_locks, and keep other roles off this database"
+                " (docs/deploy.md)"
+            ) from None
+        except psycopg.errors.QueryCanceled:
+            raise StoreTimeout(
+                f"{self.target}: a statement ran longer than {self.timeouts.statement:g} s and"
+                " was cancelled (`[store] statement_timeout`)"
+            ) from None
 
     @contextmanager
     def transaction(self, exclusive: str | None = None) -> Iterator[None]:
@@ -327,18 +387,18 @@ class PostgresDatabase(Database):
             self.connection.close()
 
 
-def open_pool(url: str, size: int = 10) -> Any:
+def open_pool(url: str, size: int = 10, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> Any:
     """A psycopg pool for a process that holds several stores at once (the web app). The
     schema is checked (and migrated) once, through a plain connection, so that a wrong URL or
     password is one line now rather than a pool retrying in the background."""
     from psycopg_pool import ConnectionPool
 
-    PostgresDatabase(url).close()
+    PostgresDatabase(url, timeouts=timeouts).close()
     return ConnectionPool(
         url,
         min_size=1,
         max_size=size,
-        kwargs={"autocommit": True, "connect_timeout": 10, **connect_kwargs()},
+        kwargs={"autocommit": True, "connect_timeout": 10, **connect_kwargs(url, timeouts)},
         open=True,
     )
 

@@ -194,6 +194,15 @@ TEMPLATES: list[str] = [
         last_seen TEXT NOT NULL
     );
     """,
+    # Security (docs/security.md). signing_keys: a fingerprint of every secret that signed links
+    # (digest.keys), so a change of secret that would break links already sent is noticed.
+    """
+    CREATE TABLE signing_keys (
+        fingerprint TEXT PRIMARY KEY,
+        first_used TEXT NOT NULL,
+        retired TEXT
+    );
+    """,
 ]
 
 

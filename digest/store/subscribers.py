@@ -133,11 +133,18 @@ class Subscribers:
         return status
 
     def activate_subscriber(
-        self, email: str, list_name: str, *, lift: str | None = None, name: str = ""
+        self,
+        email: str,
+        list_name: str,
+        *,
+        lift: str | None = None,
+        name: str = "",
+        rename: str | None = None,
     ) -> None:
         """Make an address active on a list (a confirmed sign-up, or a list chosen on the
-        preferences page), keeping an existing row's name (`name` is a new row's), and lift its
-        suppression if it is for `lift` (a person coming back after unsubscribing)."""
+        preferences page), keeping an existing row's name (`name` is a new row's) unless
+        `rename` gives the one to take, and lift its suppression if it is for `lift` (a person
+        coming back after unsubscribing)."""
         now = now_utc().isoformat()
         with self.db.transaction():
             self.db.execute(
@@ -146,8 +153,13 @@ class Subscribers:
                    VALUES (?, ?, ?, ?, ?, 'active', 'web', ?, ?)
                    ON CONFLICT (list, email_key) DO UPDATE SET status = 'active',
                        updated = excluded.updated""",
-                (list_name, _key(email), email, email_hash(email), name, now, now),
+                (list_name, _key(email), email, email_hash(email), rename or name, now, now),
             )
+            if rename is not None:
+                self.db.execute(
+                    "UPDATE subscribers SET name = ? WHERE list = ? AND email_key = ?",
+                    (rename, list_name, _key(email)),
+                )
             if lift is not None:
                 self.db.execute(
                     "DELETE FROM suppressions WHERE email_hash = ? AND reason = ?",
