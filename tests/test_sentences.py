@@ -89,10 +89,18 @@ from digest.summarize.sentences import split_sentences, split_spans
             '"Really?" he asked. "Yes!" she said. Why? Nobody knows!',
             ['"Really?" he asked.', '"Yes!" she said.', "Why?", "Nobody knows!"],
         ),
-        # a closing quote set off by a space still closes the sentence before it
+        # a quote mark set off by spaces closes a quotation the paragraph opened, else opens one
         (
-            "It was tough but I got through it. ' Bishop had planned to stay.",
-            ["It was tough but I got through it. '", "Bishop had planned to stay."],
+            "' I was tired. It was tough but I got through it. ' Bishop had planned to stay.",
+            [
+                "' I was tired.",
+                "It was tough but I got through it. '",
+                "Bishop had planned to stay.",
+            ],
+        ),
+        (
+            "He left late. ' My team needs a break, ' Perry said.",
+            ["He left late.", "' My team needs a break, ' Perry said."],
         ),
         # an initial never comes before a quotation
         (

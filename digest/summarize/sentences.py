@@ -24,12 +24,15 @@ _SENTENCE_END = re.compile(r"""[.!?…]["'”’)\]]*\s*$""")
 _WRAPPED_LINE_CHARS = 40
 
 # Where a sentence may end: terminators, then closing quotes or brackets (they stay with the
-# sentence they close, also when set off by a space: `body. ' Also`), then white space, then any
-# opening quotes or brackets and the first character of what follows (none at the end of the
-# block).
+# sentence they close), then white space, then any opening quotes or brackets and the first
+# character of what follows (none at the end of the block). A quote mark set off by spaces
+# (`body. ' Also`) may close the sentence before it or open the next: `detached` holds it.
 _CANDIDATE = re.compile(
-    r"""(?P<stop>[.!?…]+)["'”’)\]]*(?:\s+["'”’]+(?=\s))?(?P<gap>\s+)["'“‘(\[]*(?P<first>.)?"""
+    r"""(?P<stop>[.!?…]+)["'”’)\]]*(?:\s+(?P<detached>["'”’]+)(?=\s))?(?P<gap>\s+)"""
+    r"""["'“‘(\[]*(?P<first>.)?"""
 )
+# quote marks, not apostrophes: a single one only where it does not stand inside a word
+_QUOTE_MARK = re.compile(r"""["“”]|(?<!\w)['‘’]|['‘’](?!\w)""")
 _QUOTES = frozenset("\"'“‘")
 _OPENERS = frozenset("\"'“‘([")
 _LONGEST_ABBREVIATION = 12  # characters looked back for the word before a full stop
@@ -143,16 +146,26 @@ def _starts_sentence(text: str, start: int) -> bool:
 def _segment(flat: str, start: int, end: int) -> list[tuple[int, int]]:
     """(start, end) of each sentence in `flat[start:end]`, trimmed."""
     pieces: list[tuple[int, int]] = []
-    cursor = start
+    cursor = counted_to = start
+    quote_marks = 0
     for candidate in _CANDIDATE.finditer(flat, start, end):
         first = candidate.group("first")
         if first is None:  # only white space up to the end of the block
             break
+        sentence_end, next_start = candidate.start("gap"), candidate.end("gap")
+        detached = candidate.start("detached")
+        if detached >= 0:
+            # it closes a quotation when the block so far holds an odd number of quote marks
+            # (`through it. ' Bishop`), else it opens one (`late. ' My team ... ' perry told`)
+            quote_marks += len(_QUOTE_MARK.findall(flat, counted_to, detached))
+            counted_to = detached
+            if quote_marks % 2 == 0:
+                sentence_end = next_start = detached
         following = candidate.start("first")
-        quoted = flat[candidate.end("gap")] in _QUOTES
+        quoted = flat[next_start] in _QUOTES
         # not before a word in lower case (`the U.S. envoy`, `"Why?" he asked`) unless it opens
         # a quotation (`she said. "it was`, as pages that lowercase their text write it)
-        if (first.islower() and not (quoted and flat[candidate.end("gap")] != "'")) or (
+        if (first.islower() and not (quoted and flat[next_start] != "'")) or (
             first in ".…,;:"  # `said. . . and`, `p.m., when`
         ):
             continue
@@ -160,8 +173,8 @@ def _segment(flat: str, start: int, end: int) -> list[tuple[int, int]]:
             flat, candidate.start("stop"), following, quoted
         ):
             continue
-        pieces.append((cursor, candidate.start("gap")))
-        cursor = candidate.end("gap")
+        pieces.append((cursor, sentence_end))
+        cursor = next_start
     pieces.append((cursor, end))
     return [piece for piece in (_trim(flat, s, e) for s, e in pieces) if piece[0] < piece[1]]
 
