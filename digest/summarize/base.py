@@ -57,11 +57,20 @@ def _without_furniture(units: Sequence[Span]) -> list[Span]:
             continue
         # pages repeat their lede, lightly edited, as a caption or a pull quote: one is enough
         terms = {w.lower() for w in words(unit.text)}
-        if any(len(terms & other) >= NEAR_COPY * len(terms | other) for other in seen[-40:]):
+        if any(_near_copy(terms, other) for other in seen[-40:]):
             continue
         seen.append(terms)
         kept.append(unit)
     return kept
+
+
+def _near_copy(terms: set[str], other: set[str]) -> bool:
+    """Word-set Jaccard at least NEAR_COPY; sets whose sizes differ more cannot reach it."""
+    small, large = sorted((len(terms), len(other)))
+    if small < NEAR_COPY * large:
+        return False
+    shared = len(terms & other)
+    return shared >= NEAR_COPY * (small + large - shared)
 
 
 def openers(spans: Sequence[Span]) -> list[bool]:

@@ -57,8 +57,8 @@ def is_boilerplate(sentence: str) -> bool:
     tokens = words(text)
     if len(tokens) < MIN_WORDS or _URL_ONLY.match(text) or _COPYRIGHT.search(text):
         return True
-    letters = [c for c in text if c.isalpha()]
-    if letters and all(c.isupper() for c in letters):
+    # all its letters capitals (`SPECIAL REPORT`); str.isupper first, as most text fails it
+    if text.isupper() and all(c.isupper() for c in text if c.isalpha()):
         return True
     if _BYLINE.match(text) and len(tokens) <= _MAX_BYLINE_WORDS:
         return True

@@ -11,12 +11,11 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 
 from digest.summarize.sentences import Span, words
-from digest.summarize.sumy_algorithms import _stemmer, _stop_words
+from digest.summarize.terms import stem, stop_words
 
 FEATURE_NAMES = (
     "relative_position",
@@ -61,15 +60,10 @@ FEATURE_NAMES = (
 TOP_SHARE = 0.4
 
 
-@lru_cache(maxsize=50_000)
-def _stem(token: str) -> str:
-    return str(_stemmer()(token))  # Snowball is the slow part of featurising: memoise per word
-
-
 def content_terms(text: str) -> list[str]:
     """Lowercased, stemmed, stop words removed: the terms sumy's Reduction compares."""
-    stop = _stop_words()
-    return [_stem(token) for token in (w.lower() for w in words(text)) if token not in stop]
+    stop = stop_words()
+    return [stem(token) for token in (w.lower() for w in words(text)) if token not in stop]
 
 
 def reduction_ratings(terms: Sequence[Sequence[str]]) -> list[float]:
@@ -198,7 +192,7 @@ def sentence_features(spans: Sequence[Span], title: str | None) -> list[list[flo
                 overlap[i] / max_overlap,
                 title_overlap,
                 1.0 if any(q in span.text for q in '"“”') else 0.0,
-                1.0 if any(c.isdigit() for c in span.text) else 0.0,
+                1.0 if any(map(str.isdigit, span.text)) else 0.0,
                 reduction_share,
                 1.0 if reduction_rank[i] < 3 else 0.0,
                 math.log1p(reduction_rank[i]),

@@ -74,6 +74,7 @@ _CLOSING = re.compile(r"""[”"]""")
 # space, and closes after punctuation (`,' he said`, `.'`), which a possessive never does.
 _SINGLE_OPENING = re.compile(r"""‘|(?:^|(?<=[\s(\[—–-]))'(?=\s?[A-Za-z0-9])""")
 _SINGLE_CLOSING = re.compile(r"""’(?=\s|$)|(?<=[.,!?])\s?'(?=\s|$)""")
+_QUOTE_CHARACTERS = frozenset("“”\"‘’'")
 
 
 def needs_antecedent(sentence: str) -> bool:
@@ -98,6 +99,8 @@ def needs_antecedent(sentence: str) -> bool:
 
 def quote_changes(sentence: str) -> tuple[int, int]:
     """(quotations opened and not closed, quotations closed and not opened) within `sentence`."""
+    if not _QUOTE_CHARACTERS.intersection(sentence):  # most sentences: every pattern needs one
+        return 0, 0
     text = sentence.strip()
     opening = {m.start() for m in _OPENING.finditer(text)}
     events = sorted(
