@@ -180,6 +180,15 @@ TEMPLATES: list[str] = [
     """
     ALTER TABLE issues ADD COLUMN message_id_key TEXT NOT NULL DEFAULT '';
     """,
+    # Summaries cached by a hash of what decides them (digest.store.summaries): a rebuild reads
+    # them instead of summarising again.
+    """
+    CREATE TABLE summaries (
+        key TEXT PRIMARY KEY,
+        sentences TEXT NOT NULL,
+        created TEXT NOT NULL
+    );
+    """,
 ]
 
 
