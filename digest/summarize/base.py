@@ -50,27 +50,25 @@ def _whole_sentences(spans: Sequence[Span]) -> list[Span]:
 
 def _without_furniture(units: Sequence[Span]) -> list[Span]:
     """No boilerplate or captions, and one copy of a sentence the page repeats."""
-    seen: list[set[str]] = []
+    seen: list[tuple[int, set[str]]] = []
     kept = []
     for unit in units:
         if is_boilerplate(unit.text):
             continue
         # pages repeat their lede, lightly edited, as a caption or a pull quote: one is enough
         terms = {w.lower() for w in words(unit.text)}
-        if any(_near_copy(terms, other) for other in seen[-40:]):
+        size = len(terms)
+        if any(
+            # word-set Jaccard at least NEAR_COPY, which sets of sizes further apart cannot reach
+            NEAR_COPY * size <= other_size
+            and NEAR_COPY * other_size <= size
+            and (shared := len(terms & other)) >= NEAR_COPY * (size + other_size - shared)
+            for other_size, other in seen[-40:]
+        ):
             continue
-        seen.append(terms)
+        seen.append((size, terms))
         kept.append(unit)
     return kept
-
-
-def _near_copy(terms: set[str], other: set[str]) -> bool:
-    """Word-set Jaccard at least NEAR_COPY; sets whose sizes differ more cannot reach it."""
-    small, large = sorted((len(terms), len(other)))
-    if small < NEAR_COPY * large:
-        return False
-    shared = len(terms & other)
-    return shared >= NEAR_COPY * (small + large - shared)
 
 
 def openers(spans: Sequence[Span]) -> list[bool]:

@@ -12,8 +12,6 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
-import numpy as np
-
 from digest.summarize.sentences import Span, words
 from digest.summarize.terms import stem, stop_words
 
@@ -62,8 +60,12 @@ TOP_SHARE = 0.4
 
 def content_terms(text: str) -> list[str]:
     """Lowercased, stemmed, stop words removed: the terms sumy's Reduction compares."""
+    return _terms_of(words(text))
+
+
+def _terms_of(tokens: Sequence[str]) -> list[str]:
     stop = stop_words()
-    return [stem(token) for token in (w.lower() for w in words(text)) if token not in stop]
+    return [stem(token) for token in (w.lower() for w in tokens) if token not in stop]
 
 
 def reduction_ratings(terms: Sequence[Sequence[str]]) -> list[float]:
@@ -72,17 +74,24 @@ def reduction_ratings(terms: Sequence[Sequence[str]]) -> list[float]:
     An edge counts matching term pairs (with repeats) over the sum of the two sentences' log
     lengths, exactly as `sumy.summarizers.reduction`, but on term counts instead of a double loop.
     """
-    counts = [Counter(sentence) for sentence in terms]
     logs = [math.log(len(sentence)) if sentence else 0.0 for sentence in terms]
+    # matching pairs per pair of sentences, through each term's sentences (exact integers): only
+    # pairs that share a term are visited
+    postings: dict[str, list[tuple[int, int]]] = {}
+    for i, sentence in enumerate(terms):
+        for term, n in Counter(sentence).items():
+            postings.setdefault(term, []).append((i, n))
+    matches: Counter[tuple[int, int]] = Counter()
+    for sentences in postings.values():
+        for a, (i, n) in enumerate(sentences):
+            for j, m in sentences[a + 1 :]:
+                matches[i, j] += n * m
     ratings = [0.0] * len(terms)
-    for i in range(len(terms)):
-        for j in range(i + 1, len(terms)):
-            small, large = sorted((counts[i], counts[j]), key=len)
-            matches = sum(n * large[t] for t, n in small.items() if t in large)
-            norm = logs[i] + logs[j]
-            if matches and norm:
-                ratings[i] += matches / norm
-                ratings[j] += matches / norm
+    for (i, j), count in sorted(matches.items()):  # the order sumy adds them in
+        norm = logs[i] + logs[j]
+        if norm:
+            ratings[i] += count / norm
+            ratings[j] += count / norm
     return ratings
 
 
@@ -95,25 +104,48 @@ def rank_shares(values: Sequence[float]) -> list[float]:
     return shares
 
 
-def textrank(
-    sets: Sequence[set[str]], *, damping: float = 0.85, iterations: int = 20
-) -> list[float]:
-    """PageRank over the sentences, edges weighted by shared terms over their log sizes."""
-    count = len(sets)
-    similarity = np.zeros((count, count))
-    logs = [math.log(len(terms) + 1) for terms in sets]
-    for i in range(count):
-        for j in range(i + 1, count):
-            shared = len(sets[i] & sets[j])
+def shared_terms(sets: Sequence[set[str]]) -> list[tuple[int, int, int]]:
+    """(i, j, terms in common) for every pair i < j of sentences that share a term, in order."""
+    pairs = []
+    for i, terms in enumerate(sets):
+        for j in range(i + 1, len(sets)):
+            shared = len(terms & sets[j])
             if shared:
-                similarity[i, j] = similarity[j, i] = shared / (logs[i] + logs[j])
-    degree = similarity.sum(axis=1)
-    degree[degree == 0] = 1.0
-    transition = similarity / degree[:, None]
-    rank = np.full(count, 1.0 / count)
+                pairs.append((i, j, shared))
+    return pairs
+
+
+def textrank(
+    sets: Sequence[set[str]],
+    *,
+    damping: float = 0.85,
+    iterations: int = 20,
+    pairs: Sequence[tuple[int, int, int]] | None = None,
+) -> list[float]:
+    """PageRank over the sentences, edges weighted by shared terms over their log sizes.
+
+    In plain Python over the edges: a news article's few dozen sentences take less time so than
+    importing numpy would (`digest summarize` is a short process)."""
+    count = len(sets)
+    logs = [math.log(len(terms) + 1) for terms in sets]
+    edges = []
+    weights: list[list[float]] = [[] for _ in range(count)]
+    for i, j, shared in shared_terms(sets) if pairs is None else pairs:
+        weight = shared / (logs[i] + logs[j])
+        edges.append((i, j, weight))
+        weights[i].append(weight)
+        weights[j].append(weight)
+    degrees = [sum(row) or 1.0 for row in weights]
+    rank = [1.0 / count] * count
+    teleport = (1 - damping) / count
     for _ in range(iterations):
-        rank = (1 - damping) / count + damping * (transition.T @ rank)
-    return [float(r) for r in rank]
+        share = [r / d for r, d in zip(rank, degrees, strict=True)]  # what each passes on
+        incoming = [0.0] * count
+        for i, j, weight in edges:
+            incoming[j] += weight * share[i]
+            incoming[i] += weight * share[j]
+        rank = [teleport + damping * value for value in incoming]
+    return rank
 
 
 def sentence_features(spans: Sequence[Span], title: str | None) -> list[list[float]]:
@@ -121,8 +153,9 @@ def sentence_features(spans: Sequence[Span], title: str | None) -> list[list[flo
     count = len(spans)
     if count == 0:
         return []
-    terms = [content_terms(span.text) for span in spans]
-    lengths = [len(words(span.text)) for span in spans]
+    tokens = [words(span.text) for span in spans]
+    terms = [_terms_of(sentence) for sentence in tokens]
+    lengths = [len(sentence) for sentence in tokens]
     document_frequency: Counter[str] = Counter()
     for sentence_terms in terms:
         document_frequency.update(set(sentence_terms))
@@ -138,14 +171,12 @@ def sentence_features(spans: Sequence[Span], title: str | None) -> list[list[flo
     centroid_norm = math.sqrt(sum(v * v for v in centroid.values())) or 1.0
 
     sets = [set(sentence_terms) for sentence_terms in terms]
+    pairs = shared_terms(sets)
     overlap = [0.0] * count
-    for i in range(count):
-        for j in range(i + 1, count):
-            shared = len(sets[i] & sets[j])
-            if shared:
-                weight = shared / (len(sets[i]) + len(sets[j]))
-                overlap[i] += weight
-                overlap[j] += weight
+    for i, j, shared in pairs:
+        weight = shared / (len(sets[i]) + len(sets[j]))
+        overlap[i] += weight
+        overlap[j] += weight
     max_overlap = max(overlap) or 1.0
     max_length = max(lengths) or 1
     total_words = sum(lengths) or 1
@@ -171,7 +202,13 @@ def sentence_features(spans: Sequence[Span], title: str | None) -> list[list[flo
         )
     ranked = [
         rank_shares(values)
-        for values in (reduction, overlap, centralities, textrank(sets), term_frequency)
+        for values in (
+            reduction,
+            overlap,
+            centralities,
+            textrank(sets, pairs=pairs),
+            term_frequency,
+        )
     ]
 
     rows = []
