@@ -20,6 +20,7 @@ import math
 from collections.abc import Sequence
 from functools import lru_cache
 from itertools import combinations
+from operator import mul
 from pathlib import Path
 
 from digest.summarize.base import Summarizer, openers, pick
@@ -105,10 +106,7 @@ class DigestRanker(Summarizer):
 
     def score(self, spans: Sequence[Span], title: str | None) -> list[float]:
         weights, bias = _model()
-        return [
-            bias + sum(w * v for w, v in zip(weights, row, strict=True))
-            for row in sentence_features(spans, title)
-        ]
+        return [bias + sum(map(mul, weights, row)) for row in sentence_features(spans, title)]
 
     def choose(
         self, spans: Sequence[Span], scores: Sequence[float], *, sentences: int, words: int | None

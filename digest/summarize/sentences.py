@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
 _LINE = re.compile(r"[^\n]+")
@@ -213,9 +214,11 @@ def split_sentences(text: str) -> list[str]:
     return [span.text for span in split_spans(text)]
 
 
-def words(text: str) -> list[str]:
-    """Word tokens (letters/digits, with inner apostrophes), as written."""
-    return _WORD.findall(text)
+@lru_cache(maxsize=8192)
+def words(text: str) -> tuple[str, ...]:
+    """Word tokens (letters/digits, with inner apostrophes), as written. Memoised: the filters,
+    the features and the budget each read a sentence's words."""
+    return tuple(_WORD.findall(text))
 
 
 def word_count(text: str) -> int:
@@ -231,4 +234,4 @@ class OfflineTokenizer:
         return tuple(split_sentences(paragraph))
 
     def to_words(self, sentence: str) -> tuple[str, ...]:
-        return tuple(words(sentence))
+        return words(sentence)
