@@ -89,18 +89,27 @@ from digest.summarize.sentences import split_sentences, split_spans
             '"Really?" he asked. "Yes!" she said. Why? Nobody knows!',
             ['"Really?" he asked.', '"Yes!" she said.', "Why?", "Nobody knows!"],
         ),
-        # a quote mark set off by spaces closes a quotation the paragraph opened, else opens one
+        # a double quote mark set off by spaces closes a quotation the paragraph opened, else
+        # opens one; a straight single one opens the next sentence
         (
-            "' I was tired. It was tough but I got through it. ' Bishop had planned to stay.",
+            '" I was tired. It was tough but I got through it. " Bishop had planned to stay.',
             [
-                "' I was tired.",
-                "It was tough but I got through it. '",
+                '" I was tired.',
+                'It was tough but I got through it. "',
                 "Bishop had planned to stay.",
             ],
         ),
         (
-            "He left late. ' My team needs a break, ' Perry said.",
-            ["He left late.", "' My team needs a break, ' Perry said."],
+            'He left late. " My team needs a break, " Perry said.',
+            ["He left late.", '" My team needs a break, " Perry said.'],
+        ),
+        (
+            "' I was tired. It was tough but I got through it. ' Bishop had planned to stay.",
+            [
+                "' I was tired.",
+                "It was tough but I got through it.",
+                "' Bishop had planned to stay.",
+            ],
         ),
         # an initial never comes before a quotation
         (

@@ -156,11 +156,13 @@ def _segment(flat: str, start: int, end: int) -> list[tuple[int, int]]:
         sentence_end, next_start = candidate.start("gap"), candidate.end("gap")
         detached = candidate.start("detached")
         if detached >= 0:
-            # it closes a quotation when the block so far holds an odd number of quote marks
-            # (`through it. ' Bishop`), else it opens one (`late. ' My team ... ' perry told`)
+            # a double or curly one closes a quotation when the block so far holds an odd number
+            # of quote marks (`through it. " Bishop`), else it opens one; a straight single one
+            # opens the next sentence (`late. ' My team ... ' perry told`): detokenised text
+            # writes both ends so, and the old splitter, which the ranker was fitted on, did too
             quote_marks += len(_QUOTE_MARK.findall(flat, counted_to, detached))
             counted_to = detached
-            if quote_marks % 2 == 0:
+            if flat[detached] == "'" or quote_marks % 2 == 0:
                 sentence_end = next_start = detached
         following = candidate.start("first")
         quoted = flat[next_start] in _QUOTES
