@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from digest.summarize.sentences import Span, words
-from digest.summarize.terms import stem, stop_words
+from digest.summarize.terms import term
 
 FEATURE_NAMES = (
     "relative_position",
@@ -64,8 +64,7 @@ def content_terms(text: str) -> list[str]:
 
 
 def _terms_of(tokens: Sequence[str]) -> list[str]:
-    stop = stop_words()
-    return [stem(token) for token in (w.lower() for w in tokens) if token not in stop]
+    return [found for found in map(term, tokens) if found is not None]
 
 
 def reduction_ratings(terms: Sequence[Sequence[str]]) -> list[float]:
@@ -79,8 +78,8 @@ def reduction_ratings(terms: Sequence[Sequence[str]]) -> list[float]:
     # pairs that share a term are visited
     postings: dict[str, list[tuple[int, int]]] = {}
     for i, sentence in enumerate(terms):
-        for term, n in Counter(sentence).items():
-            postings.setdefault(term, []).append((i, n))
+        for found, n in Counter(sentence).items():
+            postings.setdefault(found, []).append((i, n))
     matches: Counter[tuple[int, int]] = Counter()
     for sentences in postings.values():
         for a, (i, n) in enumerate(sentences):

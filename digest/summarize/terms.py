@@ -28,6 +28,14 @@ def stem(token: str) -> str:
     return str(_stemmer().stemWord(token.replace("’", "'")))
 
 
+@lru_cache(maxsize=100_000)
+def term(token: str) -> str | None:
+    """The term a word token counts as: its lower-cased stem, or None for a stop word. Memoised
+    per token as written: an article repeats its words, and news repeats its vocabulary."""
+    lower = token.lower()
+    return None if lower in stop_words() else stem(lower)
+
+
 @lru_cache(maxsize=1)
 def stop_words() -> frozenset[str]:
     data = pkgutil.get_data("sumy", f"data/stopwords/{LANGUAGE}.txt")
