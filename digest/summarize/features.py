@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from itertools import chain
 
 from digest.summarize.sentences import Span, words
 from digest.summarize.terms import term
@@ -67,7 +68,9 @@ def _terms_of(tokens: Sequence[str]) -> list[str]:
     return [found for found in map(term, tokens) if found is not None]
 
 
-def reduction_ratings(terms: Sequence[Sequence[str]]) -> list[float]:
+def reduction_ratings(
+    terms: Sequence[Sequence[str]], counts: Sequence[Counter[str]] | None = None
+) -> list[float]:
     """sumy Reduction's rating of each sentence: the sum of its edge weights to every other one.
 
     An edge counts matching term pairs (with repeats) over the sum of the two sentences' log
@@ -77,8 +80,8 @@ def reduction_ratings(terms: Sequence[Sequence[str]]) -> list[float]:
     # matching pairs per pair of sentences, through each term's sentences (exact integers): only
     # pairs that share a term are visited
     postings: dict[str, list[tuple[int, int]]] = {}
-    for i, sentence in enumerate(terms):
-        for found, n in Counter(sentence).items():
+    for i, sentence in enumerate(counts if counts is not None else map(Counter, terms)):
+        for found, n in sentence.items():
             postings.setdefault(found, []).append((i, n))
     matches: Counter[tuple[int, int]] = Counter()
     for sentences in postings.values():
@@ -160,13 +163,12 @@ def sentence_features(spans: Sequence[Span], title: str | None) -> list[list[flo
         document_frequency.update(set(sentence_terms))
     idf = {t: math.log((1 + count) / (1 + df)) + 1.0 for t, df in document_frequency.items()}
 
-    vectors = []
-    for sentence_terms in terms:
-        tf = Counter(sentence_terms)
-        vectors.append({t: n * idf[t] for t, n in tf.items()})
-    centroid: Counter[str] = Counter()
+    counts = [Counter(sentence_terms) for sentence_terms in terms]
+    vectors = [{t: n * idf[t] for t, n in tf.items()} for tf in counts]
+    centroid: dict[str, float] = {}
     for vector in vectors:
-        centroid.update(vector)
+        for t, value in vector.items():
+            centroid[t] = value + centroid.get(t, 0)
     centroid_norm = math.sqrt(sum(v * v for v in centroid.values())) or 1.0
 
     sets = [set(sentence_terms) for sentence_terms in terms]
@@ -181,15 +183,17 @@ def sentence_features(spans: Sequence[Span], title: str | None) -> list[list[flo
     total_words = sum(lengths) or 1
     title_terms = set(content_terms(title)) if title else set()
 
-    reduction = reduction_ratings(terms)
+    reduction = reduction_ratings(terms, counts)
     max_reduction = max(reduction) or 1.0
     mean_reduction = sum(reduction) / count or 1.0
     reduction_rank = [0] * count
     for rank, index in enumerate(sorted(range(count), key=lambda i: (-reduction[i], i))):
         reduction_rank[index] = rank
-    term_counts = Counter(t for sentence_terms in terms for t in sentence_terms)
+    term_counts = Counter(chain.from_iterable(terms))
     term_frequency = [
-        sum(term_counts[t] for t in sentence_terms) / len(sentence_terms) if sentence_terms else 0.0
+        sum(map(term_counts.__getitem__, sentence_terms)) / len(sentence_terms)
+        if sentence_terms
+        else 0.0
         for sentence_terms in terms
     ]
     max_term_frequency = max(term_frequency) or 1.0
