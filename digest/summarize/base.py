@@ -50,7 +50,7 @@ def _whole_sentences(spans: Sequence[Span]) -> list[Span]:
 
 def _without_furniture(units: Sequence[Span]) -> list[Span]:
     """No boilerplate or captions, and one copy of a sentence the page repeats."""
-    seen: list[tuple[int, set[str]]] = []
+    seen: list[tuple[int, float, set[str]]] = []  # size, NEAR_COPY x size, words
     kept = []
     for unit in units:
         if is_boilerplate(unit.text):
@@ -58,16 +58,16 @@ def _without_furniture(units: Sequence[Span]) -> list[Span]:
         # pages repeat their lede, lightly edited, as a caption or a pull quote: one is enough
         terms = {w.lower() for w in words(unit.text)}
         size = len(terms)
-        if any(
+        least = NEAR_COPY * size
+        for other_size, other_least, other in seen[-40:]:
             # word-set Jaccard at least NEAR_COPY, which sets of sizes further apart cannot reach
-            NEAR_COPY * size <= other_size
-            and NEAR_COPY * other_size <= size
-            and (shared := len(terms & other)) >= NEAR_COPY * (size + other_size - shared)
-            for other_size, other in seen[-40:]
-        ):
-            continue
-        seen.append((size, terms))
-        kept.append(unit)
+            if least <= other_size and other_least <= size:
+                shared = len(terms & other)
+                if shared >= NEAR_COPY * (size + other_size - shared):
+                    break
+        else:
+            seen.append((size, least, terms))
+            kept.append(unit)
     return kept
 
 
