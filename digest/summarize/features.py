@@ -65,7 +65,7 @@ def content_terms(text: str) -> list[str]:
 
 
 def _terms_of(tokens: Sequence[str]) -> list[str]:
-    return [found for found in map(term, tokens) if found is not None]
+    return list(filter(None, map(term, tokens)))
 
 
 def reduction_ratings(
@@ -83,13 +83,16 @@ def reduction_ratings(
     for i, sentence in enumerate(counts if counts is not None else map(Counter, terms)):
         for found, n in sentence.items():
             postings.setdefault(found, []).append((i, n))
-    matches: Counter[tuple[int, int]] = Counter()
+    size = len(terms)
+    matches: dict[int, int] = {}  # i x size + j (i < j): sorts as the pairs do
     for sentences in postings.values():
         for a, (i, n) in enumerate(sentences):
             for j, m in sentences[a + 1 :]:
-                matches[i, j] += n * m
-    ratings = [0.0] * len(terms)
-    for (i, j), count in sorted(matches.items()):  # the order sumy adds them in
+                key = i * size + j
+                matches[key] = matches.get(key, 0) + n * m
+    ratings = [0.0] * size
+    for key, count in sorted(matches.items()):  # the order sumy adds them in
+        i, j = divmod(key, size)
         norm = logs[i] + logs[j]
         if norm:
             ratings[i] += count / norm

@@ -30,10 +30,10 @@ def stem(token: str) -> str:
 
 @lru_cache(maxsize=100_000)
 def term(token: str) -> str | None:
-    """The term a word token counts as: its lower-cased stem, or None for a stop word. Memoised
-    per token as written: an article repeats its words, and news repeats its vocabulary."""
+    """The term a word token counts as: its lower-cased stem, or None for a stop word (or an
+    empty stem). Memoised per token as written: news repeats its vocabulary."""
     lower = token.lower()
-    return None if lower in stop_words() else stem(lower)
+    return None if lower in stop_words() else (stem(lower) or None)
 
 
 @lru_cache(maxsize=1)
