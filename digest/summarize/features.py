@@ -133,22 +133,23 @@ def textrank(
     importing numpy would (`digest summarize` is a short process)."""
     count = len(sets)
     logs = [math.log(len(terms) + 1) for terms in sets]
-    edges = []
+    weighted = []
     weights: list[list[float]] = [[] for _ in range(count)]
     for i, j, shared in shared_terms(sets) if pairs is None else pairs:
         weight = shared / (logs[i] + logs[j])
-        edges.append((i, j, weight))
+        weighted.append((i, j, weight))
         weights[i].append(weight)
         weights[j].append(weight)
     degrees = [sum(row) or 1.0 for row in weights]
+    # each edge's transition probability both ways (i to j over i's degree, j to i over j's)
+    edges = [(i, j, weight / degrees[i], weight / degrees[j]) for i, j, weight in weighted]
     rank = [1.0 / count] * count
     teleport = (1 - damping) / count
     for _ in range(iterations):
-        share = [r / d for r, d in zip(rank, degrees, strict=True)]  # what each passes on
         incoming = [0.0] * count
-        for i, j, weight in edges:
-            incoming[j] += weight * share[i]
-            incoming[i] += weight * share[j]
+        for i, j, forward, backward in edges:
+            incoming[j] += forward * rank[i]
+            incoming[i] += backward * rank[j]
         rank = [teleport + damping * value for value in incoming]
     return rank
 
