@@ -25,8 +25,9 @@ from digest.errors import DigestError
 from digest.models import Article, Issue, IssueEntry, RunnerUp
 from digest.project import Project
 from digest.render import RenderedParts, render_issue
-from digest.summarize import get_summarizer, summarize
+from digest.summarize import get_summarizer
 from digest.summarize.base import candidates
+from digest.summarize.cache import cached_summarize
 
 DRAFT, APPROVED, SENDING, SENT = "draft", "approved", "sending", "sent"
 MAX_SUBJECT_CHARS = 200
@@ -178,7 +179,8 @@ def add_story(project: Project, issue_id: int, reference: str, *, at: int | None
 
 
 def new_entry(project: Project, article: Article, other_sources: list[str]) -> IssueEntry:
-    """An issue entry for `article`, summarised with the project's settings."""
+    """An issue entry for `article`, summarised with the project's settings (or read from the
+    store, when the same article was summarised so before)."""
     config = project.config
     assert article.id is not None
     return IssueEntry(
@@ -188,7 +190,8 @@ def new_entry(project: Project, article: Article, other_sources: list[str]) -> I
         source_name=article.source_name,
         published=article.published,
         authors=article.authors,
-        summary=summarize(
+        summary=cached_summarize(
+            project.store,
             article.body,
             sentences=config.sentences,
             words=config.words,

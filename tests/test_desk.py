@@ -365,7 +365,8 @@ def test_an_old_store_keeps_built_issues_frozen_and_held_ones_as_drafts(tmp_path
     for column in ("intro", "subject_custom", "runners_up", "approved_at", "send_started"):
         db.execute(f"ALTER TABLE issues DROP COLUMN {column}")
     # and without what the migrations after the desk's added (the send workers', subscribers,
-    # bounces, the web side's rate limits, the Message-ID key, the bounce memory, the signing keys)
+    # bounces, the web side's rate limits, the Message-ID key, the bounce memory, the signing keys,
+    # the summary cache)
     db.executescript(
         "DROP TABLE bounces; ALTER TABLE suppressions DROP COLUMN detail;"
         " ALTER TABLE suppressions DROP COLUMN updated; DROP TABLE rate_events;"
@@ -374,7 +375,7 @@ def test_an_old_store_keeps_built_issues_frozen_and_held_ones_as_drafts(tmp_path
         " ALTER TABLE sends DROP COLUMN worker; ALTER TABLE sends DROP COLUMN lease_until;"
         " ALTER TABLE issues DROP COLUMN stopped;"
         " ALTER TABLE issues DROP COLUMN message_id_key;"
-        " DROP TABLE bounce_messages; DROP TABLE signing_keys;"
+        " DROP TABLE bounce_messages; DROP TABLE signing_keys; DROP TABLE summaries;"
     )
     desk = next(n for n, script in enumerate(MIGRATIONS) if "runners_up" in script)
     db.execute(f"PRAGMA user_version = {desk}")

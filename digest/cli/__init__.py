@@ -1,68 +1,29 @@
-"""The command line: a thin layer over the library API, one module per group of commands."""
+"""The command line: a thin layer over the library API, one module per group of commands.
+
+Importing this package loads nothing heavy: the typer application (`app`, in
+`digest.cli.commands`) is imported on first use, and `main` runs a well-formed
+`digest summarize … --json` without it (`digest.cli.quick`), so a process that summarises
+articles starts in milliseconds rather than paying for typer, rich and every command's imports.
+"""
 
 from __future__ import annotations
 
 import signal
-from pathlib import Path
-from typing import Annotated
+import sys
+from typing import TYPE_CHECKING, Any
 
-import typer
+if TYPE_CHECKING:
+    import typer
 
-from digest.cli._common import state
-from digest.cli._usage import DigestGroup
-
-app = typer.Typer(
-    name="digest",
-    help="Build a weekly digest of political news and mail it to subscribers.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    cls=DigestGroup,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+    app: typer.Typer
 
 
-def _print_version(wanted: bool) -> None:
-    if wanted:
-        from digest import __version__
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from digest.cli.commands import app
 
-        print(f"digest {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _global(
-    project: Annotated[
-        Path | None,
-        typer.Option(
-            "--project", "-p", help="Project folder (default: $DIGEST_PROJECT or the current one)."
-        ),
-    ] = None,
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", help="Show the version and exit.", is_eager=True, callback=_print_version
-        ),
-    ] = False,
-) -> None:
-    state.project_dir = project
-
-
-# Each module registers its commands on `app` when imported.
-from digest.cli import (  # noqa: E402,F401
-    articles,
-    bounces,
-    editorial,
-    email,
-    issues,
-    projects,
-    schedule,
-    secret,
-    sending,
-    store,
-    subscribers,
-    web,
-)
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -76,4 +37,11 @@ def main() -> None:
     from digest.redact import install
 
     install()
+    from digest.cli.quick import run_quick
+
+    code = run_quick(sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
+    from digest.cli.commands import app
+
     app()

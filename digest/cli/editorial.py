@@ -43,20 +43,15 @@ def summarize_command(
     json_out: Json = False,
 ) -> None:
     """Summarise articles extractively: K sentences, verbatim, in document order."""
-    from digest.summarize import ALGORITHMS, summarize
+    from digest.cli.quick import summarised
+    from digest.summarize import ALGORITHMS
 
     if algorithm not in ALGORITHMS:
         raise DigestError(f"--algorithm {algorithm!r}: choose one of {', '.join(ALGORITHMS)}")
     done = 0
-    for path, article in _parsed(files):
-        chosen = summarize(
-            article.body,
-            sentences=sentences,
-            words=words,
-            algorithm=algorithm,
-            truncated=article.truncated,
-            title=article.title,
-        )
+    for path, article, chosen in summarised(
+        files, sentences=sentences, words=words, algorithm=algorithm, report=console.print
+    ):
         done += 1
         if json_out:
             emit_json({"path": str(path), "title": article.title, "sentences": chosen})

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from digest.models import Article
 from digest.sources.chrome import learn_chrome
@@ -28,12 +29,14 @@ from digest.sources.feed import (
     parse_feed,
     xml_root,
 )
-from digest.sources.fetch import PrivatePolicy, fetch, is_url
 from digest.sources.page import looks_like_html, parse_page
 from digest.sources.plaintext import parse_plaintext
 from digest.sources.scraped import looks_scraped, parse_scraped
 from digest.sources.text import decode_bytes, decode_html
 from digest.wording import plural
+
+if TYPE_CHECKING:  # fetching (http.client, ssl) is imported when a URL is read, not for files
+    from digest.sources.fetch import PrivatePolicy
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -211,6 +214,8 @@ class _Fetching:
     follow_links: bool
 
     def url_items(self, url: str) -> list[Article | LinkOnly]:
+        from digest.sources.fetch import fetch
+
         fetched = fetch(
             url, timeout=self.timeout, max_bytes=self.max_bytes, allow_private=self.allow_private
         )
@@ -273,6 +278,8 @@ def read_source(
     URLs are fetched from public addresses only unless `allow_private` (see `fetch`). A feed
     entry with only a headline and a link is fetched from its link when `follow_links`, else
     the feed's failure line says how many were left unread."""
+    from digest.sources.fetch import is_url
+
     fetching = _Fetching(max_bytes, timeout, allow_private, follow_links)
     if is_url(source):
         yield from _guarded(source, partial(fetching.url_items, source), fetching)

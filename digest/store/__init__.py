@@ -4,8 +4,8 @@ or PostgreSQL (shared by several hosts), with the same versioned forward migrati
 Split by aggregate — articles (+ every source that carried each), issues (frozen once built),
 sends (one row per issue × subscriber), subscribers (one row per list × address),
 suppressions (keyed by a hash of the address), bounces (what the bounce mailbox reported),
-the web side's shared rate limits — over one connection layer (`database.py`) where every
-difference between the two dialects lives.
+the web side's shared rate limits, summaries cached by what decides them — over one connection
+layer (`database.py`) where every difference between the two dialects lives.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from digest.store.sends import (
     Sends,
 )
 from digest.store.subscribers import Subscribers
+from digest.store.summaries import Summaries
 from digest.store.suppressions import Suppressions, email_hash
 from digest.store.timeutil import now_utc
 
@@ -64,6 +65,7 @@ class Store(
     Bounces,
     RateLimits,
     SigningKeys,
+    Summaries,
 ):
     """The project's state. `Store(path)` opens (and migrates) the SQLite file at `path`;
     `Store(database)` wraps an open PostgreSQL (or SQLite) connection."""

@@ -203,6 +203,15 @@ TEMPLATES: list[str] = [
         retired TEXT
     );
     """,
+    # Summaries cached by a hash of what decides them (digest.store.summaries): a rebuild reads
+    # them instead of summarising again.
+    """
+    CREATE TABLE summaries (
+        key TEXT PRIMARY KEY,
+        sentences TEXT NOT NULL,
+        created TEXT NOT NULL
+    );
+    """,
 ]
 
 

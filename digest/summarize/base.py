@@ -62,17 +62,24 @@ def _whole_sentences(spans: Sequence[Span]) -> list[Span]:
 
 def _without_furniture(units: Sequence[Span]) -> list[Span]:
     """No boilerplate or captions, and one copy of a sentence the page repeats."""
-    seen: list[set[str]] = []
+    seen: list[tuple[int, float, set[str]]] = []  # size, NEAR_COPY x size, words
     kept = []
     for unit in units:
         if is_boilerplate(unit.text):
             continue
         # pages repeat their lede, lightly edited, as a caption or a pull quote: one is enough
         terms = {w.lower() for w in words(unit.text)}
-        if any(len(terms & other) >= NEAR_COPY * len(terms | other) for other in seen[-40:]):
-            continue
-        seen.append(terms)
-        kept.append(unit)
+        size = len(terms)
+        least = NEAR_COPY * size
+        for other_size, other_least, other in seen[-40:]:
+            # word-set Jaccard at least NEAR_COPY, which sets of sizes further apart cannot reach
+            if least <= other_size and other_least <= size:
+                shared = len(terms & other)
+                if shared >= NEAR_COPY * (size + other_size - shared):
+                    break
+        else:
+            seen.append((size, least, terms))
+            kept.append(unit)
     return kept
 
 

@@ -44,6 +44,16 @@ _PICTURE_WORDS = re.compile(
     r"\((?:ap|afp|reuters|getty)\b[^)]*\)|photo\s+(?:by|credit)|photograph:)",
     re.IGNORECASE,
 )
+# The first word of every alternative of _CALL_TO_ACTION and _PICTURE_WORDS: a sentence without
+# one of them (as a whole word, case-folded) cannot match either, and most sentences have none,
+# so the two long patterns run only on the few that do.
+_KEYWORDS = _wordset(
+    """subscribe sign newsletter read click follow share all cookie cookies advertisement photo
+    image picture video getty associated reuters afp pa related see more download continue watch
+    listen scroll toggle enlarge hide pictured above below left right file centre center ap
+    photograph"""
+)
+_TOKEN = re.compile(r"\w+")
 _URL_ONLY = re.compile(r"^[(<\[]?(?:https?://|www\.)\S+[)>\]]?$", re.IGNORECASE)
 _BYLINE = re.compile(r"^(?:by|written\s+by|reporting\s+by)\s+[A-Z]", re.IGNORECASE)
 _COPYRIGHT = re.compile(r"[©®]")
@@ -57,18 +67,26 @@ def is_boilerplate(sentence: str) -> bool:
     tokens = words(text)
     if len(tokens) < MIN_WORDS or _URL_ONLY.match(text) or _COPYRIGHT.search(text):
         return True
-    letters = [c for c in text if c.isalpha()]
-    if letters and all(c.isupper() for c in letters):
+    # all its letters capitals (`SPECIAL REPORT`); str.isupper first, as most text fails it
+    if text.isupper() and all(c.isupper() for c in text if c.isalpha()):
         return True
     if _BYLINE.match(text) and len(tokens) <= _MAX_BYLINE_WORDS:
         return True
-    return bool(_CALL_TO_ACTION.search(text) or _CAPTION.search(text) or is_caption(text))
+    if _CAPTION.search(text):
+        return True
+    if _KEYWORDS.isdisjoint(_TOKEN.findall(text.casefold())):
+        return _caption_label(text)
+    return bool(_CALL_TO_ACTION.search(text) or is_caption(text))
 
 
 def is_caption(text: str) -> bool:
     """True when `text` reads as a photo caption rather than reporting."""
     if _PICTURE_WORDS.search(text):
         return True
+    return _caption_label(text)
+
+
+def _caption_label(text: str) -> bool:
     label = _CAPTION_LABEL.match(text)
     if label is None:
         return False

@@ -29,6 +29,7 @@ import math
 from collections.abc import Sequence
 from functools import lru_cache
 from itertools import combinations
+from operator import mul
 from pathlib import Path
 
 from digest.summarize.base import Summarizer, openers, pick
@@ -112,7 +113,7 @@ def select(
 
 def ranker_logits(rows: Sequence[Sequence[float]]) -> list[float]:
     weights, bias = _model()
-    return [bias + sum(w * v for w, v in zip(weights, row, strict=True)) for row in rows]
+    return [bias + sum(map(mul, weights, row)) for row in rows]
 
 
 def with_lede_prior(

@@ -11,12 +11,10 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from functools import lru_cache
-
-import numpy as np
+from itertools import chain
 
 from digest.summarize.sentences import Span, words
-from digest.summarize.sumy_algorithms import _stemmer, _stop_words
+from digest.summarize.terms import term
 
 FEATURE_NAMES = (
     "relative_position",
@@ -61,34 +59,44 @@ FEATURE_NAMES = (
 TOP_SHARE = 0.4
 
 
-@lru_cache(maxsize=50_000)
-def _stem(token: str) -> str:
-    return str(_stemmer()(token))  # Snowball is the slow part of featurising: memoise per word
-
-
 def content_terms(text: str) -> list[str]:
     """Lowercased, stemmed, stop words removed: the terms sumy's Reduction compares."""
-    stop = _stop_words()
-    return [_stem(token) for token in (w.lower() for w in words(text)) if token not in stop]
+    return _terms_of(words(text))
 
 
-def reduction_ratings(terms: Sequence[Sequence[str]]) -> list[float]:
+def _terms_of(tokens: Sequence[str]) -> list[str]:
+    return list(filter(None, map(term, tokens)))
+
+
+def reduction_ratings(
+    terms: Sequence[Sequence[str]], counts: Sequence[Counter[str]] | None = None
+) -> list[float]:
     """sumy Reduction's rating of each sentence: the sum of its edge weights to every other one.
 
     An edge counts matching term pairs (with repeats) over the sum of the two sentences' log
     lengths, exactly as `sumy.summarizers.reduction`, but on term counts instead of a double loop.
     """
-    counts = [Counter(sentence) for sentence in terms]
     logs = [math.log(len(sentence)) if sentence else 0.0 for sentence in terms]
-    ratings = [0.0] * len(terms)
-    for i in range(len(terms)):
-        for j in range(i + 1, len(terms)):
-            small, large = sorted((counts[i], counts[j]), key=len)
-            matches = sum(n * large[t] for t, n in small.items() if t in large)
-            norm = logs[i] + logs[j]
-            if matches and norm:
-                ratings[i] += matches / norm
-                ratings[j] += matches / norm
+    # matching pairs per pair of sentences, through each term's sentences (exact integers): only
+    # pairs that share a term are visited
+    postings: dict[str, list[tuple[int, int]]] = {}
+    for i, sentence in enumerate(counts if counts is not None else map(Counter, terms)):
+        for found, n in sentence.items():
+            postings.setdefault(found, []).append((i, n))
+    size = len(terms)
+    matches: dict[int, int] = {}  # i x size + j (i < j): sorts as the pairs do
+    for sentences in postings.values():
+        for a, (i, n) in enumerate(sentences):
+            for j, m in sentences[a + 1 :]:
+                key = i * size + j
+                matches[key] = matches.get(key, 0) + n * m
+    ratings = [0.0] * size
+    for key, count in sorted(matches.items()):  # the order sumy adds them in
+        i, j = divmod(key, size)
+        norm = logs[i] + logs[j]
+        if norm:
+            ratings[i] += count / norm
+            ratings[j] += count / norm
     return ratings
 
 
@@ -101,25 +109,49 @@ def rank_shares(values: Sequence[float]) -> list[float]:
     return shares
 
 
-def textrank(
-    sets: Sequence[set[str]], *, damping: float = 0.85, iterations: int = 20
-) -> list[float]:
-    """PageRank over the sentences, edges weighted by shared terms over their log sizes."""
-    count = len(sets)
-    similarity = np.zeros((count, count))
-    logs = [math.log(len(terms) + 1) for terms in sets]
-    for i in range(count):
-        for j in range(i + 1, count):
-            shared = len(sets[i] & sets[j])
+def shared_terms(sets: Sequence[set[str]]) -> list[tuple[int, int, int]]:
+    """(i, j, terms in common) for every pair i < j of sentences that share a term, in order."""
+    pairs = []
+    for i, terms in enumerate(sets):
+        for j in range(i + 1, len(sets)):
+            shared = len(terms & sets[j])
             if shared:
-                similarity[i, j] = similarity[j, i] = shared / (logs[i] + logs[j])
-    degree = similarity.sum(axis=1)
-    degree[degree == 0] = 1.0
-    transition = similarity / degree[:, None]
-    rank = np.full(count, 1.0 / count)
+                pairs.append((i, j, shared))
+    return pairs
+
+
+def textrank(
+    sets: Sequence[set[str]],
+    *,
+    damping: float = 0.85,
+    iterations: int = 20,
+    pairs: Sequence[tuple[int, int, int]] | None = None,
+) -> list[float]:
+    """PageRank over the sentences, edges weighted by shared terms over their log sizes.
+
+    In plain Python over the edges: a news article's few dozen sentences take less time so than
+    importing numpy would (`digest summarize` is a short process)."""
+    count = len(sets)
+    logs = [math.log(len(terms) + 1) for terms in sets]
+    weighted = []
+    weights: list[list[float]] = [[] for _ in range(count)]
+    for i, j, shared in shared_terms(sets) if pairs is None else pairs:
+        weight = shared / (logs[i] + logs[j])
+        weighted.append((i, j, weight))
+        weights[i].append(weight)
+        weights[j].append(weight)
+    degrees = [sum(row) or 1.0 for row in weights]
+    # each edge's transition probability both ways (i to j over i's degree, j to i over j's)
+    edges = [(i, j, weight / degrees[i], weight / degrees[j]) for i, j, weight in weighted]
+    rank = [1.0 / count] * count
+    teleport = (1 - damping) / count
     for _ in range(iterations):
-        rank = (1 - damping) / count + damping * (transition.T @ rank)
-    return [float(r) for r in rank]
+        incoming = [0.0] * count
+        for i, j, forward, backward in edges:
+            incoming[j] += forward * rank[i]
+            incoming[i] += backward * rank[j]
+        rank = [teleport + damping * value for value in incoming]
+    return rank
 
 
 def sentence_features(spans: Sequence[Span], title: str | None) -> list[list[float]]:
@@ -127,45 +159,45 @@ def sentence_features(spans: Sequence[Span], title: str | None) -> list[list[flo
     count = len(spans)
     if count == 0:
         return []
-    terms = [content_terms(span.text) for span in spans]
-    lengths = [len(words(span.text)) for span in spans]
+    tokens = [words(span.text) for span in spans]
+    terms = [_terms_of(sentence) for sentence in tokens]
+    lengths = [len(sentence) for sentence in tokens]
     document_frequency: Counter[str] = Counter()
     for sentence_terms in terms:
         document_frequency.update(set(sentence_terms))
     idf = {t: math.log((1 + count) / (1 + df)) + 1.0 for t, df in document_frequency.items()}
 
-    vectors = []
-    for sentence_terms in terms:
-        tf = Counter(sentence_terms)
-        vectors.append({t: n * idf[t] for t, n in tf.items()})
-    centroid: Counter[str] = Counter()
+    counts = [Counter(sentence_terms) for sentence_terms in terms]
+    vectors = [{t: n * idf[t] for t, n in tf.items()} for tf in counts]
+    centroid: dict[str, float] = {}
     for vector in vectors:
-        centroid.update(vector)
+        for t, value in vector.items():
+            centroid[t] = value + centroid.get(t, 0)
     centroid_norm = math.sqrt(sum(v * v for v in centroid.values())) or 1.0
 
     sets = [set(sentence_terms) for sentence_terms in terms]
+    pairs = shared_terms(sets)
     overlap = [0.0] * count
-    for i in range(count):
-        for j in range(i + 1, count):
-            shared = len(sets[i] & sets[j])
-            if shared:
-                weight = shared / (len(sets[i]) + len(sets[j]))
-                overlap[i] += weight
-                overlap[j] += weight
+    for i, j, shared in pairs:
+        weight = shared / (len(sets[i]) + len(sets[j]))
+        overlap[i] += weight
+        overlap[j] += weight
     max_overlap = max(overlap) or 1.0
     max_length = max(lengths) or 1
     total_words = sum(lengths) or 1
     title_terms = set(content_terms(title)) if title else set()
 
-    reduction = reduction_ratings(terms)
+    reduction = reduction_ratings(terms, counts)
     max_reduction = max(reduction) or 1.0
     mean_reduction = sum(reduction) / count or 1.0
     reduction_rank = [0] * count
     for rank, index in enumerate(sorted(range(count), key=lambda i: (-reduction[i], i))):
         reduction_rank[index] = rank
-    term_counts = Counter(t for sentence_terms in terms for t in sentence_terms)
+    term_counts = Counter(chain.from_iterable(terms))
     term_frequency = [
-        sum(term_counts[t] for t in sentence_terms) / len(sentence_terms) if sentence_terms else 0.0
+        sum(map(term_counts.__getitem__, sentence_terms)) / len(sentence_terms)
+        if sentence_terms
+        else 0.0
         for sentence_terms in terms
     ]
     max_term_frequency = max(term_frequency) or 1.0
@@ -177,7 +209,13 @@ def sentence_features(spans: Sequence[Span], title: str | None) -> list[list[flo
         )
     ranked = [
         rank_shares(values)
-        for values in (reduction, overlap, centralities, textrank(sets), term_frequency)
+        for values in (
+            reduction,
+            overlap,
+            centralities,
+            textrank(sets, pairs=pairs),
+            term_frequency,
+        )
     ]
 
     rows = []
@@ -198,7 +236,7 @@ def sentence_features(spans: Sequence[Span], title: str | None) -> list[list[flo
                 overlap[i] / max_overlap,
                 title_overlap,
                 1.0 if any(q in span.text for q in '"“”') else 0.0,
-                1.0 if any(c.isdigit() for c in span.text) else 0.0,
+                1.0 if any(map(str.isdigit, span.text)) else 0.0,
                 reduction_share,
                 1.0 if reduction_rank[i] < 3 else 0.0,
                 math.log1p(reduction_rank[i]),

@@ -73,7 +73,10 @@ _CLOSING = re.compile(r"""[”"]""")
 # entrance`), so they are read leniently: a quotation opens at the start of a sentence or after a
 # space, and closes after punctuation (`,' he said`, `.'`), which a possessive never does.
 _SINGLE_OPENING = re.compile(r"""‘|(?:^|(?<=[\s(\[—–-]))'(?=\s?[A-Za-z0-9])""")
+_CONNECTIVE_OPENINGS = tuple(phrase + end for phrase in _CONNECTIVE_PHRASES for end in " ,")
 _SINGLE_CLOSING = re.compile(r"""’(?=\s|$)|(?<=[.,!?])\s?'(?=\s|$)""")
+_QUOTE_CHARACTERS = frozenset("“”\"‘’'")
+_SINGLE_QUOTES = frozenset("‘’'")
 
 
 def needs_antecedent(sentence: str) -> bool:
@@ -93,11 +96,13 @@ def needs_antecedent(sentence: str) -> bool:
         return True
     if len(tokens) > 1 and f"{first}_{tokens[1]}" in _BACK_POINTERS:
         return True
-    return any(rest.startswith((phrase + " ", phrase + ",")) for phrase in _CONNECTIVE_PHRASES)
+    return rest.startswith(_CONNECTIVE_OPENINGS)
 
 
 def quote_changes(sentence: str) -> tuple[int, int]:
     """(quotations opened and not closed, quotations closed and not opened) within `sentence`."""
+    if not _QUOTE_CHARACTERS.intersection(sentence):  # most sentences: every pattern needs one
+        return 0, 0
     text = sentence.strip()
     opening = {m.start() for m in _OPENING.finditer(text)}
     events = sorted(
@@ -112,6 +117,8 @@ def quote_changes(sentence: str) -> tuple[int, int]:
             depth -= 1
         else:
             unopened += 1
+    if not _SINGLE_QUOTES.intersection(text):
+        return depth, unopened
     # single quotes: only what is unambiguous counts
     single_open = [m.start() for m in _SINGLE_OPENING.finditer(text)]
     single_close = [m.end() for m in _SINGLE_CLOSING.finditer(text)]
