@@ -89,8 +89,9 @@ def test_an_eu_loan_decision_and_a_tariff_case_are_clearly_political(path: Path)
     ("score", "note"),
     [
         (0.32, "0.32 — below the 0.50 cutoff by 0.18"),
-        (0.91, "0.91 — at or above the 0.50 cutoff by 0.41"),
-        (0.5, "0.50 — at or above the 0.50 cutoff by less than 0.01"),
+        (0.91, "0.91 — above the 0.50 cutoff by 0.41"),
+        (0.5, "0.50 — at the 0.50 cutoff"),
+        (0.502, "0.50 — above the 0.50 cutoff by less than 0.01"),
         (0.498, "0.50 — below the 0.50 cutoff by less than 0.01"),
     ],
 )
@@ -110,7 +111,7 @@ def test_classify_explain_shows_the_cutoff_and_the_margin() -> None:
     shown = runner.invoke(app, ["classify", str(political), str(other), "--explain"])
     assert shown.exit_code == 0, shown.output
     text = shown.stdout + shown.stderr
-    assert "at or above the 0.50 cutoff by" in text and "below the 0.50 cutoff by" in text
+    assert "above the 0.50 cutoff by" in text and "below the 0.50 cutoff by" in text
     assert "for:" in text and "against:" in text
     as_json = runner.invoke(app, ["classify", str(political), str(other), "--explain", "--json"])
     first, second = (json.loads(line) for line in as_json.stdout.splitlines())

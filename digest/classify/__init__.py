@@ -131,7 +131,9 @@ def is_political(score: float) -> bool:
 
 def cutoff_note(score: float, threshold: float = POLITICAL_THRESHOLD) -> str:
     """The score against the cutoff, for a reader: "0.32 — below the 0.50 cutoff by 0.18"."""
-    side = "at or above" if score >= threshold else "below"
+    if score == threshold:
+        return f"{score:.2f} — at the {threshold:.2f} cutoff"
+    side = "above" if score > threshold else "below"
     gap = abs(score - threshold)
     by = f"by {gap:.2f}" if gap >= 0.005 else "by less than 0.01"
     return f"{score:.2f} — {side} the {threshold:.2f} cutoff {by}"

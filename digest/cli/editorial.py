@@ -104,7 +104,7 @@ def classify_command(
         label = "political" if is_political(why.score) else "not political"
         console.print(f"{printable(str(path))}: {label} ({why.score:.3f})")
         if show_terms:
-            console.print(f"  score:   {cutoff_note(why.score, why.threshold)}")
+            console.print(f"  margin:  {cutoff_note(why.score, why.threshold)}")
             console.print(f"  for:     {_terms(why.for_political)}")
             console.print(
                 f"  against: {_terms(why.against)} (closest other topic: {why.closest_other_topic})"
