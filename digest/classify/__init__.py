@@ -21,7 +21,14 @@ from pathlib import Path
 from digest.classify.features import term_weights
 from digest.classify.parameters import PARAMS_PATH, Parameters, load
 
-__all__ = ["POLITICAL_THRESHOLD", "Explanation", "explain", "is_political", "political_score"]
+__all__ = [
+    "POLITICAL_THRESHOLD",
+    "Explanation",
+    "cutoff_note",
+    "explain",
+    "is_political",
+    "political_score",
+]
 
 # The one cutoff: the `political` label and the selection default (`selection.min_score`). The
 # score is calibrated, so 0.5 means "as likely political as not".
@@ -44,6 +51,12 @@ class Explanation:
     for_political: list[tuple[str, float]]
     against: list[tuple[str, float]]
     closest_other_topic: str
+    threshold: float = POLITICAL_THRESHOLD
+
+    @property
+    def margin(self) -> float:
+        """How far the score is above (+) or below (-) the cutoff."""
+        return self.score - self.threshold
 
 
 def evidence(
@@ -114,3 +127,13 @@ def explain(title: str, body: str, *, top: int = 8, params_path: Path = PARAMS_P
 
 def is_political(score: float) -> bool:
     return score >= POLITICAL_THRESHOLD
+
+
+def cutoff_note(score: float, threshold: float = POLITICAL_THRESHOLD) -> str:
+    """The score against the cutoff, for a reader: "0.32 — below the 0.50 cutoff by 0.18"."""
+    if score == threshold:
+        return f"{score:.2f} — at the {threshold:.2f} cutoff"
+    side = "above" if score > threshold else "below"
+    gap = abs(score - threshold)
+    by = f"by {gap:.2f}" if gap >= 0.005 else "by less than 0.01"
+    return f"{score:.2f} — {side} the {threshold:.2f} cutoff {by}"

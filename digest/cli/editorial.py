@@ -68,11 +68,15 @@ def classify_command(
     files: Files,
     json_out: Json = False,
     show_terms: Annotated[
-        bool, typer.Option("--explain", help="Also list the terms that moved each score.")
+        bool,
+        typer.Option(
+            "--explain",
+            help="Also show the cutoff, the margin to it, and the terms that moved each score.",
+        ),
     ] = False,
 ) -> None:
     """Score articles as political or not: the probability (0 to 1) that each is political news."""
-    from digest.classify import explain, is_political
+    from digest.classify import cutoff_note, explain, is_political
 
     done = 0
     for path, article in _parsed(files):
@@ -84,6 +88,8 @@ def classify_command(
             "score": why.score,
         }
         if show_terms:
+            record["threshold"] = why.threshold
+            record["margin"] = round(why.margin, 4)
             record["closest_other_topic"] = why.closest_other_topic
             record["for"] = dict(why.for_political)
             record["against"] = dict(why.against)
@@ -93,6 +99,7 @@ def classify_command(
         label = "political" if is_political(why.score) else "not political"
         console.print(f"{printable(str(path))}: {label} ({why.score:.3f})")
         if show_terms:
+            console.print(f"  margin:  {cutoff_note(why.score, why.threshold)}")
             console.print(f"  for:     {_terms(why.for_political)}")
             console.print(
                 f"  against: {_terms(why.against)} (closest other topic: {why.closest_other_topic})"
