@@ -132,6 +132,7 @@ def _runner_up(entry: IssueEntry) -> RunnerUp:
         score=entry.political_score,
         political_score=entry.political_score,
         other_sources=entry.other_sources,
+        merged_ids=entry.merged_ids,
     )
 
 
@@ -170,14 +171,25 @@ def add_story(project: Project, issue_id: int, reference: str, *, at: int | None
         position = next(i for i, e in enumerate(issue.entries, 1) if e.article_id == article.id)
         raise DigestError(f"article {article.id} is already story {position} of issue {issue.id}")
     runner = next((r for r in issue.runners_up if r.article_id == article.id), None)
-    entry = new_entry(project, article, runner.other_sources if runner else [])
+    entry = new_entry(
+        project,
+        article,
+        runner.other_sources if runner else [],
+        merged_ids=runner.merged_ids if runner else [],
+    )
     entries = list(issue.entries)
     entries.insert(len(entries) if at is None else at - 1, entry)
     runners = [r for r in issue.runners_up if r.article_id != article.id]
     return _save(project, replace(issue, entries=entries, runners_up=runners))
 
 
-def new_entry(project: Project, article: Article, other_sources: list[str]) -> IssueEntry:
+def new_entry(
+    project: Project,
+    article: Article,
+    other_sources: list[str],
+    *,
+    merged_ids: list[int] | None = None,
+) -> IssueEntry:
     """An issue entry for `article`, summarised with the project's settings."""
     config = project.config
     assert article.id is not None
@@ -198,6 +210,7 @@ def new_entry(project: Project, article: Article, other_sources: list[str]) -> I
         ),
         political_score=round(article.political_score or 0.0, 4),
         other_sources=other_sources,
+        merged_ids=list(merged_ids or []),
     )
 
 
@@ -369,6 +382,7 @@ def issue_details(project: Project, issue: Issue) -> dict[str, object]:
                 "title": runner.title,
                 "source": runner.source_name,
                 "score": runner.political_score,
+                **({"update_of": runner.update_of} if runner.update_of else {}),
             }
             for runner in issue.runners_up
         ],

@@ -153,7 +153,7 @@ def build_command(
     project = open_project(project_dir())  # settings are checked before anything is done
     if out is not None and out.exists() and not out.is_dir():
         raise DigestError(f"--out {out}: exists and is not a folder")
-    from digest.build import build_issue
+    from digest.build import build_issue, left_out_lines
     from digest.select import parse_since
     from digest.store import now_utc
 
@@ -182,8 +182,12 @@ def build_command(
         )
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}", markup=True)
+    for line in left_out_lines(report.left_out):
+        console.print(line)
     if report.issue is None:
         console.print(report.why_empty())
+        if json_out:
+            emit_json({"id": None, "left_out": [item.to_json() for item in report.left_out]})
         raise typer.Exit(EXIT_PARTIAL if report.ingest.failures else 0)
     issue = report.issue
     console.print(
@@ -194,7 +198,14 @@ def build_command(
     for path in report.files:
         console.print(f"  wrote {path}")
     if json_out:
-        emit_json({"id": issue.id, "key": issue.key, "stories": len(issue.entries)})
+        emit_json(
+            {
+                "id": issue.id,
+                "key": issue.key,
+                "stories": len(issue.entries),
+                "left_out": [item.to_json() for item in report.left_out],
+            }
+        )
     else:
         print(issue.id)
     if report.ingest.failures:

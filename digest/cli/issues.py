@@ -119,7 +119,7 @@ def show_command(
             source = f" — {runner.source_name}" if runner.source_name else ""
             print(
                 f"    article {runner.article_id}, score {runner.political_score:.2f}:"
-                f" {runner.title}{source}"
+                f" {runner.title}{source}" + (f" ({runner.update_of})" if runner.update_of else "")
             )
 
 

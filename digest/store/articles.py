@@ -152,6 +152,18 @@ class Articles:
             raise DigestError(f"article {article_id}: not in the store")
         return self._article(row, self._sources([article_id]).get(article_id, []))
 
+    def articles_by_ids(self, ids: list[int]) -> list[Article]:
+        """The stored articles among `ids` (unknown ids are skipped), in id order."""
+        rows = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += self.db.all(f"SELECT * FROM articles WHERE id IN ({marks})", chunk)
+        sources = self._sources([r["id"] for r in rows])
+        return sorted(
+            (self._article(r, sources.get(r["id"], [])) for r in rows), key=lambda a: a.id or 0
+        )
+
     def article_origins(self, article_id: int) -> list[str]:
         """Every file, folder entry or feed the article came from, first first."""
         sources = self._sources([article_id]).get(article_id, [])

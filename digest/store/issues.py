@@ -9,6 +9,7 @@ from dataclasses import asdict
 from datetime import datetime
 
 from digest.errors import DigestError
+from digest.identity import SentStory
 from digest.models import Article, Issue, IssueEntry, RunnerUp
 from digest.store.database import Database, Row
 from digest.store.timeutil import now_utc
@@ -19,7 +20,19 @@ class IssueExists(DigestError):
 
 
 def _entries_json(entries: list[IssueEntry]) -> str:
-    return json.dumps([e.to_json() | {"article_id": e.article_id} for e in entries])
+    return json.dumps(
+        [e.to_json() | {"article_id": e.article_id, "merged_ids": e.merged_ids} for e in entries]
+    )
+
+
+def _issue_article_rows(issue_id: int, entries: list[IssueEntry]) -> list[tuple[int, int, int]]:
+    """(issue, article, position) for every article an entry stands for: its own and the ones
+    merged into it, so all of them count as sent with the issue."""
+    rows: dict[int, tuple[int, int, int]] = {}
+    for position, entry in enumerate(entries):
+        for article_id in [entry.article_id, *entry.merged_ids]:
+            rows.setdefault(article_id, (issue_id, article_id, position))
+    return list(rows.values())
 
 
 def _runners_up_json(runners_up: list[RunnerUp]) -> str:
@@ -28,6 +41,7 @@ def _runners_up_json(runners_up: list[RunnerUp]) -> str:
 
 class Issues:
     db: Database
+    articles_by_ids: Callable[[list[int]], list[Article]]  # from the Articles aggregate
 
     def create_issue(
         self,
@@ -69,7 +83,7 @@ class Issues:
                 raise IssueExists(f"issue {key!r} already exists") from None
             self.db.executemany(
                 "INSERT INTO issue_articles (issue_id, article_id, position) VALUES (?, ?, ?)",
-                [(issue_id, e.article_id, i) for i, e in enumerate(entries)],
+                _issue_article_rows(issue_id, entries),
             )
             if before_commit is not None:
                 before_commit(self.issue(issue_id))
@@ -91,6 +105,7 @@ class Issues:
                     summary=item["summary"],
                     political_score=item["political_score"],
                     other_sources=item["other_sources"],
+                    merged_ids=item.get("merged_ids", []),
                 )
             )
         return Issue(
@@ -140,6 +155,35 @@ class Issues:
             statuses,
         )
         return {int(row[0]) for row in rows}
+
+    def sent_stories(self, statuses: tuple[str, ...] = ("sending", "sent")) -> list[SentStory]:
+        """Every entry of the issues that went out (or are going out), with all the articles
+        it stood for: what story identity compares a new week's candidates with."""
+        marks = ",".join("?" * len(statuses))
+        rows = self.db.all(
+            "SELECT issues.id, issues.key, issues.sent_at, issues.send_started, issues.entries,"
+            " issue_articles.article_id, issue_articles.position FROM issue_articles"
+            f" JOIN issues ON issues.id = issue_id WHERE issues.status IN ({marks})"
+            " ORDER BY issues.id, issue_articles.position",
+            statuses,
+        )
+        articles = {a.id: a for a in self.articles_by_ids([int(row[5]) for row in rows])}
+        stories: dict[tuple[int, int], SentStory] = {}
+        for row in rows:
+            issue_id, position = int(row[0]), int(row[6])
+            story = stories.get((issue_id, position))
+            if story is None:
+                entries = json.loads(row[4])
+                title = entries[position]["title"] if position < len(entries) else ""
+                when = row[2] or row[3]
+                story = SentStory(
+                    issue_id, row[1], datetime.fromisoformat(when) if when else None, title
+                )
+                stories[(issue_id, position)] = story
+            article = articles.get(int(row[5]))
+            if article is not None:
+                story.articles.append(article)
+        return list(stories.values())
 
     def set_issue_status(self, issue_id: int, status: str) -> None:
         """`sent` stamps when the send finished; `sending`, the first time, when it started."""
@@ -204,7 +248,7 @@ class Issues:
                 self.db.execute("DELETE FROM issue_articles WHERE issue_id = ?", (issue_id,))
                 self.db.executemany(
                     "INSERT INTO issue_articles (issue_id, article_id, position) VALUES (?, ?, ?)",
-                    [(issue_id, e.article_id, i) for i, e in enumerate(entries)],
+                    _issue_article_rows(issue_id, entries),
                 )
         return bool(changed)
 
