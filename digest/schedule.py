@@ -6,6 +6,7 @@ interrupted half way, converges on one issue sent once to everyone.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
@@ -14,13 +15,15 @@ from digest.build import BuildReport, build_issue
 from digest.ingest import IngestReport, ingest
 from digest.models import Issue
 from digest.project import Project
-from digest.store import IssueExists, now_utc
+from digest.store import IssueExists, Store, now_utc
 
 if TYPE_CHECKING:
     from digest.bounces import BounceReport
     from digest.send import SendReport
 
 Period = Literal["day", "week", "month"]
+# what period_key makes: 2026-11-27, 2026-W48, 2026-11 (a hand-built issue's key is build-…)
+_PERIOD_KEY = re.compile(r"^\d{4}-(W\d{2}|\d{2}-\d{2}|\d{2})$")
 PERIODS: tuple[Period, ...] = ("day", "week", "month")
 
 
@@ -34,6 +37,35 @@ def period_key(as_of: datetime, period: Period) -> str:
         return f"{when:%Y-%m}"
     year, week, _ = when.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def period_bounds(as_of: datetime, period: Period) -> tuple[datetime, datetime]:
+    """Where the period containing `as_of` starts and ends (exclusive), in its time zone."""
+    day = as_of.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "day":
+        return day, day + timedelta(days=1)
+    if period == "week":
+        start = day - timedelta(days=as_of.weekday())  # ISO weeks start on Monday
+        return start, start + timedelta(days=7)
+    start = day.replace(day=1)
+    return start, (start + timedelta(days=32)).replace(day=1)
+
+
+def sent_this_period(store: Store, as_of: datetime, period: Period) -> Issue | None:
+    """An issue that went out in the period containing `as_of` by another way than this
+    period's scheduled run: built and sent by hand (its own key), or sending now. A scheduled
+    issue of another period (a late send of last week's) is that period's, not this one's."""
+    start, end = period_bounds(as_of, period)
+    for issue, started in store.issues_send_started(since=start):
+        if start <= started.astimezone(as_of.tzinfo) < end and not _other_periods_key(
+            issue.key, as_of, period
+        ):
+            return issue
+    return None
+
+
+def _other_periods_key(key: str, as_of: datetime, period: Period) -> bool:
+    return bool(_PERIOD_KEY.match(key)) and key != period_key(as_of, period)
 
 
 def period_window(period: Period) -> timedelta:
@@ -109,7 +141,7 @@ def _ingest_build_send(
         allow_private=project.config.allow_private,
         follow_links=project.config.follow_links,
     )
-    issue = store.issue_by_key(key)
+    issue = store.issue_by_key(key) or sent_this_period(store, as_of, period)
     built = False
     if issue is None:
         try:

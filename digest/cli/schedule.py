@@ -82,6 +82,13 @@ def run_command(
             "partial": "partly sent, some deferred: run again to retry",
             "in-progress": "being sent by another run right now",
         }[report.outcome]
+        if issue.key != report.key:  # a hand-built issue went out in this period
+            state = (
+                f"({issue.key}, built and sent by hand) already went out this {period};"
+                " nothing more sent"
+                if report.outcome == "already-sent"
+                else f"({issue.key}, built by hand) {state}"
+            )
         counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
         made = "built" if report.built else "existing"
         via = f" via {report.send.transport}" if report.send else ""

@@ -6,7 +6,7 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from digest.errors import DigestError
 from digest.identity import SentStory
@@ -207,6 +207,16 @@ class Issues:
 
     def set_issue_transport(self, issue_id: int, transport: str) -> None:
         self.db.execute("UPDATE issues SET transport = ? WHERE id = ?", (transport, issue_id))
+
+    def issues_send_started(self, since: datetime) -> list[tuple[Issue, datetime]]:
+        """The issues whose send has begun (sending or sent) since about `since` (a day's
+        margin: the caller compares exactly), with when it began, newest first."""
+        rows = self.db.all(
+            "SELECT * FROM issues WHERE status IN ('sending', 'sent')"
+            " AND send_started >= ? ORDER BY id DESC",
+            ((since.astimezone(UTC) - timedelta(days=1)).isoformat(),),
+        )
+        return [(self._issue(row), datetime.fromisoformat(row["send_started"])) for row in rows]
 
     def last_sent_at(self) -> datetime | None:
         last = self.db.scalar(
