@@ -36,8 +36,14 @@ from urllib.parse import urlsplit
 from digest.desk import approve, current_parts
 from digest.errors import EXIT_OK, EXIT_PARTIAL, ConfigError, DigestError
 from digest.models import Issue, Subscriber
+from digest.send_checks import (
+    check_before_send,
+    check_list_exists,
+    check_relay,
+    check_sender,
+)
 from digest.store import GAVE_UP_PREFIX, SendCounts, SendRow
-from digest.subscribers import iter_subscribers, known_lists
+from digest.subscribers import iter_subscribers
 from digest.transports import (
     Delivery,
     Envelope,
@@ -789,10 +795,7 @@ def snapshot_recipients(
     """Queue the subscribers (of one list, or all) for `issue`; people already queued keep their
     row, so a resume never re-sends. Returns how many were added; each list row that could not
     be read is named in `problems` (nobody leaves a list silently)."""
-    lists = known_lists(project.subscribers_dir, project.store)
-    if list_name is not None and list_name not in lists:
-        known = ", ".join(lists) or "none"
-        raise DigestError(f"--list {list_name}: no such list (lists: {known})")
+    check_list_exists(project, list_name)
     if issue.status == "sent" and list_name is None:
         return 0  # done: a repeated `digest send` confirms, it does not pick up newcomers
     report = None if problems is None else (lambda p: problems.append(f"skipped {p}"))
@@ -847,22 +850,23 @@ async def send_issue_async(
     )
     _check_non_negative(retry_base=retry_base, rate=config.rate if rate is None else rate)
     issue = resolve_issue(project, issue)
+    check_list_exists(project, list_name)
     if dry_run:
         issue = current_parts(project, issue)  # a draft as it would go: not approved by a look
         return _dry_run(project, issue, Messages(project, issue), list_name)
-    if issue.status == "draft":
-        try:
-            issue = approve(project, issue.id)  # sending a draft is the editor's approval
-        except DigestError:
-            # several workers started on the draft at once: one of them approved it
-            issue = project.store.issue(issue.id)
-            if issue.status == "draft":
-                raise
-    messages = Messages(project, issue)
     explicit = backend is not None
     transport = transport or choose_transport(
         project, smtp_url=smtp_url, insecure=insecure, concurrency=concurrency, backend=backend
     )
+    # everything that can refuse the send does so before the issue changes (digest/send_checks)
+    check_before_send(project, transport, list_name)
+    await check_relay(transport)
+    try:
+        issue = _approved(project, issue)
+    except BaseException:
+        await transport.close()
+        raise
+    messages = Messages(project, issue)
     hourly_cap = config.hourly_cap if hourly_cap is None else hourly_cap
     store = project.store
     pace = (
@@ -913,6 +917,19 @@ async def send_issue_async(
         warnings=problems + run.warnings,
         replies=+run.replies,
     )
+
+
+def _approved(project: Project, issue: Issue) -> Issue:
+    if issue.status != "draft":
+        return issue
+    try:
+        return approve(project, issue.id)  # sending a draft is the editor's approval
+    except DigestError:
+        # several workers started on the draft at once: one of them approved it
+        issue = project.store.issue(issue.id)
+        if issue.status == "draft":
+            raise
+        return issue
 
 
 @contextlib.contextmanager
@@ -1036,6 +1053,7 @@ async def send_test_copy_async(
     transport = transport or choose_transport(
         project, smtp_url=smtp_url, insecure=insecure, concurrency=1, backend=backend
     )
+    check_sender(project.config, transport)
     async with transport:
         return await transport.send(envelope)
 

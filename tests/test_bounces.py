@@ -445,7 +445,7 @@ def test_a_bounce_after_an_smtp_send_stops_the_next_send_to_that_address(
     assert re.fullmatch(r"bounces\+1-[a-z2-7]{16}@example\.org", sender)
     assert received["ok@example.net"].sender != sender
     original = message_from_bytes(received["gone@example.net"].data)
-    assert str(original["From"]) == "The Political Digest <digest@example.org>"
+    assert str(original["From"]) == "The Political Digest <digest@political-digest.net>"
     # the recipient's server refuses later: its DSN comes back to the envelope sender
     original["Return-Path"] = f"<{sender}>"
     drop(folder, fill("postfix-hard.eml", original, "gone@example.net"))

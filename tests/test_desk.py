@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from send_support import FaultyRelay, running_relay
+from send_support import FaultyRelay, running_relay, use_real_sender
 from typer.testing import CliRunner
 
 from digest.cli import app
@@ -316,6 +316,7 @@ def test_run_without_hold_approves_and_sends_and_hold_flag_sends_nothing(tmp_pat
 
 def test_report_names_every_failed_and_deferred_address(tmp_path: Path) -> None:
     root = built(tmp_path)
+    use_real_sender(root / "digest.toml")
     (root / "subscribers" / "example.csv").write_text(
         "email,name\nok@example.org,Ok\ngone@example.org,Gone\nbusy@example.org,Busy\n",
         encoding="utf-8",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from send_support import use_real_sender
 from typer.testing import CliRunner
 
 from digest.cli import app
@@ -71,7 +72,7 @@ def smtp():
 
 
 def make_project(root: Path, subscribers: int) -> Path:
-    init_project(root)
+    use_real_sender(init_project(root).config.path)
     rows = ["email,name"] + [f"reader{i}@example.org,Reader {i}" for i in range(subscribers)]
     (root / "subscribers" / "example.csv").write_text("\n".join(rows) + "\n")
     return root

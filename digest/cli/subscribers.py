@@ -1,4 +1,5 @@
-"""`digest subscribers ...`: import, add, remove, list, export, count, sync and forget."""
+"""`digest subscribers ...`: import, add, remove, list, export, count, sync, delete-list and
+forget."""
 
 from __future__ import annotations
 
@@ -311,6 +312,24 @@ def sync_command(list_name: ListOption = None) -> None:
         console.print(f"list {name}: synced from {project.subscribers_dir / name}.csv")
     console.print(f"{plural(len(synced), 'list')} synced, the others unchanged")
     problems.exit_if_any()
+
+
+@command(subscribers_app, "delete-list")
+def delete_list_command(
+    name: Annotated[str, typer.Argument(metavar="LIST", help="The list to delete.")],
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", help="Also delete the people who joined it outside its file."),
+    ] = False,
+) -> None:
+    """Delete a list: its file in subscribers/ and its subscribers in the store (suppressions and
+    send records stay)."""
+    from digest.lists import delete_list
+
+    project = _project()
+    deleted = delete_list(project.subscribers_dir, project.store, name, include_signups=yes)
+    where = f"{deleted.file} deleted, " if deleted.file else ""
+    console.print(f"list {deleted.name}: {where}{plural(deleted.rows, 'subscriber')} removed")
 
 
 @command(subscribers_app, "forget")

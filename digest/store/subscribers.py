@@ -198,6 +198,24 @@ class Subscribers:
             self.db.execute(f"DELETE FROM subscribers WHERE {where}", params)
         return dict.fromkeys(lists, 1)
 
+    def list_origins(self, list_name: str) -> dict[str, int]:
+        """How many rows of the list each origin brought (file, web, cli, …)."""
+        rows = self.db.all(
+            "SELECT origin, count(*) FROM subscribers WHERE list = ? GROUP BY origin",
+            (list_name,),
+        )
+        return {str(row[0]): int(row[1]) for row in rows}
+
+    def delete_list(self, list_name: str) -> int:
+        """Every row of the list and its file's fingerprint; returns the rows deleted.
+        Suppressions and send records stay: they are about people and issues, not lists."""
+        with self.db.transaction():
+            deleted = self.db.execute(
+                "DELETE FROM subscribers WHERE list = ?", (list_name,)
+            ).rowcount
+            self.db.execute("DELETE FROM subscriber_files WHERE list = ?", (list_name,))
+        return int(deleted)
+
     def subscriber_lists(self) -> list[str]:
         return [
             row[0]
