@@ -51,6 +51,7 @@ from digest.transports import (
     OutboxTransport,
     SMTPTransport,
     Transport,
+    TransportSetupError,
 )
 
 if TYPE_CHECKING:
@@ -900,6 +901,16 @@ async def send_issue_async(
         try:
             async with transport:
                 await run.run()
+        except TransportSetupError as exc:
+            # refused before a single message was tried (our sender at MAIL FROM, an outbox
+            # that cannot be written): a failed start leaves the issue as it was
+            if store.shared or not store.undo_send_start(issue.id):
+                store.stop_send(issue.id, str(exc))
+                raise
+            raise DigestError(
+                f"{exc}; nothing was sent: issue {issue.id} is approved, as before the send"
+                f" (`digest issue reopen {issue.id}` to edit it)"
+            ) from None
         except DigestError as exc:
             # the relay refused us, or the send had to stop: every other worker stops too
             store.stop_send(issue.id, str(exc))

@@ -372,8 +372,8 @@ def test_the_suppression_listing_and_the_report_say_why_and_when(
     assert rows["gone@example.net"]["reason"] == "bounced"
     assert rows["gone@example.net"]["detail"].startswith("5.1.1 smtp; 550 5.1.1")
     assert rows["angry@example.net"]["reason"] == "complained"
-    code, _, err = digest(sent.root, "suppressions", "--reason", "bounced")
-    assert code == 0 and "gone@example.net" in err and "angry@" not in err
+    code, out, err = digest(sent.root, "suppressions", "--reason", "bounced")
+    assert code == 0 and "gone@example.net" in out and "angry@" not in out
     assert digest(sent.root, "suppressions", "--reason", "lost")[0] == 2
     code, out, _ = digest(sent.root, "report", "--json")
     summary = json.loads(out)

@@ -40,6 +40,13 @@ def test_summarize_is_verbatim_and_names_bad_files(tmp_path: Path) -> None:
         assert positions == sorted(positions)  # document order, verbatim
 
 
+def test_summaries_go_to_stdout() -> None:
+    result = runner.invoke(app, ["summarize", str(EXAMPLES / "2026-11-17_asylum.txt"), "-k", "2"])
+    assert result.exit_code == 0, result.output
+    title, *bullets = result.stdout.splitlines()
+    assert title and len(bullets) == 2 and all(b.startswith("  • ") for b in bullets)
+
+
 def test_summarize_rejects_an_unknown_algorithm() -> None:
     result = runner.invoke(app, ["summarize", str(SEED), "--algorithm", "magic", "--json"])
     assert result.exit_code == 2 and "magic" in result.stderr
@@ -64,8 +71,8 @@ def test_classify_explain_names_the_terms_that_moved_each_score() -> None:
     assert "gibraltar" in first["for"] and all(v > 0 for v in first["for"].values())
     assert second["closest_other_topic"] == "business" and second["against"]
     shown = runner.invoke(app, ["classify", str(politics), "--explain"])
-    text = shown.stdout + shown.stderr  # the human-readable lines go to the console
-    assert "political (" in text and "for:" in text and "against:" in text
+    # the result is on stdout, as with --json (`| less`, `> file`)
+    assert "political (" in shown.stdout and "for:" in shown.stdout and "against:" in shown.stdout
 
 
 @pytest.fixture

@@ -47,6 +47,15 @@ def assert_as_it_was(project: Project) -> None:
     assert statuses(project) == {}
 
 
+def assert_undone(project: Project) -> None:
+    """A send that stopped before a single message was tried is undone: the issue is approved
+    again, nobody queued, and an editor can reopen it (issue 23)."""
+    issue = project.store.latest_issue()
+    assert issue.status == "approved" and statuses(project) == {}
+    code, _, err = digest(project.root, "issue", "reopen", str(issue.id))
+    assert code == 0, err
+
+
 def attempts(project: Project) -> dict[str, int]:
     rows = project.store.db.execute("SELECT email, attempts FROM sends")
     return {email: count for email, count in rows}
@@ -112,9 +121,8 @@ def test_a_reply_about_us_stops_the_send_and_charges_nobody(
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and reply in err
     assert "not the address" in err
-    assert statuses(project) == {"pending": 6}
     assert project.store.suppression_count() == 0
-    assert project.store.latest_issue().status == "sending"
+    assert_undone(project)
 
 
 def test_a_relay_rejecting_everyone_for_our_sender_names_the_sender(tmp_path: Path) -> None:
@@ -126,8 +134,8 @@ def test_a_relay_rejecting_everyone_for_our_sender_names_the_sender(tmp_path: Pa
     finally:
         relay.stop()
     assert code == 2 and "Sender address rejected" in err
-    assert statuses(project) == {"pending": 5}
     assert project.store.suppression_count() == 0
+    assert_undone(project)
 
 
 def test_a_refusal_at_mail_from_names_our_sender_not_a_reader(tmp_path: Path) -> None:
@@ -140,7 +148,7 @@ def test_a_refusal_at_mail_from_names_our_sender_not_a_reader(tmp_path: Path) ->
     assert code == 2
     assert f"refused our sender {SENDER} at MAIL FROM" in err
     assert "reader" not in err
-    assert statuses(project) == {"pending": 3}
+    assert_undone(project)
 
 
 def test_a_bare_helo_name_refused_at_rcpt_points_to_helo_name(tmp_path: Path) -> None:
@@ -151,7 +159,7 @@ def test_a_bare_helo_name_refused_at_rcpt_points_to_helo_name(tmp_path: Path) ->
         code, _, err = digest(project.root, "send", "--smtp-url", relay.url)
         assert code == 2
         assert "Helo command rejected" in err and "helo_name" in err
-        assert statuses(project) == {"pending": 3}
+        assert statuses(project) == {}  # nothing was tried: the send is undone
 
         configure(project, helo_name="mail.example.org")
         code, _, err = digest(project.root, "send", "--smtp-url", relay.url)
@@ -418,7 +426,7 @@ def test_a_broken_outbox_is_a_failure_not_a_delivery(tmp_path: Path) -> None:
     project.outbox_dir.write_text("not a folder")
     code, _, err = digest(project.root, "send", "--json")
     assert code == 2 and "outbox" in err and "cannot write" in err
-    assert statuses(project) == {"pending": 3}
+    assert_undone(project)
 
 
 def test_demo_reports_a_total_failure_as_failure(tmp_path: Path) -> None:

@@ -60,10 +60,10 @@ def summarize_command(
         done += 1
         if json_out:
             emit_json({"path": str(path), "title": article.title, "sentences": chosen})
-        else:
-            console.print(f"[bold]{escape(article.title)}[/bold]", markup=True)
+        else:  # the summaries are the result: stdout, like --json
+            print(printable(article.title))
             for sentence in chosen:
-                console.print(f"  • {sentence}")
+                print(f"  • {printable(sentence)}")
     if done < len(files):
         raise typer.Exit(EXIT_PARTIAL)
 
@@ -96,10 +96,10 @@ def classify_command(
             emit_json(record)
             continue
         label = "political" if is_political(why.score) else "not political"
-        console.print(f"{printable(str(path))}: {label} ({why.score:.3f})")
+        print(f"{printable(str(path))}: {label} ({why.score:.3f})")  # the result: stdout
         if show_terms:
-            console.print(f"  for:     {_terms(why.for_political)}")
-            console.print(
+            print(f"  for:     {_terms(why.for_political)}")
+            print(
                 f"  against: {_terms(why.against)} (closest other topic: {why.closest_other_topic})"
             )
     if done < len(files):

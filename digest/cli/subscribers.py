@@ -19,6 +19,7 @@ from digest.errors import EXIT_PARTIAL, DigestError
 from digest.models import Subscriber
 from digest.project import Project, open_project
 from digest.signup import invite
+from digest.sources.errors import printable
 from digest.store import Store
 from digest.subscribers import (
     DEFAULT_LIST,
@@ -228,11 +229,10 @@ def list_command(
         for subscriber in subscribers:
             emit_json(_as_json(subscriber))
     else:
+        # the rows are the result (stdout: `| wc -l`, `> file`); the count is a footnote
         for subscriber in subscribers:
-            name = f" ({subscriber.name})" if subscriber.name else ""
-            console.print(
-                f"{subscriber.list}\t{subscriber.email}{name}\t{subscriber.status}",
-            )
+            name = f" ({printable(subscriber.name)})" if subscriber.name else ""
+            print(f"{subscriber.list}\t{printable(subscriber.email)}{name}\t{subscriber.status}")
         console.print(plural(len(subscribers), "subscriber"))
     problems.exit_if_any()
 
@@ -295,9 +295,9 @@ def count_command(
     else:
         for name, by_status in counts.items():
             detail = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
-            console.print(f"{name}: {sum(by_status.values())} ({detail})")
+            print(f"{name}: {sum(by_status.values())} ({detail})")
         active = sum(c["active"] for c in counts.values())
-        console.print(f"{active} active of {len(subscribers)}")
+        print(f"{active} active of {len(subscribers)}")
     problems.exit_if_any()
 
 
