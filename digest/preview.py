@@ -201,10 +201,10 @@ def apply_change(preview: Preview, form: dict[str, list[str]]) -> tuple[str, str
             issue = desk.set_intro(project, issue_id, _field(form, "intro"))
             return ("Intro saved." if issue.intro else "Intro removed."), "#intro"
         if action == "test":
-            delivery = send_test_copy(project, issue_id, _field(form, "address"))
-            if not delivery.ok:
-                raise DigestError(f"test copy not sent: {delivery.reply}")
-            return f"Test copy sent to {delivery.envelope.recipient}.", "#h-test"
+            copy = send_test_copy(project, issue_id, _field(form, "address"))
+            if not copy.delivery.ok:
+                raise DigestError(copy.said())
+            return copy.said(), "#h-test"
         if action == "approve":
             desk.approve(project, issue_id)
             return f"Issue {issue_id} approved: frozen as shown.", "#h-state"

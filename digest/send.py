@@ -85,6 +85,9 @@ MAX_THROTTLES = 10
 TRANSPORT_KINDS = ("outbox", "smtp", "memory")
 
 
+TEST_SUBJECT_PREFIX = "[TEST]"  # a test copy says so where every mail client shows it
+
+
 class SendLocked(DigestError):
     """Another process is sending this issue right now."""
 
@@ -1044,6 +1047,28 @@ def _stream_rows(project: Project, issue_id: int) -> Iterator[Subscriber]:
 # -- one test copy --------------------------------------------------------------------------------
 
 
+@dataclass
+class CopySent:
+    """A test copy and where it went: the outbox (a file on disk, nobody mailed) or a relay."""
+
+    delivery: Delivery
+    via: str  # the transport, described
+    outbox: bool
+
+    def said(self) -> str:
+        """One line for the editor: where the copy is, in words that cannot be misread."""
+        recipient = self.delivery.envelope.recipient
+        if not self.delivery.ok:
+            return f"test copy to {recipient} not sent: {self.delivery.reply}"
+        if self.outbox:
+            return (
+                f"Test copy for {recipient} written to the outbox at {self.delivery.reply}"
+                " (nobody was mailed: set DIGEST_SMTP_URL, or [transport] in digest.toml,"
+                " to mail it)"
+            )
+        return f"Test copy sent to {recipient} via {self.via}: {self.delivery.reply}"
+
+
 async def send_test_copy_async(
     project: Project,
     issue: Issue | int | None,
@@ -1053,23 +1078,27 @@ async def send_test_copy_async(
     smtp_url: str | None = None,
     insecure: bool = False,
     backend: str | None = None,
-) -> Delivery:
-    """One copy of `issue` to `address`, as a subscriber of that name would get it; the
-    bookkeeping is not touched."""
+) -> CopySent:
+    """One copy of `issue` to `address`, as a subscriber of that name would get it but with
+    `[TEST]` before its subject; the bookkeeping is not touched."""
     address = address.strip()
     if any(c in address for c in "\r\n\t ") or "@" not in parseaddr(address)[1]:
         raise DigestError(f"--to {address!r}: not an email address")
     issue = current_parts(project, resolve_issue(project, issue))
+    issue = replace(issue, subject=f"{TEST_SUBJECT_PREFIX} {issue.subject}")
     envelope = await Messages(project, issue).envelope_async(Subscriber(email=address, list="test"))
     transport = transport or choose_transport(
         project, smtp_url=smtp_url, insecure=insecure, concurrency=1, backend=backend
     )
     check_sender(project.config, transport)
     async with transport:
-        return await transport.send(envelope)
+        delivery = await transport.send(envelope)
+    return CopySent(
+        delivery, describe_transport(transport), outbox=isinstance(transport, OutboxTransport)
+    )
 
 
 def send_test_copy(
     project: Project, issue: Issue | int | None, address: str, **options: Any
-) -> Delivery:
+) -> CopySent:
     return asyncio.run(send_test_copy_async(project, issue, address, **options))

@@ -168,7 +168,11 @@ def test_an_editor_shapes_and_approves_an_issue_in_the_browser(
 
         page.locator("#test-address").fill("editor@example.org")
         press(page, "Send test copy")
-        assert page.locator("#flash").inner_text().startswith("Test copy sent to")
+        assert (
+            page.locator("#flash")
+            .inner_text()
+            .startswith("Test copy for editor@example.org written to the outbox")
+        )
         assert "editor@example.org" in " ".join(str(m["To"]) for m in mailed(root))
         assert show(root)["status"] == "draft"  # a test copy approves nothing
 

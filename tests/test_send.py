@@ -205,11 +205,27 @@ def test_dry_run_builds_every_message_and_sends_nothing(tmp_path: Path) -> None:
     assert project.store.latest_issue().status == "draft"  # a dry run approves nothing
 
 
+def test_a_test_copy_over_smtp_says_where_it_went(tmp_path: Path, relay: Relay) -> None:
+    project = make_project(tmp_path / "p", 3)
+    code, _, err = digest(
+        project.root, "send", "--to", "editor@example.org", "--smtp-url", relay.url
+    )
+    assert code == 0, err
+    assert f"Test copy sent to editor@example.org via smtp://127.0.0.1:{relay.port}" in err
+    (received,) = relay.handler.received
+    assert b"Subject: [TEST] The Political Digest" in received.data
+
+
 def test_to_sends_one_test_copy_without_bookkeeping(tmp_path: Path) -> None:
     project = make_project(tmp_path / "p", 3)
     code, _, err = digest(project.root, "send", "--to", "editor@example.org")
     assert code == 0, err
     assert outbox_recipients(project) == ["editor@example.org"]
+    # it says where the copy is: a file in the outbox, not a mail anybody received (issue 23)
+    (copy,) = mailbox.Maildir(project.outbox_dir, create=False)
+    assert "written to the outbox at " + str(project.outbox_dir) in err
+    assert "nobody was mailed" in err and "sent to" not in err
+    assert str(copy["Subject"]).startswith("[TEST] The Political Digest")
     issue = project.store.latest_issue()
     assert issue.status == "draft"  # a test copy approves nothing
     assert not project.store.has_recipients(issue.id)
