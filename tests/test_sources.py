@@ -805,3 +805,25 @@ def test_a_date_line_that_is_no_date_stays_text(tmp_path: Path) -> None:
     path.write_text("Election timetable\nDate: to be announced by the commission.\n")
     article = parse_file(path)
     assert article.published is None and "Date: to be announced" in article.body
+
+
+def test_a_file_that_is_no_article_is_refused_and_named(tmp_path: Path) -> None:
+    """Issue 23: `digest ingest /etc/passwd` stored it as an article."""
+    passwd = tmp_path / "passwd"
+    passwd.write_text(
+        "root:x:0:0:root:/root:/bin/bash\n"
+        "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+        "bin:x:2:2:bin:/bin:/usr/sbin/nologin\n"
+    )
+    with pytest.raises(ParseError, match="not an article: no text in sentences"):
+        parse_file(passwd)
+    from typer.testing import CliRunner
+
+    from digest.cli import app
+    from digest.project import init_project, open_project
+
+    root = tmp_path / "news"
+    init_project(root)
+    result = CliRunner().invoke(app, ["--project", str(root), "ingest", str(passwd)])
+    assert result.exit_code == 1 and f"{passwd}: not an article" in result.stderr
+    assert open_project(root).store.count_articles() == 0

@@ -24,6 +24,12 @@ from digest.sources.fields import (
 )
 
 _MAX_TITLE_CHARS = 300
+# A body is prose when at least this share of its whitespace-separated tokens are words (letters,
+# maybe with a quote or punctuation around them): /etc/passwd, a CSV file or a config file is
+# made of tokens like `root:x:0:0:root:/root:/bin/bash` and is no article.
+_MIN_WORD_SHARE = 0.5
+_MIN_WORDS = 1
+_WORD_TOKEN = re.compile(r"^[\"'“‘(\[]*[^\W\d_]+(?:[-'’][^\W\d_]+)*[\"'”’)\].,;:!?…]*$")
 # how many non-empty lines at the top may be field lines (title included)
 _FIELD_LINES = 6
 _FIELD = re.compile(
@@ -73,6 +79,13 @@ class _Fields:
         return False
 
 
+def looks_like_prose(body: str) -> bool:
+    """Whether the body is written in words, as an article is, rather than data."""
+    tokens = body.split()
+    words = sum(1 for token in tokens if _WORD_TOKEN.match(token))
+    return words >= _MIN_WORDS and words >= _MIN_WORD_SHARE * len(tokens)
+
+
 def _read_fields(lines: list[str]) -> tuple[_Fields, list[str]]:
     """The field lines among the first `_FIELD_LINES` non-empty lines, and the other lines."""
     fields = _Fields()
@@ -99,6 +112,10 @@ def parse_plaintext(
     body = join_paragraphs(lines[first + 1 :])
     if not body:
         raise ParseError("no body: only a title line")
+    if not looks_like_prose(body):
+        raise ParseError(
+            "not an article: no text in sentences (a data, configuration or program file?)"
+        )
     warnings = [
         *fields.warnings,
         *([] if fields.url else ["no source URL"]),
