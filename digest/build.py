@@ -216,11 +216,11 @@ def build_issue(
         for story in stories
     ]
     subject = default_subject(project, entries)
+    key = key or f"build-{now_utc():%Y%m%dT%H%M%S%f}"
     parts = render_issue(
-        entries, config=config, template_dirs=project.template_dirs, subject=subject
+        entries, config=config, template_dirs=project.template_dirs, subject=subject, key=key
     )
     report.warnings.extend(parts.warnings)
-    key = key or f"build-{now_utc():%Y%m%dT%H%M%S%f}"
 
     def write_files(issue: Issue) -> None:
         if out is not None:

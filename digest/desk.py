@@ -60,6 +60,7 @@ def render_with(issue: Issue, config: Config, template_dirs: list[Path]) -> Rend
         subject=issue.subject,
         issued=issue.created,
         intro=issue.intro,
+        key=issue.key,
     )
 
 
