@@ -102,6 +102,8 @@ class Config:
     bounces_trust_addresses: bool = False
     # schedule: `digest run` leaves what it builds as a draft for an editor to approve
     hold: bool = False
+    # the list `digest run` sends to; "" for every list (refused when [lists] offers several)
+    schedule_list: str = ""
     # secrets: only ever from the environment, never written back
     smtp_password: str | None = field(default=None, repr=False)
     secret: str | None = field(default=None, repr=False)
@@ -161,6 +163,7 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("bounces", "allow_plaintext"): ("bounces_allow_plaintext", bool),
     ("bounces", "trust_addresses"): ("bounces_trust_addresses", bool),
     ("schedule", "hold"): ("hold", bool),
+    ("schedule", "list"): ("schedule_list", str),
 }
 
 _POSITIVE = {
@@ -483,6 +486,9 @@ trust_addresses = false
 # true: `digest run` builds each issue as a draft and sends it only once an editor approved it
 # (`digest issue approve`, or approve in `digest preview`)
 hold = false
+# the list `digest run` sends each issue to; empty: every list. Required once [lists] offers
+# readers several: a reader who chose one list gets only that list's issues
+# list = "news"
 
 [store]
 # empty: the SQLite file in .digest/ (nothing to set up). Several hosts sharing one project:

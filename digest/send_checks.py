@@ -59,6 +59,18 @@ def check_list_exists(project: Project, list_name: str | None) -> None:
         raise DigestError(f"--list {list_name}: no such list (the lists: {names})")
 
 
+def check_list_choice(project: Project, list_name: str | None) -> None:
+    """Where readers choose among lists (`[lists]` offers several), an issue goes to one list:
+    a send to every list would mail each reader the issues of lists they did not choose."""
+    offered = sorted(project.config.lists)
+    if list_name is None and len(offered) > 1:
+        raise DigestError(
+            f"readers choose among the lists {', '.join(offered)} ([lists] in digest.toml): say"
+            " which list this issue is for with --list NAME (`digest run`: [schedule] list),"
+            " so nobody gets the issues of a list they did not choose"
+        )
+
+
 def is_sample_list(path: Path) -> bool:
     """The file is the sample `digest init` wrote, byte for byte (neither edited nor renamed)."""
     sample = data_path("subscribers") / f"{SAMPLE_LIST}.csv"
@@ -100,5 +112,6 @@ async def check_relay(transport: Transport) -> None:
 def check_before_send(project: Project, transport: Transport, list_name: str | None) -> None:
     """The checks that need no network, in the order an editor meets them."""
     check_list_exists(project, list_name)
+    check_list_choice(project, list_name)
     check_sender(project.config, transport)
     check_sample_list(project, list_name, transport)

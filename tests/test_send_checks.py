@@ -206,3 +206,31 @@ def test_a_dry_run_with_an_unknown_list_is_a_usage_error(tmp_path: Path) -> None
     result = digest(project.root, "send", "--dry-run", "--list", "nosuch")
     assert result.exit_code == 2 and "--list nosuch: no such list" in result.stderr
     assert issue_status(project.root) == "draft"
+
+
+# -- lists readers choose: an issue goes to one of them ---------------------------------------
+
+
+def test_a_reader_who_chose_one_list_gets_only_that_lists_issues(tmp_path: Path) -> None:
+    """Issue 23: every send went to everyone, whatever list they had chosen on the web."""
+    from digest.models import Subscriber
+
+    project = make_project(tmp_path / "p", [])
+    config = project.config.path
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "[schedule]\n", '[lists]\nnews = "Weekly news"\nevents = "Events"\n\n[schedule]\n'
+        ),
+        encoding="utf-8",
+    )
+    project = open_project(project.root)
+    project.store.subscribe(Subscriber("ann@political-readers.net", list="news"), origin="web")
+    project.store.subscribe(Subscriber("bob@political-readers.net", list="events"), origin="web")
+    with relay_on_loopback(FaultyRelay()) as relay:
+        everyone = digest(project.root, "send", "--smtp-url", relay.url)
+        assert everyone.exit_code == 2 and "--list NAME" in everyone.stderr
+        assert "news" in everyone.stderr and "events" in everyone.stderr
+        assert issue_status(project.root) == "draft" and queued(project.root) == 0
+        news = digest(project.root, "send", "--list", "news", "--smtp-url", relay.url)
+        assert news.exit_code == 0, news.output
+        assert [r.recipient for r in relay.handler.received] == ["ann@political-readers.net"]

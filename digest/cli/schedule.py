@@ -53,7 +53,11 @@ def run_command(
         period=period,
         articles=articles,
         hold=hold,
-        send_options={"backend": transport, "insecure": insecure},
+        send_options={
+            "backend": transport,
+            "insecure": insecure,
+            "list_name": project.config.schedule_list or None,
+        },
     )
     if report.bounces is not None:
         for line in report.bounces.left:
