@@ -250,7 +250,7 @@ def test_a_run_after_a_hand_send_in_the_same_week_sends_nothing(tmp_path: Path) 
         app, ["--project", str(root), "run", "--as-of", as_of, "--articles", str(later)]
     )
     assert cron.exit_code == 0, cron.output
-    assert "by hand) already went out this week" in cron.stdout
+    assert "built by hand, 6 stories) already went out this week" in cron.stdout
     listed = runner.invoke(app, ["--project", str(root), "issue", "list", "--json"])
     assert len(listed.stdout.strip().splitlines()) == 1  # no second issue was built
     assert sorted((root / "outbox").rglob("*")) == outbox  # and nothing more was mailed

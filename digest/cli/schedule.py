@@ -86,15 +86,12 @@ def run_command(
             "partial": "partly sent, some deferred: run again to retry",
             "in-progress": "being sent by another run right now",
         }[report.outcome]
-        if issue.key != report.key:  # a hand-built issue went out in this period
-            state = (
-                f"({issue.key}, built and sent by hand) already went out this {period};"
-                " nothing more sent"
-                if report.outcome == "already-sent"
-                else f"({issue.key}, built by hand) {state}"
-            )
-        counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
         made = "built" if report.built else "existing"
+        if issue.key != report.key:  # a hand-built issue went out in this period
+            made = f"{issue.key}, built by hand"
+            if report.outcome == "already-sent":
+                state = f"already went out this {period}; nothing more sent"
+        counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
         via = f" via {report.send.transport}" if report.send else ""
         line = (
             f"{report.key}: issue {issue.id} ({made}, {plural(len(issue.entries), 'story')})"
