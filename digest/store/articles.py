@@ -146,6 +146,43 @@ class Articles:
         sources = self._sources([r["id"] for r in rows])
         return [self._article(r, sources.get(r["id"], [])) for r in rows]
 
+    def find_articles(
+        self,
+        *,
+        text: str = "",
+        start: datetime | None = None,
+        end: datetime | None = None,
+        source: str = "",
+        min_score: float | None = None,
+        limit: int = 50,
+    ) -> list[Article]:
+        """Stored articles, newest first: `text` in the title or body (any case), published in
+        [start, end), at a URL containing `source`, scored at least `min_score`."""
+        where: list[str] = ["1 = 1"]
+        params: list[object] = []
+        if text:
+            where.append("(lower(title) LIKE ? OR lower(body) LIKE ?)")
+            params += [f"%{text.lower()}%"] * 2
+        if start is not None:
+            where.append("published_ts >= ?")
+            params.append(start.timestamp())
+        if end is not None:
+            where.append("published_ts < ?")
+            params.append(end.timestamp())
+        if source:
+            where.append("lower(url) LIKE ?")
+            params.append(f"%{source.lower()}%")
+        if min_score is not None:
+            where.append("political_score >= ?")
+            params.append(min_score)
+        rows = self.db.all(
+            f"SELECT * FROM articles WHERE {' AND '.join(where)}"
+            " ORDER BY published_ts IS NULL, published_ts DESC, id DESC LIMIT ?",
+            [*params, limit],
+        )
+        sources = self._sources([r["id"] for r in rows])
+        return [self._article(r, sources.get(r["id"], [])) for r in rows]
+
     def article(self, article_id: int) -> Article:
         row = self.db.one("SELECT * FROM articles WHERE id = ?", (article_id,))
         if row is None:
