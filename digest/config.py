@@ -43,6 +43,8 @@ class Config:
     reply_to: str = ""
     base_url: str = "http://127.0.0.1:8080"
     language: str = "en"
+    # the sender's postal address, shown in every issue's footer (CAN-SPAM asks for one)
+    postal_address: str = ""
     # sources: folders are relative to the project
     source_folders: list[str] = field(default_factory=list)
     source_feeds: list[str] = field(default_factory=list)
@@ -124,6 +126,7 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("newsletter", "reply_to"): ("reply_to", str),
     ("newsletter", "base_url"): ("base_url", str),
     ("newsletter", "language"): ("language", str),
+    ("newsletter", "postal_address"): ("postal_address", str),
     ("sources", "folders"): ("source_folders", list),
     ("sources", "feeds"): ("source_feeds", list),
     ("sources", "pages"): ("source_pages", list),
@@ -397,6 +400,9 @@ reply_to = "editors@example.org"
 # where `digest serve` is reachable: unsubscribe and web-version links point here
 base_url = "http://127.0.0.1:8080"
 language = "en"
+# your postal address, shown in every issue's footer (CAN-SPAM requires one; an SMTP send warns
+# while it is empty), e.g. "The Political Digest, 1 High Street, London N1 1AA"
+postal_address = ""
 
 [sources]
 # folders of articles (relative to this file), RSS/Atom feed URLs, article page URLs

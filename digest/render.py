@@ -284,6 +284,7 @@ def _context(
             "name": defuse(config.name),
             "base_url": defuse_url(config.base_url.rstrip("/")),
             "language": config.language or "en",
+            "postal_address": defuse(" ".join(config.postal_address.split())),
         },
         "subject": defuse(subject),
         # the masthead's line under the name: the date, not the subject again

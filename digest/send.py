@@ -41,6 +41,7 @@ from digest.send_checks import (
     check_list_exists,
     check_relay,
     check_sender,
+    postal_address_warning,
 )
 from digest.store import GAVE_UP_PREFIX, SendCounts, SendRow
 from digest.subscribers import iter_subscribers
@@ -883,6 +884,8 @@ async def send_issue_async(
         )
     )
     problems: list[str] = []
+    if (warning := postal_address_warning(config, transport)) is not None:
+        problems.append(warning)
     worker = worker_id()
     with _sender(project, issue.id, worker, lease):
         check_transport_switch(project, issue, transport, explicit=explicit)

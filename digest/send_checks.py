@@ -48,6 +48,17 @@ def check_sender(config: Config, transport: Transport) -> None:
         )
 
 
+def postal_address_warning(config: Config, transport: Transport) -> str | None:
+    """Over SMTP, a warning while `newsletter.postal_address` is empty: CAN-SPAM asks for the
+    sender's postal address in every commercial message (the footer shows it once set)."""
+    if isinstance(transport, SMTPTransport) and not config.postal_address.strip():
+        return (
+            f"{config.path}: `newsletter.postal_address` is empty: set your postal address,"
+            " which the footer of every issue shows (CAN-SPAM asks for one)"
+        )
+    return None
+
+
 def check_list_exists(project: Project, list_name: str | None) -> None:
     """`--list NAME` must name a list: a file in subscribers/, one the store holds (web
     sign-ups), or one `[lists]` offers."""

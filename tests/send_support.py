@@ -316,9 +316,14 @@ ENTRIES = [
 SENDER = "digest@political-digest.net"
 
 
+POSTAL_ADDRESS = "The Political Digest, 1 High Street, London N1 1AA"
+
+
 def use_real_sender(config: Path) -> None:
-    """Replace `digest init`'s placeholder From (digest@example.org) in a project's digest.toml."""
+    """Replace `digest init`'s placeholder From (digest@example.org) in a project's digest.toml,
+    and give it the postal address an SMTP send asks for."""
     text = config.read_text(encoding="utf-8").replace("digest@example.org", SENDER)
+    text = text.replace('postal_address = ""', f'postal_address = "{POSTAL_ADDRESS}"')
     config.write_text(text, encoding="utf-8")
 
 

@@ -234,3 +234,26 @@ def test_a_reader_who_chose_one_list_gets_only_that_lists_issues(tmp_path: Path)
         news = digest(project.root, "send", "--list", "news", "--smtp-url", relay.url)
         assert news.exit_code == 0, news.output
         assert [r.recipient for r in relay.handler.received] == ["ann@political-readers.net"]
+
+
+def test_the_postal_address_is_in_every_issue_and_an_smtp_send_warns_without_it(
+    tmp_path: Path,
+) -> None:
+    from send_support import POSTAL_ADDRESS
+
+    project = make_project(tmp_path / "p", 1)
+    with relay_on_loopback(FaultyRelay()) as relay:
+        sent = digest(project.root, "send", "--smtp-url", relay.url)
+        assert sent.exit_code == 0, sent.output
+        (received,) = relay.handler.received
+    assert POSTAL_ADDRESS.encode() in received.data  # in the text part, as written
+    assert "postal_address" not in sent.stderr
+
+    bare = make_project(tmp_path / "bare", 1)
+    config = bare.config.path
+    config.write_text(config.read_text().replace(POSTAL_ADDRESS, ""))
+    with relay_on_loopback(FaultyRelay()) as relay:
+        warned = digest(bare.root, "send", "--smtp-url", relay.url)
+    assert warned.exit_code == 0, warned.output
+    assert "warning:" in warned.stderr and "`newsletter.postal_address` is empty" in warned.stderr
+    assert digest(bare.root, "report").exit_code == 0
