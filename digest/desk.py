@@ -318,6 +318,16 @@ def approve(project: Project, issue_id: int) -> Issue:
     return project.store.issue(issue.id)
 
 
+def schedule(project: Project, issue_id: int, send_at: datetime | None) -> Issue:
+    """Have `digest run` send the issue at `send_at` (None: as soon as a run finds it). A
+    scheduled send is the editor's approval, so a draft is approved (frozen) now."""
+    issue = approve(project, issue_id)
+    if issue.status != APPROVED or not project.store.schedule_issue(issue.id, send_at):
+        issue = project.store.issue(issue_id)
+        raise DigestError(f"issue {issue.id} is {issue.status}: its send has begun")
+    return project.store.issue(issue.id)
+
+
 def reopen(project: Project, issue_id: int) -> Issue:
     """An approved issue back to an editable draft (its send has not begun)."""
     issue = project.store.issue(issue_id)
@@ -351,6 +361,7 @@ def issue_summary(project: Project, issue: Issue) -> dict[str, object]:
         "subject": issue.subject,
         "stories": len(issue.entries),
         "created": issue.created.isoformat(),
+        "send_at": issue.send_at.isoformat() if issue.send_at else None,
         **{name: counts[name] for name in ("sent", "failed", "deferred")},
     }
 

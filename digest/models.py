@@ -94,6 +94,7 @@ class Issue:
     runners_up: list[RunnerUp] = field(default_factory=list)
     # random, per issue: keys its Message-IDs (digest.message.message_id); '' for older issues
     message_id_key: str = field(default="", repr=False)
+    send_at: datetime | None = None  # the editor's send time (`digest issue schedule`)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from digest.build import BuildReport, build_issue
@@ -64,6 +64,22 @@ def sent_this_period(store: Store, as_of: datetime, period: Period) -> Issue | N
     return None
 
 
+def scheduled_this_period(store: Store, as_of: datetime, period: Period) -> Issue | None:
+    """An approved issue an editor scheduled (`digest issue schedule`) within the period
+    containing `as_of`: it is this period's issue, sent by the first run at or after its time."""
+    start, end = period_bounds(as_of, period)
+    for issue in store.scheduled_issues():
+        assert issue.send_at is not None
+        when = _aware(issue.send_at).astimezone(as_of.tzinfo)
+        if start <= when < end and not _other_periods_key(issue.key, as_of, period):
+            return issue
+    return None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _other_periods_key(key: str, as_of: datetime, period: Period) -> bool:
     return bool(_PERIOD_KEY.match(key)) and key != period_key(as_of, period)
 
@@ -81,7 +97,8 @@ class RunReport:
     ingest: IngestReport
     issue: Issue | None
     built: bool  # False when this period's issue already existed
-    outcome: str  # "empty" | "held" | "sent" | "already-sent" | "partial" | "in-progress"
+    # "empty" | "held" | "scheduled" | "sent" | "already-sent" | "partial" | "in-progress"
+    outcome: str
     counts: dict[str, int]
     stories: int = 0  # when "empty": how many qualified (fewer than selection.min_stories)
     send: SendReport | None = None  # this run's send, when it sent
@@ -141,7 +158,11 @@ def _ingest_build_send(
         allow_private=project.config.allow_private,
         follow_links=project.config.follow_links,
     )
-    issue = store.issue_by_key(key) or sent_this_period(store, as_of, period)
+    issue = (
+        store.issue_by_key(key)
+        or sent_this_period(store, as_of, period)
+        or scheduled_this_period(store, as_of, period)
+    )
     built = False
     if issue is None:
         try:
@@ -167,6 +188,9 @@ def _ingest_build_send(
     if issue.status == "sent":
         counts = store.send_counts(issue.id).as_dict()
         return RunReport(key, report, issue, built, "already-sent", counts)
+    if issue.status == "approved" and issue.send_at and _aware(issue.send_at) > as_of:
+        # the editor set its send time (`digest issue schedule`): a later run sends it
+        return RunReport(key, report, issue, built, "scheduled", {})
     if hold or issue.status == "draft":
         # a draft waits for an editor's approval (`digest issue approve`, `digest send`, the
         # desk); the scheduler never approves one it did not just build. `--hold` sends nothing.

@@ -366,7 +366,7 @@ def test_an_old_store_keeps_built_issues_frozen_and_held_ones_as_drafts(tmp_path
     for column in ("intro", "subject_custom", "runners_up", "approved_at", "send_started"):
         db.execute(f"ALTER TABLE issues DROP COLUMN {column}")
     # and without what the migrations after the desk's added (the send workers', subscribers,
-    # bounces, the web side's rate limits, the Message-ID key)
+    # bounces, the web side's rate limits, the Message-ID key, the editor's send time)
     db.executescript(
         "DROP TABLE bounces; ALTER TABLE suppressions DROP COLUMN detail;"
         " ALTER TABLE suppressions DROP COLUMN updated; DROP TABLE rate_events;"
@@ -375,6 +375,7 @@ def test_an_old_store_keeps_built_issues_frozen_and_held_ones_as_drafts(tmp_path
         " ALTER TABLE sends DROP COLUMN worker; ALTER TABLE sends DROP COLUMN lease_until;"
         " ALTER TABLE issues DROP COLUMN stopped;"
         " ALTER TABLE issues DROP COLUMN message_id_key;"
+        " ALTER TABLE issues DROP COLUMN send_at;"
     )
     desk = next(n for n, script in enumerate(MIGRATIONS) if "runners_up" in script)
     db.execute(f"PRAGMA user_version = {desk}")

@@ -271,3 +271,30 @@ def test_period_bounds_hold_the_period_in_its_own_time_zone() -> None:
     assert (start.day, start.month, end.year, end.month, end.day) == (1, 12, 2027, 1, 1)
     start, end = period_bounds(friday, "day")
     assert end - start == timedelta(days=1) and start.hour == 0
+
+
+def test_an_issue_scheduled_by_the_editor_is_sent_by_the_first_run_after_its_time(
+    tmp_path: Path,
+) -> None:
+    """Issue 23, day one: `digest issue schedule ID --at …`, which `digest run` honours."""
+    root = init_project(tmp_path / "news").root
+    (root / "subscribers" / "example.csv").write_text("email,name\nann@example.net,Ann\n")
+    project = ["--project", str(root)]
+    built = runner.invoke(
+        app, [*project, "build", "--articles", str(ARTICLES), "--as-of", "2026-11-20T07:00:00Z"]
+    )
+    assert built.exit_code == 0, built.output
+    scheduled = runner.invoke(app, [*project, "issue", "schedule", "1", "--at", "2026-11-20 09:00"])
+    assert scheduled.exit_code == 0, scheduled.output
+    assert "sends it from 2026-11-20 09:00 UTC" in scheduled.stderr
+    early = runner.invoke(app, [*project, "run", "--as-of", "2026-11-20T08:00:00+00:00"])
+    assert early.exit_code == 0, early.output
+    assert "scheduled: a run from 2026-11-20 09:00 UTC sends it" in early.stdout
+    assert not (root / "outbox").exists() or not list((root / "outbox").rglob("*.*"))
+    on_time = runner.invoke(app, [*project, "run", "--as-of", "2026-11-20T09:30:00+00:00"])
+    assert on_time.exit_code == 0, on_time.output
+    assert "issue 1 (" in on_time.stdout and "sent" in on_time.stdout
+    listed = runner.invoke(app, [*project, "issue", "list", "--json"])
+    assert len(listed.stdout.strip().splitlines()) == 1  # the scheduled issue, not a new build
+    bad = runner.invoke(app, [*project, "issue", "schedule", "1", "--at", "tuesday"])
+    assert bad.exit_code == 2 and "--at 'tuesday'" in bad.stderr

@@ -81,6 +81,10 @@ def run_command(
         state = {
             "held": f"held as a {issue.status}: shape it with `digest preview {issue.id}` or"
             f" `digest issue show {issue.id}`, then approve it or `digest send {issue.id}`",
+            "scheduled": "scheduled: a run from"
+            f" {issue.send_at:%Y-%m-%d %H:%M} UTC sends it; nothing sent now"
+            if issue.send_at
+            else "",
             "already-sent": "already sent",
             "sent": "sent",
             "partial": "partly sent, some deferred: run again to retry",

@@ -121,6 +121,7 @@ class Issues:
             subject_custom=bool(row["subject_custom"]),
             runners_up=[RunnerUp(**item) for item in json.loads(row["runners_up"])],
             message_id_key=row["message_id_key"],
+            send_at=datetime.fromisoformat(row["send_at"]) if row["send_at"] else None,
         )
 
     def issue(self, issue_id: int) -> Issue:
@@ -270,6 +271,23 @@ class Issues:
             (html, text, now_utc().isoformat(), issue_id),
         ).rowcount
         return bool(changed)
+
+    def schedule_issue(self, issue_id: int, send_at: datetime | None) -> bool:
+        """Set (or clear, with None) the time `digest run` sends an approved issue at; False
+        when the issue's send has begun."""
+        changed = self.db.execute(
+            "UPDATE issues SET send_at = ? WHERE id = ? AND status IN ('draft', 'approved')",
+            (send_at.astimezone(UTC).isoformat() if send_at else None, issue_id),
+        ).rowcount
+        return bool(changed)
+
+    def scheduled_issues(self) -> list[Issue]:
+        """Approved issues with a send time, soonest first."""
+        rows = self.db.all(
+            "SELECT * FROM issues WHERE status = 'approved' AND send_at IS NOT NULL"
+            " ORDER BY send_at, id"
+        )
+        return [self._issue(row) for row in rows]
 
     def reopen_issue(self, issue_id: int) -> bool:
         """An approved issue back to a draft, unless its send has begun."""

@@ -180,6 +180,10 @@ TEMPLATES: list[str] = [
     """
     ALTER TABLE issues ADD COLUMN message_id_key TEXT NOT NULL DEFAULT '';
     """,
+    # an editor's send time for the issue (`digest issue schedule`), which `digest run` honours
+    """
+    ALTER TABLE issues ADD COLUMN send_at TEXT;
+    """,
 ]
 
 
