@@ -67,6 +67,8 @@ def run_command(
         console.print(f"bounces not read this time: {report.bounce_problem}")
     for failure in report.ingest.failures:
         console.print(str(failure))
+    for warning in report.send.warnings if report.send else []:
+        console.print(f"warning: {warning}")  # unreadable list rows, an empty postal address
     ingested = f"ingested {report.ingest.added} new, {report.ingest.failed} failed"
     issue = report.issue
     if issue is None:
