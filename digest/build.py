@@ -193,7 +193,7 @@ def build_issue(
 
     wanted = limit or config.limit
     selection = select(
-        [*candidates, *_ingested_outside(store, report.ingest, candidates)],
+        [*candidates, *_new_outside(store, report.ingest, candidates, as_of - since, as_of)],
         as_of=as_of,
         since=since,
         limit=wanted + RUNNERS_UP,
@@ -252,13 +252,22 @@ def _runner_up(story: Story) -> RunnerUp:
     )
 
 
-def _ingested_outside(
-    store: Store, ingested: IngestReport, candidates: list[Article]
+def _new_outside(
+    store: Store,
+    ingested: IngestReport,
+    candidates: list[Article],
+    start: datetime,
+    end: datetime,
 ) -> list[Article]:
-    """What this build ingested that is not among the window's candidates (undated, or dated
-    outside the window), so the report can name it instead of letting it vanish."""
+    """What this build ingested, or was stored since the last build, that is not among the
+    window's candidates (undated, or dated outside the window), so the report can name it
+    instead of letting it vanish."""
     inside = {a.id for a in candidates}
-    return store.articles_by_ids(sorted({i for i in ingested.article_ids if i not in inside}))
+    found = {a.id: a for a in store.new_articles_outside(start, end)}
+    wanted = [i for i in ingested.article_ids if i not in inside and i not in found]
+    for article in store.articles_by_ids(sorted(set(wanted))):
+        found[article.id] = article
+    return list(found.values())
 
 
 def write_issue_files(issue: Issue, out: Path, base_url: str = "") -> list[Path]:

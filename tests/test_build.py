@@ -187,3 +187,22 @@ def test_build_names_every_article_it_leaves_out_and_why(tmp_path: Path) -> None
     assert any(item["source"] == "westminsterwire.net" for item in merged)
     assert all(item["detail"].startswith("merged into '") for item in merged)
     assert sum(item["reason"] == "runner-up" for item in record["left_out"]) == 4
+
+
+def test_an_article_ingested_before_the_build_is_named_too(tmp_path: Path) -> None:
+    """`digest ingest` then `digest build`: the undated article still does not vanish unsaid."""
+    root = tmp_path / "news"
+    init_project(root)
+    folder = tmp_path / "incoming"
+    shutil.copytree(EXAMPLES, folder)
+    (folder / "undated.txt").write_text(
+        "Ministers publish the new planning rules\n\nCouncils have a year to adopt them.\n"
+    )
+    project = ["--project", str(root)]
+    assert runner.invoke(app, [*project, "ingest", str(folder)]).exit_code == 0
+    first = runner.invoke(app, [*project, "build", "--as-of", AS_OF])
+    assert first.exit_code == 0, first.output
+    assert "'Ministers publish the new planning rules'" in first.stderr
+    # named once: the next build reports what was stored since this one
+    second = runner.invoke(app, [*project, "build", "--as-of", AS_OF, "--include-sent"])
+    assert "planning rules" not in second.stderr

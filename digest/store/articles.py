@@ -183,6 +183,21 @@ class Articles:
         sources = self._sources([r["id"] for r in rows])
         return [self._article(r, sources.get(r["id"], [])) for r in rows]
 
+    def new_articles_outside(
+        self, start: datetime, end: datetime, *, limit: int = 1000
+    ) -> list[Article]:
+        """Articles stored since the newest issue was built (all, before the first) that are
+        undated or published outside (start, end]: what a build would otherwise drop unsaid."""
+        since = self.db.scalar("SELECT max(created) FROM issues")
+        rows = self.db.all(
+            """SELECT * FROM articles WHERE added > ?
+               AND (published_ts IS NULL OR published_ts <= ? OR published_ts > ?)
+               ORDER BY id LIMIT ?""",
+            (since or "", start.timestamp(), end.timestamp(), limit),
+        )
+        sources = self._sources([r["id"] for r in rows])
+        return [self._article(r, sources.get(r["id"], [])) for r in rows]
+
     def article(self, article_id: int) -> Article:
         row = self.db.one("SELECT * FROM articles WHERE id = ?", (article_id,))
         if row is None:
