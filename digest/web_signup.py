@@ -24,6 +24,7 @@ from digest.models import Subscriber
 from digest.signup import (
     clean_name,
     confirm,
+    latest_sent_issue,
     offered_lists,
     preference_lists,
     read_confirm_token,
@@ -32,6 +33,7 @@ from digest.signup import (
     send_confirmation,
     signup_wait,
     unsubscribe_address,
+    welcome_envelope,
 )
 from digest.subscribers import ListError, address_resolver, normalise_email
 from digest.tokens import BadToken, read_preferences_token
@@ -247,13 +249,24 @@ def signup_routes(site: Site) -> list[Route]:
             email, lists = read_confirm_token(site.secrets, form.get("token", ""))
         except BadToken as exc:
             return bad_confirmation(exc)
-        await run_in_threadpool(_confirm, email, lists)
+        welcome = await run_in_threadpool(_confirm, email, lists)
+        if welcome is not None:
+            failure = await send_confirmation(site.project, welcome)
+            if failure is not None:  # the reader is subscribed all the same
+                log.warning("welcome email to %s not sent: %s", email, failure)
         return no_store(site.page(_PAGES, "confirmed.html"))
 
-    def _confirm(email: str, lists: list[str]) -> None:
+    def _confirm(email: str, lists: list[str]) -> Envelope | None:
+        """Confirm; the welcome email for a reader who joined now (a second press of Confirm
+        sends nothing more)."""
         with site.open_store() as store:
+            joined = False
             for list_name in lists:
-                confirm(store, email, list_name)
+                was = store.subscriber_status(email, list_name)
+                joined |= confirm(store, email, list_name) and was != "active"
+            if not joined:
+                return None
+            return welcome_envelope(site.config, email, latest_sent_issue(store))
 
     # -- preferences: the link in every message ----------------------------------------------
 
