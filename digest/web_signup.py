@@ -55,6 +55,12 @@ value="{{ list.name }}"{% if list.name in chosen %} checked{% endif %}
 {% endmacro %}
 """
 
+
+def default_choice(lists: Sequence[ListInfo]) -> list[str]:
+    names = [info.name for info in lists]
+    return ["default"] if "default" in names else names[:1]
+
+
 _PAGES = page_templates(
     {
         "lists.html": _LIST_CHOICE,
@@ -144,13 +150,15 @@ def signup_routes(site: Site) -> list[Route]:
         name: str = "",
         chosen: Sequence[str] = (),
     ) -> Response:
+        lists = await run_in_threadpool(offered)
         return site.with_csrf(
             request,
             _PAGES,
             "subscribe.html",
             status,
-            lists=await run_in_threadpool(offered),
-            chosen=chosen,
+            lists=lists,
+            # a first visit has a list chosen already (`default`, else the first offered)
+            chosen=chosen or default_choice(lists),
             problem=problem,
             email=email,
             name=name,

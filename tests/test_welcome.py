@@ -57,3 +57,18 @@ def test_before_any_issue_the_welcome_points_to_the_archive(
     assert "Past issues will be here:\nhttp://127.0.0.1:8080/" in welcome.get_payload(
         decode=True
     ).decode().replace("\r\n", "\n")
+
+
+def test_the_sign_up_page_has_a_list_chosen_and_inputs_phones_do_not_zoom_into(
+    project: Project,
+) -> None:
+    """Issue 23: no list was pre-chosen, and inputs under 16 px make iOS zoom the page."""
+    from test_signup import configured
+    from web_support import web_client
+
+    listed = configured(project, lists='news = "Weekly news"\nlocal = "Local politics"\n')
+    page = web_client(listed).get("/subscribe").text
+    assert re.search(r'value="news"\s+checked', page) or re.search(r'value="local"\s+checked', page)
+    assert len(re.findall(r"\bchecked\b", page)) == 1
+    assert "input,select,textarea{font-size:16px}" in page
+    listed.close()
