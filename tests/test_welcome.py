@@ -72,3 +72,30 @@ def test_the_sign_up_page_has_a_list_chosen_and_inputs_phones_do_not_zoom_into(
     assert len(re.findall(r"\bchecked\b", page)) == 1
     assert "input,select,textarea{font-size:16px}" in page
     listed.close()
+
+
+def test_coming_back_for_one_list_does_not_restore_every_list(project: Project) -> None:
+    """Issue 23: re-subscribing to one list after leaving everything brought back every list."""
+    from test_signup import configured
+    from web_support import web_client
+
+    from digest.models import Subscriber
+
+    listed = configured(project, lists='news = "Weekly news"\nlocal = "Local politics"\n')
+    store = listed.store
+    for name in ("news", "local"):
+        store.subscribe(Subscriber("ann@political-readers.net", list=name), origin="web")
+    store.suppress("ann@political-readers.net", "unsubscribed")  # the link in an issue
+    client = web_client(listed)
+    form = client.get("/subscribe")
+    data = {"csrf": csrf_of(form.text), "email": "ann@political-readers.net", "lists": "news"}
+    assert client.post("/subscribe", data=data).status_code == 200
+    (confirmation,) = outbox(listed)
+    confirm_from_mail(client, confirmation)
+    rows = store.subscriptions("ann@political-readers.net")
+    assert {name: row.status for name, row in rows.items()} == {
+        "news": "active",
+        "local": "unsubscribed",
+    }
+    assert not store.is_suppressed("ann@political-readers.net")
+    listed.close()

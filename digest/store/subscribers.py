@@ -149,10 +149,18 @@ class Subscribers:
                 (list_name, _key(email), email, email_hash(email), name, now, now),
             )
             if lift is not None:
-                self.db.execute(
+                lifted = self.db.execute(
                     "DELETE FROM suppressions WHERE email_hash = ? AND reason = ?",
                     (email_hash(email), lift),
-                )
+                ).rowcount
+                if lifted:
+                    # they had left everything and came back for this list: the lists they were
+                    # on before stay left, not silently restored with it
+                    self.db.execute(
+                        """UPDATE subscribers SET status = 'unsubscribed', updated = ?
+                           WHERE email_key = ? AND list != ? AND status = 'active'""",
+                        (now, _key(email), list_name),
+                    )
 
     def leave_list(self, email: str, list_name: str) -> None:
         """The subscriber left one list on the preferences page: the row stays, `unsubscribed`,
