@@ -45,6 +45,9 @@ SAME_STORY_SIMILARITY = 0.6
 # recalls the story in three paragraphs and reports the next step in one is at 0.38.
 DEVELOPMENT_NOVELTY = 0.3
 
+# how many of a candidate's heaviest content words find the sent articles it is compared with
+TOP_WORDS = 5
+
 _WORD = re.compile(r"\w+")
 
 
@@ -168,7 +171,7 @@ class SentStories:
         self._fingerprint = fingerprints = fingerprints or Fingerprints()
         self._owner: list[int] = []  # sent article position -> story position
         self._prints: list[Fingerprint] = []
-        self._by_word: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self._by_word: dict[str, list[int]] = defaultdict(list)
         self._by_shingle: dict[int, list[int]] = defaultdict(list)
         self._ids: dict[int, int] = {}
         for s, story in enumerate(stories):
@@ -179,8 +182,8 @@ class SentStories:
                 self._prints.append(fingerprint)
                 if article.id is not None:
                     self._ids[article.id] = s
-                for word, weight in fingerprint.words.items():
-                    self._by_word[word].append((position, weight))
+                for word in fingerprint.words:
+                    self._by_word[word].append(position)
                 for shingle in fingerprint.shingles:
                     self._by_shingle[shingle].append(position)
 
@@ -188,41 +191,49 @@ class SentStories:
         return bool(self.stories)
 
     def match(self, group: Sequence[Article]) -> SentMatch | None:
-        """The sent story that `group` (one story's copies) is, or None when it is news."""
-        best: tuple[float, int] | None = None  # (similarity, story)
+        """The sent story that `group` (one story's copies) is, or None when it is news. The
+        first copy that matches decides (copies of one text match the same stories)."""
+        if any(a.id is not None and a.id in self._ids for a in group):
+            found = next(self._ids[a.id] for a in group if a.id is not None and a.id in self._ids)
+            return SentMatch(self.stories[found], False, 1.0)
         for article in group:
-            if article.id is not None and article.id in self._ids:
-                return SentMatch(self.stories[self._ids[article.id]], False, 1.0)
-            mine = self._fingerprint(article)
-            for position, (cosine, copy) in self._related(mine).items():
+            best: tuple[float, int] | None = None  # (similarity, story)
+            for position, (cosine, copy) in self._related(self._fingerprint(article)).items():
                 if copy or cosine >= SAME_STORY_SIMILARITY:
                     key = (1.0 if copy else cosine, self._owner[position])
                     best = key if best is None or key > best else best
-        if best is None:
-            return None
-        score, s = best
-        story = self.stories[s]
-        return SentMatch(story, self._is_development(group, story), score)
+            if best is not None:
+                score, s = best
+                story = self.stories[s]
+                return SentMatch(story, self._is_development(group, story), score)
+        return None
 
     def _related(self, mine: Fingerprint) -> dict[int, tuple[float, bool]]:
-        """Per sent article sharing a word or a shingle with `mine`: their cosine similarity,
-        and whether either is a copy of the other."""
-        dots: dict[int, float] = defaultdict(float)
-        for word, weight in mine.words.items():
-            for position, theirs in self._by_word.get(word, ()):
-                dots[position] += weight * theirs
+        """Per sent article that could be the same story as `mine`: their cosine similarity,
+        and whether either is a copy of the other. Only articles sharing a shingle, or one of
+        `mine`'s TOP_WORDS heaviest content words, are compared (a same story shares its
+        heaviest words), so a week's candidates against years of sent stories stays cheap."""
         shared: dict[int, int] = defaultdict(int)
         for shingle in mine.shingles:
-            for position in self._by_shingle.get(shingle, ()):
-                shared[position] += 1
+            postings = self._by_shingle.get(shingle, ())
+            if len(postings) <= BOILERPLATE_DOCUMENT_COUNT:
+                for position in postings:
+                    shared[position] += 1
+        nearby = set(shared)
+        # the heaviest words that tell stories apart: a word in many sent articles finds them all
+        common = max(BOILERPLATE_DOCUMENT_COUNT, len(self._prints) // 50)
+        telling = [w for w in mine.words if len(self._by_word.get(w, ())) <= common]
+        for word in sorted(telling, key=mine.words.__getitem__, reverse=True)[:TOP_WORDS]:
+            nearby.update(self._by_word.get(word, ()))
         out: dict[int, tuple[float, bool]] = {}
-        for position in set(dots) | set(shared):
-            smaller = min(len(mine.shingles), len(self._prints[position].shingles))
+        for position in nearby:
+            theirs = self._prints[position]
+            smaller = min(len(mine.shingles), len(theirs.shingles))
             copy = (
                 smaller >= MIN_SAMPLED_SHINGLES
                 and shared.get(position, 0) / smaller >= DUPLICATE_CONTAINMENT
             )
-            out[position] = (dots.get(position, 0.0), copy)
+            out[position] = (similarity(mine, theirs), copy)
         return out
 
     def _is_development(self, group: Sequence[Article], story: SentStory) -> bool:
