@@ -7,6 +7,10 @@ the 7-day window, one in ten a lightly edited re-run of another), then times two
 classifies every candidate (scores are then cached with the article) and summarises the selected
 stories (summaries are then cached in the store), the second finds both cached. Target (issues 4
 and 22): ≤ 10 s on 2 cores.
+
+With `--sent N`, N older copies of the dataset's articles are recorded as sent (issues of 10
+entries) and a third build runs against them: every candidate is then compared with the sent
+stories (story identity, digest/identity.py); its time is printed against the second build's.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from digest.build import build_issue
-from digest.models import Article
-from digest.project import init_project
+from digest.models import Article, IssueEntry
+from digest.project import Project, init_project
 from digest.sources import read_source
 
 TARGET_SECONDS = 10.0
@@ -52,11 +56,38 @@ def populate(project_root: Path, originals: list[Article], count: int, as_of: da
     project.close()
 
 
+def record_sent(project: Project, originals: list[Article], count: int, as_of: datetime) -> None:
+    """`count` older copies of the dataset's articles, recorded as sent in issues of 10."""
+    store = project.store
+    ids = []
+    for n in range(count):
+        source = originals[(n * 7) % len(originals)]
+        article_id, _ = store.add_article(
+            Article(
+                title=source.title,
+                body=f"{source.body}\n\nArchive copy {n}.",
+                source_url=f"https://archive.example.org/{n}",
+                published=as_of - timedelta(days=30 + n // 10),
+            )
+        )
+        ids.append(article_id)
+    for start in range(0, count, 10):
+        entries = [
+            IssueEntry(article_id, "sent", None, "", None, [], [], 0.9)
+            for article_id in ids[start : start + 10]
+        ]
+        issue = store.create_issue(
+            key=f"sent-{start}", subject="sent", entries=entries, html="", text=""
+        )
+        store.set_issue_status(issue.id, "sent")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", type=Path, help="folder of articles (e.g. BBC dev articles)")
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--limit", type=int, default=10)
+    parser.add_argument("--sent", type=int, default=0, help="older articles recorded as sent")
     args = parser.parse_args()
     originals = [a for a in read_source(str(args.dataset)) if isinstance(a, Article)]
     if not originals:
@@ -82,6 +113,18 @@ def main() -> None:
             entries = len(report.issue.entries)
             rows.append((label, report.candidates, entries, summarised, seconds, cpu))
             project.close()
+        if args.sent:
+            project = open_project(root)
+            record_sent(project, originals, args.sent, as_of)
+            summaries = project.store.count_summaries()
+            started, cpu = time.perf_counter(), time.process_time()
+            report = build_issue(project, as_of=as_of, limit=args.limit)
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            label = f"third build ({args.sent} sent articles to compare)"
+            summarised = project.store.count_summaries() - summaries
+            rows.append((label, report.candidates, report.stories, summarised, seconds, cpu))
+            project.close()
+            print(f"sent-story comparison: {seconds / rows[1][4]:.2f}× the second build's time")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print()
     print(

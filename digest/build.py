@@ -6,6 +6,7 @@ The library function behind `digest build` and `digest run`.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,12 +14,14 @@ from pathlib import Path
 from digest.classify import political_score
 from digest.desk import default_subject, new_entry
 from digest.errors import ConfigError, DigestError
+from digest.identity import SentStories
 from digest.ingest import IngestReport, ingest
-from digest.models import Issue, RunnerUp
+from digest.models import Article, Issue, RunnerUp
 from digest.project import Project
 from digest.render import fill_placeholders, generic_values, render_issue, web_version
-from digest.select import parse_since, select_stories
-from digest.store import now_utc
+from digest.select import LeftOut, Story, parse_since, select
+from digest.sources.errors import printable
+from digest.store import Store, now_utc
 from digest.summarize import ALGORITHMS
 from digest.wording import plural
 
@@ -41,6 +44,9 @@ class BuildReport:
     already_sent: int = 0
     ingested_sources: bool = False  # the store was empty, so the project's [sources] were read
     files: list[Path] = field(default_factory=list)
+    # every article looked at and not taken, with its reason (the window's candidates and what
+    # this build ingested): nothing vanishes unexplained
+    left_out: list[LeftOut] = field(default_factory=list)
 
     def why_empty(self, min_stories: int = 1) -> str:
         """One line saying why no issue was built, and what to try."""
@@ -77,6 +83,55 @@ class BuildReport:
             f"Only {plural(self.stories, 'political story')} in the"
             f" window {span}; at least {min_stories} are needed."
         )
+
+
+# what `digest build` prints of the articles it left out (--json lists every one)
+BEST_LEFT_OUT = 5  # the best stories left out, with why
+NAMED_PER_REASON = 10  # articles that vanish otherwise (undated, outside the window), named
+_REASON_WORDS = {
+    "undated": "undated",
+    "outside-window": "outside the window",
+    "under-cutoff": "under the score cutoff",
+    "merged": "merged into another story",
+    "already-sent": "already sent",
+    "update": "updates to sent stories (runners-up)",
+    "runner-up": "runners-up",
+    "ranked-lower": "ranked lower",
+}
+
+
+def left_out_lines(left_out: list[LeftOut]) -> list[str]:
+    """For the editor: how many articles were left out and why, every undated or out-of-window
+    one by name (up to NAMED_PER_REASON each), and the BEST_LEFT_OUT best stories left out."""
+    if not left_out:
+        return []
+    counts = Counter(item.reason for item in left_out)
+    lines = [
+        f"Left out {plural(len(left_out), 'article')}: "
+        + ", ".join(f"{n} {_REASON_WORDS[reason]}" for reason, n in counts.items())
+        + "."
+    ]
+    for reason in ("undated", "outside-window"):
+        named = [item for item in left_out if item.reason == reason]
+        for item in named[:NAMED_PER_REASON]:
+            lines.append(f"  {_name(item)}: {item.detail}")
+        if len(named) > NAMED_PER_REASON:
+            lines.append(f"  … and {len(named) - NAMED_PER_REASON} more {_REASON_WORDS[reason]}")
+    stories = [item for item in left_out if item.reason not in ("undated", "outside-window")]
+    stories.sort(key=lambda item: -(item.article.political_score or 0.0))
+    if stories:
+        lines.append(f"The best {plural(min(len(stories), BEST_LEFT_OUT), 'story')} left out:")
+        for item in stories[:BEST_LEFT_OUT]:
+            lines.append(f"  {_name(item)}: {item.detail}")
+    if len(left_out) > len(lines) - 2:
+        lines.append("(`digest build --json` lists every article left out.)")
+    return lines
+
+
+def _name(item: LeftOut) -> str:
+    article = item.article
+    where = article.source_name or printable(article.origin or "")
+    return f"{article.title!r} ({where})" if where else repr(article.title)
 
 
 def build_issue(
@@ -136,32 +191,36 @@ def build_issue(
             scored.append((article.id, article.political_score))
     store.set_political_scores(scored)
 
-    sent = store.article_ids_in_issues() if exclude_sent else set()
     wanted = limit or config.limit
-    ranked = select_stories(
-        candidates,
+    selection = select(
+        [*candidates, *_new_outside(store, report.ingest, candidates, as_of - since, as_of)],
         as_of=as_of,
         since=since,
         limit=wanted + RUNNERS_UP,
         min_score=config.min_score,
-        exclude=sent,
+        sent=SentStories(store.sent_stories()) if exclude_sent else None,
     )
-    stories, runners_up = ranked[:wanted], ranked[wanted:]
+    stories, runners_up = selection.stories[:wanted], selection.stories[wanted:]
     report.stories = len(stories)
+    report.already_sent = selection.already_sent
+    report.left_out = selection.left_out + [
+        LeftOut(story.article, "runner-up", f"runner-up {n}: ranked below the issue's stories")
+        for n, story in enumerate(runners_up, 1)
+    ]
     if len(stories) < max(min_stories, 1):
         report.newest = store.newest_published()
-        if sent and not stories:
-            every = select_stories(candidates, as_of=as_of, since=since, min_score=config.min_score)
-            report.already_sent = len(every)
         return report
 
-    entries = [new_entry(project, story.article, story.other_sources) for story in stories]
+    entries = [
+        new_entry(project, story.article, story.other_sources, merged_ids=story.merged_ids)
+        for story in stories
+    ]
     subject = default_subject(project, entries)
+    key = key or f"build-{now_utc():%Y%m%dT%H%M%S%f}"
     parts = render_issue(
-        entries, config=config, template_dirs=project.template_dirs, subject=subject
+        entries, config=config, template_dirs=project.template_dirs, subject=subject, key=key
     )
     report.warnings.extend(parts.warnings)
-    key = key or f"build-{now_utc():%Y%m%dT%H%M%S%f}"
 
     def write_files(issue: Issue) -> None:
         if out is not None:
@@ -174,20 +233,41 @@ def build_issue(
         html=parts.html,
         text=parts.text,
         status=status,
-        runners_up=[
-            RunnerUp(
-                article_id=story.article.id or 0,
-                title=story.article.title,
-                source_name=story.article.source_name,
-                score=round(story.score, 4),
-                political_score=round(story.article.political_score or 0.0, 4),
-                other_sources=story.other_sources,
-            )
-            for story in runners_up
-        ],
+        runners_up=[_runner_up(story) for story in [*selection.updates, *runners_up]],
         before_commit=write_files,
     )
     return report
+
+
+def _runner_up(story: Story) -> RunnerUp:
+    return RunnerUp(
+        article_id=story.article.id or 0,
+        title=story.article.title,
+        source_name=story.article.source_name,
+        score=round(story.score, 4),
+        political_score=round(story.article.political_score or 0.0, 4),
+        other_sources=story.other_sources,
+        merged_ids=story.merged_ids,
+        update_of=story.update_of.reason() if story.update_of else "",
+    )
+
+
+def _new_outside(
+    store: Store,
+    ingested: IngestReport,
+    candidates: list[Article],
+    start: datetime,
+    end: datetime,
+) -> list[Article]:
+    """What this build ingested, or was stored since the last build, that is not among the
+    window's candidates (undated, or dated outside the window), so the report can name it
+    instead of letting it vanish."""
+    inside = {a.id for a in candidates}
+    found = {a.id: a for a in store.new_articles_outside(start, end)}
+    wanted = [i for i in ingested.article_ids if i not in inside and i not in found]
+    for article in store.articles_by_ids(sorted(set(wanted))):
+        found[article.id] = article
+    return list(found.values())
 
 
 def write_issue_files(issue: Issue, out: Path, base_url: str = "") -> list[Path]:

@@ -43,6 +43,8 @@ class Config:
     reply_to: str = ""
     base_url: str = "http://127.0.0.1:8080"
     language: str = "en"
+    # the sender's postal address, shown in every issue's footer (CAN-SPAM asks for one)
+    postal_address: str = ""
     # sources: folders are relative to the project
     source_folders: list[str] = field(default_factory=list)
     source_feeds: list[str] = field(default_factory=list)
@@ -109,6 +111,8 @@ class Config:
     bounces_trust_addresses: bool = False
     # schedule: `digest run` leaves what it builds as a draft for an editor to approve
     hold: bool = False
+    # the list `digest run` sends to; "" for every list (refused when [lists] offers several)
+    schedule_list: str = ""
     # secrets: only ever from the environment, never written back
     smtp_password: str | None = field(default=None, repr=False)
     secret: str | None = field(default=None, repr=False)
@@ -129,6 +133,7 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("newsletter", "reply_to"): ("reply_to", str),
     ("newsletter", "base_url"): ("base_url", str),
     ("newsletter", "language"): ("language", str),
+    ("newsletter", "postal_address"): ("postal_address", str),
     ("sources", "folders"): ("source_folders", list),
     ("sources", "feeds"): ("source_feeds", list),
     ("sources", "pages"): ("source_pages", list),
@@ -172,6 +177,7 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("bounces", "allow_plaintext"): ("bounces_allow_plaintext", bool),
     ("bounces", "trust_addresses"): ("bounces_trust_addresses", bool),
     ("schedule", "hold"): ("hold", bool),
+    ("schedule", "list"): ("schedule_list", str),
 }
 
 _POSITIVE = {
@@ -414,6 +420,9 @@ reply_to = "editors@example.org"
 # where `digest serve` is reachable: unsubscribe and web-version links point here
 base_url = "http://127.0.0.1:8080"
 language = "en"
+# your postal address, shown in every issue's footer (CAN-SPAM requires one; an SMTP send warns
+# while it is empty), e.g. "The Political Digest, 1 High Street, London N1 1AA"
+postal_address = ""
 
 [sources]
 # folders of articles (relative to this file), RSS/Atom feed URLs, article page URLs
@@ -509,6 +518,9 @@ trust_addresses = false
 # true: `digest run` builds each issue as a draft and sends it only once an editor approved it
 # (`digest issue approve`, or approve in `digest preview`)
 hold = false
+# the list `digest run` sends each issue to; empty: every list. Required once [lists] offers
+# readers several: a reader who chose one list gets only that list's issues
+# list = "news"
 
 [store]
 # empty: the SQLite file in .digest/ (nothing to set up). Several hosts sharing one project:

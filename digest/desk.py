@@ -61,6 +61,7 @@ def render_with(issue: Issue, config: Config, template_dirs: list[Path]) -> Rend
         subject=issue.subject,
         issued=issue.created,
         intro=issue.intro,
+        key=issue.key,
     )
 
 
@@ -133,6 +134,7 @@ def _runner_up(entry: IssueEntry) -> RunnerUp:
         score=entry.political_score,
         political_score=entry.political_score,
         other_sources=entry.other_sources,
+        merged_ids=entry.merged_ids,
     )
 
 
@@ -171,14 +173,25 @@ def add_story(project: Project, issue_id: int, reference: str, *, at: int | None
         position = next(i for i, e in enumerate(issue.entries, 1) if e.article_id == article.id)
         raise DigestError(f"article {article.id} is already story {position} of issue {issue.id}")
     runner = next((r for r in issue.runners_up if r.article_id == article.id), None)
-    entry = new_entry(project, article, runner.other_sources if runner else [])
+    entry = new_entry(
+        project,
+        article,
+        runner.other_sources if runner else [],
+        merged_ids=runner.merged_ids if runner else [],
+    )
     entries = list(issue.entries)
     entries.insert(len(entries) if at is None else at - 1, entry)
     runners = [r for r in issue.runners_up if r.article_id != article.id]
     return _save(project, replace(issue, entries=entries, runners_up=runners))
 
 
-def new_entry(project: Project, article: Article, other_sources: list[str]) -> IssueEntry:
+def new_entry(
+    project: Project,
+    article: Article,
+    other_sources: list[str],
+    *,
+    merged_ids: list[int] | None = None,
+) -> IssueEntry:
     """An issue entry for `article`, summarised with the project's settings (or read from the
     store, when the same article was summarised so before)."""
     config = project.config
@@ -201,6 +214,7 @@ def new_entry(project: Project, article: Article, other_sources: list[str]) -> I
         ),
         political_score=round(article.political_score or 0.0, 4),
         other_sources=other_sources,
+        merged_ids=list(merged_ids or []),
     )
 
 
@@ -307,6 +321,16 @@ def approve(project: Project, issue_id: int) -> Issue:
     return project.store.issue(issue.id)
 
 
+def schedule(project: Project, issue_id: int, send_at: datetime | None) -> Issue:
+    """Have `digest run` send the issue at `send_at` (None: as soon as a run finds it). A
+    scheduled send is the editor's approval, so a draft is approved (frozen) now."""
+    issue = approve(project, issue_id)
+    if issue.status != APPROVED or not project.store.schedule_issue(issue.id, send_at):
+        issue = project.store.issue(issue_id)
+        raise DigestError(f"issue {issue.id} is {issue.status}: its send has begun")
+    return project.store.issue(issue.id)
+
+
 def reopen(project: Project, issue_id: int) -> Issue:
     """An approved issue back to an editable draft (its send has not begun)."""
     issue = project.store.issue(issue_id)
@@ -340,6 +364,7 @@ def issue_summary(project: Project, issue: Issue) -> dict[str, object]:
         "subject": issue.subject,
         "stories": len(issue.entries),
         "created": issue.created.isoformat(),
+        "send_at": issue.send_at.isoformat() if issue.send_at else None,
         **{name: counts[name] for name in ("sent", "failed", "deferred")},
     }
 
@@ -372,6 +397,7 @@ def issue_details(project: Project, issue: Issue) -> dict[str, object]:
                 "title": runner.title,
                 "source": runner.source_name,
                 "score": runner.political_score,
+                **({"update_of": runner.update_of} if runner.update_of else {}),
             }
             for runner in issue.runners_up
         ],

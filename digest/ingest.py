@@ -15,6 +15,7 @@ class IngestReport:
     added: int = 0
     known: int = 0
     failures: list[ParseFailure] = field(default_factory=list)
+    article_ids: list[int] = field(default_factory=list)  # what this ingest read, new or known
 
     @property
     def failed(self) -> int:
@@ -45,7 +46,8 @@ def ingest(
             if isinstance(item, ParseFailure):
                 report.failures.append(item)
                 continue
-            _, added = store.add_article(item)
+            article_id, added = store.add_article(item)
+            report.article_ids.append(article_id)
             if added:
                 report.added += 1
             else:

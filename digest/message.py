@@ -33,6 +33,7 @@ from urllib.parse import quote
 
 from digest.config import Config
 from digest.errors import DigestError
+from digest.greeting import greeting_name
 from digest.models import Issue, Subscriber
 from digest.render import ATTRIBUTE_FIELD_PREFIX, PLACEHOLDER_RE
 from digest.tokens import (
@@ -249,9 +250,12 @@ class MessageFactory:
     def personal_values(self, subscriber: Subscriber) -> dict[str, str]:
         """The raw (unescaped) values for the placeholders."""
         name = one_line(subscriber.name, MAX_NAME)
+        first = greeting_name(name)
         values = {
             "name": name,
-            "space_name": f" {name}" if name else "",
+            "first_name": first,
+            # the greeting's " Ada" (templates write `Hello{{ recipient.space_name }},`)
+            "space_name": f" {first}" if first else "",
             "unsubscribe_url": self.unsubscribe_url(subscriber),
             # an older project's templates may have no preferences link: no token to make
             "preferences_url": self.preferences_url(subscriber) if self._preferences else "",

@@ -61,6 +61,9 @@ class IssueEntry:
     summary: list[str]
     political_score: float
     other_sources: list[str] = field(default_factory=list)
+    # the other articles this entry stands for (copies, other sites' versions of the story):
+    # recorded as sent with it, so none of them comes back in a later issue
+    merged_ids: list[int] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -91,6 +94,7 @@ class Issue:
     runners_up: list[RunnerUp] = field(default_factory=list)
     # random, per issue: keys its Message-IDs (digest.message.message_id); '' for older issues
     message_id_key: str = field(default="", repr=False)
+    send_at: datetime | None = None  # the editor's send time (`digest issue schedule`)
 
 
 @dataclass
@@ -103,3 +107,7 @@ class RunnerUp:
     score: float  # the selection's ranking score
     political_score: float
     other_sources: list[str] = field(default_factory=list)
+    merged_ids: list[int] = field(default_factory=list)
+    # a development of a story already sent ("update to a story sent in issue 3 …"): never
+    # taken unasked, offered here for the editor to choose
+    update_of: str = ""

@@ -117,13 +117,29 @@ _DESK_PAGE = jinja2.Environment(
 MAX_FORM_BYTES = 64 * 1024  # an intro and a summary fit many times over
 
 
-def desk_page(preview: Preview, csrf: str, flash: tuple[str, bool] | None, anchor: str = "") -> str:
-    """The editor's desk for the issue: controls for a draft, state and report otherwise."""
+SEARCH_RESULTS = 20  # stored articles the desk's search lists
+
+
+def desk_page(
+    preview: Preview,
+    csrf: str,
+    flash: tuple[str, bool] | None,
+    anchor: str = "",
+    search: str = "",
+) -> str:
+    """The editor's desk for the issue: controls for a draft, state and report otherwise;
+    `search` finds stored articles to add (`digest articles` in the browser)."""
     assert preview.root is not None
     project = open_project(preview.root)
     try:
         issue = project.store.issue(preview.issue.id)
         draft = issue.status == desk.DRAFT
+        search = " ".join(search.split())[:200]
+        found = (
+            project.store.find_articles(text=search, limit=SEARCH_RESULTS)
+            if draft and search
+            else []
+        )
         stories = []
         for position, entry in enumerate(issue.entries, 1):
             try:
@@ -144,6 +160,9 @@ def desk_page(preview: Preview, csrf: str, flash: tuple[str, bool] | None, ancho
             flash=flash[0] if flash else "",
             flash_error=bool(flash and flash[1]),
             anchor=anchor,
+            search=search,
+            found=found,
+            taken={entry.article_id for entry in issue.entries},
         )
     finally:
         project.close()
@@ -206,10 +225,10 @@ def apply_change(preview: Preview, form: dict[str, list[str]]) -> tuple[str, str
             issue = desk.set_intro(project, issue_id, _field(form, "intro"))
             return ("Intro saved." if issue.intro else "Intro removed."), "#intro"
         if action == "test":
-            delivery = send_test_copy(project, issue_id, _field(form, "address"))
-            if not delivery.ok:
-                raise DigestError(f"test copy not sent: {delivery.reply}")
-            return f"Test copy sent to {delivery.envelope.recipient}.", "#h-test"
+            copy = send_test_copy(project, issue_id, _field(form, "address"))
+            if not copy.delivery.ok:
+                raise DigestError(copy.said())
+            return copy.said(), "#h-test"
         if action == "approve":
             desk.approve(project, issue_id)
             return f"Issue {issue_id} approved: frozen as shown.", "#h-state"
@@ -346,7 +365,8 @@ class _Handler(BaseHTTPRequestHandler):
                 with self.server.lock:
                     flash, self.server.flash = self.server.flash, None
                     anchor, self.server.anchor = self.server.anchor, ""
-                page = desk_page(preview, self.server.csrf, flash, anchor.lstrip("#"))
+                query = parse_qs(self.path.partition("?")[2]).get("q", [""])[0]
+                page = desk_page(preview, self.server.csrf, flash, anchor.lstrip("#"), search=query)
                 self._send(page, "text/html")
             elif path == "/mail":
                 self._send(preview.mail(), "text/html")

@@ -36,7 +36,14 @@ TEXT_TEMPLATE = "digest.txt"
 GMAIL_CLIP_BYTES = 102 * 1024
 
 # The personal values a template can use, through `recipient.<name>`.
-PERSONAL_FIELDS = ("name", "space_name", "unsubscribe_url", "preferences_url", "web_url")
+PERSONAL_FIELDS = (
+    "name",
+    "first_name",
+    "space_name",
+    "unsubscribe_url",
+    "preferences_url",
+    "web_url",
+)
 # ... and `recipient.attributes.<key>`: a column of the subscriber's CSV, field "attr:<key>"
 ATTRIBUTE_FIELD_PREFIX = "attr:"
 ATTRIBUTE_KEY_RE = re.compile(r"[A-Za-z0-9_]+")
@@ -277,6 +284,7 @@ def _context(
             "name": defuse(config.name),
             "base_url": defuse_url(config.base_url.rstrip("/")),
             "language": config.language or "en",
+            "postal_address": defuse(" ".join(config.postal_address.split())),
         },
         "subject": defuse(subject),
         # the masthead's line under the name: the issue's date, not the subject again
@@ -316,6 +324,7 @@ def render_templates(
     recipient: Mapping[str, str] | None = None,
     issued: datetime | None = None,
     intro: str = "",
+    key: str = "",
 ) -> tuple[str, str]:
     """The (un-inlined HTML, text) from the templates; placeholders unless `recipient` (flat
     personal values, as `MessageFactory.personal_values` gives them) is given."""
@@ -328,6 +337,7 @@ def render_templates(
     context = _context(
         entries, config=config, subject=subject, recipient=view, issued=issued, intro=intro
     )
+    context["issue_period"] = issue_period(key)
     try:
         html = env.get_template(HTML_TEMPLATE).render(context)
         text = env.get_template(TEXT_TEMPLATE).render(context)
@@ -341,6 +351,25 @@ def render_templates(
     return html, text
 
 
+# the keys `digest run` gives its issues (digest.schedule.period_key), and what each period is
+# called in the greeting; a hand-built issue (build-…) names no period
+_PERIOD_KEYS = (
+    (re.compile(r"^\d{4}-W\d{2}$"), "this week’s", "this week’s"),
+    (re.compile(r"^\d{4}-\d{2}-\d{2}$"), "today’s", "today’s"),
+    (re.compile(r"^\d{4}-\d{2}$"), "this month’s", "this month’s"),
+)
+
+
+def issue_period(key: str) -> dict[str, str]:
+    """How the greeting names the issue's stories: `one` before a single story ("this week’s
+    political story", or "one political story"), `these` before a count ("this week’s 6 …",
+    or just "6 …")."""
+    for pattern, one, these in _PERIOD_KEYS:
+        if pattern.match(key):
+            return {"one": one, "these": f"{these} "}
+    return {"one": "one", "these": ""}
+
+
 def render_issue(
     entries: list[IssueEntry],
     *,
@@ -349,10 +378,12 @@ def render_issue(
     subject: str,
     issued: datetime | None = None,
     intro: str = "",
+    key: str = "",
 ) -> RenderedParts:
     """Render and inline the issue once; the parts carry placeholders for `digest.message`.
     `issued` (default now: the issue's creation) is the date the masthead shows; `intro` is
-    the editor's Markdown (`render_intro`)."""
+    the editor's Markdown (`render_intro`); `key` the issue's, whose period the greeting names
+    ("this week’s", "today’s", "this month’s": `issue_period`)."""
     raw_html, text = render_templates(
         entries,
         config=config,
@@ -360,6 +391,7 @@ def render_issue(
         subject=subject,
         issued=issued,
         intro=intro,
+        key=key,
     )
     html = inline_css(raw_html)
     warnings = []
@@ -397,6 +429,7 @@ def generic_values(issue: Issue, base_url: str = "") -> dict[str, str]:
     base = base_url.rstrip("/")
     return {
         "name": "",
+        "first_name": "",
         "space_name": "",
         "unsubscribe_url": f"{base}/unsubscribe",
         "preferences_url": f"{base}/preferences",

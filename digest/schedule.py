@@ -6,21 +6,24 @@ interrupted half way, converges on one issue sent once to everyone.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from digest.build import BuildReport, build_issue
 from digest.ingest import IngestReport, ingest
 from digest.models import Issue
 from digest.project import Project
-from digest.store import IssueExists, now_utc
+from digest.store import IssueExists, Store, now_utc
 
 if TYPE_CHECKING:
     from digest.bounces import BounceReport
     from digest.send import SendReport
 
 Period = Literal["day", "week", "month"]
+# what period_key makes: 2026-11-27, 2026-W48, 2026-11 (a hand-built issue's key is build-…)
+_PERIOD_KEY = re.compile(r"^\d{4}-(W\d{2}|\d{2}-\d{2}|\d{2})$")
 PERIODS: tuple[Period, ...] = ("day", "week", "month")
 
 
@@ -36,6 +39,51 @@ def period_key(as_of: datetime, period: Period) -> str:
     return f"{year}-W{week:02d}"
 
 
+def period_bounds(as_of: datetime, period: Period) -> tuple[datetime, datetime]:
+    """Where the period containing `as_of` starts and ends (exclusive), in its time zone."""
+    day = as_of.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "day":
+        return day, day + timedelta(days=1)
+    if period == "week":
+        start = day - timedelta(days=as_of.weekday())  # ISO weeks start on Monday
+        return start, start + timedelta(days=7)
+    start = day.replace(day=1)
+    return start, (start + timedelta(days=32)).replace(day=1)
+
+
+def sent_this_period(store: Store, as_of: datetime, period: Period) -> Issue | None:
+    """An issue that went out in the period containing `as_of` by another way than this
+    period's scheduled run: built and sent by hand (its own key), or sending now. A scheduled
+    issue of another period (a late send of last week's) is that period's, not this one's."""
+    start, end = period_bounds(as_of, period)
+    for issue, started in store.issues_send_started(since=start):
+        if start <= started.astimezone(as_of.tzinfo) < end and not _other_periods_key(
+            issue.key, as_of, period
+        ):
+            return issue
+    return None
+
+
+def scheduled_this_period(store: Store, as_of: datetime, period: Period) -> Issue | None:
+    """An approved issue an editor scheduled (`digest issue schedule`) within the period
+    containing `as_of`: it is this period's issue, sent by the first run at or after its time."""
+    start, end = period_bounds(as_of, period)
+    for issue in store.scheduled_issues():
+        assert issue.send_at is not None
+        when = _aware(issue.send_at).astimezone(as_of.tzinfo)
+        if start <= when < end and not _other_periods_key(issue.key, as_of, period):
+            return issue
+    return None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _other_periods_key(key: str, as_of: datetime, period: Period) -> bool:
+    return bool(_PERIOD_KEY.match(key)) and key != period_key(as_of, period)
+
+
 def period_window(period: Period) -> timedelta:
     """How far back a run looks: one period's length, ending at `as_of`."""
     return {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=31)}[
@@ -49,7 +97,8 @@ class RunReport:
     ingest: IngestReport
     issue: Issue | None
     built: bool  # False when this period's issue already existed
-    outcome: str  # "empty" | "held" | "sent" | "already-sent" | "partial" | "in-progress"
+    # "empty" | "held" | "scheduled" | "sent" | "already-sent" | "partial" | "in-progress"
+    outcome: str
     counts: dict[str, int]
     stories: int = 0  # when "empty": how many qualified (fewer than selection.min_stories)
     send: SendReport | None = None  # this run's send, when it sent
@@ -109,7 +158,11 @@ def _ingest_build_send(
         allow_private=project.config.allow_private,
         follow_links=project.config.follow_links,
     )
-    issue = store.issue_by_key(key)
+    issue = (
+        store.issue_by_key(key)
+        or sent_this_period(store, as_of, period)
+        or scheduled_this_period(store, as_of, period)
+    )
     built = False
     if issue is None:
         try:
@@ -135,6 +188,9 @@ def _ingest_build_send(
     if issue.status == "sent":
         counts = store.send_counts(issue.id).as_dict()
         return RunReport(key, report, issue, built, "already-sent", counts)
+    if issue.status == "approved" and issue.send_at and _aware(issue.send_at) > as_of:
+        # the editor set its send time (`digest issue schedule`): a later run sends it
+        return RunReport(key, report, issue, built, "scheduled", {})
     if hold or issue.status == "draft":
         # a draft waits for an editor's approval (`digest issue approve`, `digest send`, the
         # desk); the scheduler never approves one it did not just build. `--hold` sends nothing.

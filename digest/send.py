@@ -36,8 +36,15 @@ from urllib.parse import urlsplit
 from digest.desk import approve, current_parts
 from digest.errors import EXIT_OK, EXIT_PARTIAL, ConfigError, DigestError
 from digest.models import Issue, Subscriber
+from digest.send_checks import (
+    check_before_send,
+    check_list_exists,
+    check_relay,
+    check_sender,
+    postal_address_warning,
+)
 from digest.store import GAVE_UP_PREFIX, SendCounts, SendRow
-from digest.subscribers import iter_subscribers, known_lists
+from digest.subscribers import iter_subscribers
 from digest.transports import (
     Delivery,
     Envelope,
@@ -45,6 +52,7 @@ from digest.transports import (
     OutboxTransport,
     SMTPTransport,
     Transport,
+    TransportSetupError,
 )
 
 if TYPE_CHECKING:
@@ -76,6 +84,9 @@ MAX_UNREACHABLE = 4
 # send stops and leaves the rest to a later run
 MAX_THROTTLES = 10
 TRANSPORT_KINDS = ("outbox", "smtp", "memory")
+
+
+TEST_SUBJECT_PREFIX = "[TEST]"  # a test copy says so where every mail client shows it
 
 
 class SendLocked(DigestError):
@@ -787,10 +798,7 @@ def snapshot_recipients(
     """Queue the subscribers (of one list, or all) for `issue`; people already queued keep their
     row, so a resume never re-sends. Returns how many were added; each list row that could not
     be read is named in `problems` (nobody leaves a list silently)."""
-    lists = known_lists(project.subscribers_dir, project.store)
-    if list_name is not None and list_name not in lists:
-        known = ", ".join(lists) or "none"
-        raise DigestError(f"--list {list_name}: no such list (lists: {known})")
+    check_list_exists(project, list_name)
     if issue.status == "sent" and list_name is None:
         return 0  # done: a repeated `digest send` confirms, it does not pick up newcomers
     report = None if problems is None else (lambda p: problems.append(f"skipped {p}"))
@@ -845,22 +853,23 @@ async def send_issue_async(
     )
     _check_non_negative(retry_base=retry_base, rate=config.rate if rate is None else rate)
     issue = resolve_issue(project, issue)
+    check_list_exists(project, list_name)
     if dry_run:
         issue = current_parts(project, issue)  # a draft as it would go: not approved by a look
         return _dry_run(project, issue, Messages(project, issue), list_name)
-    if issue.status == "draft":
-        try:
-            issue = approve(project, issue.id)  # sending a draft is the editor's approval
-        except DigestError:
-            # several workers started on the draft at once: one of them approved it
-            issue = project.store.issue(issue.id)
-            if issue.status == "draft":
-                raise
-    messages = Messages(project, issue)
     explicit = backend is not None
     transport = transport or choose_transport(
         project, smtp_url=smtp_url, insecure=insecure, concurrency=concurrency, backend=backend
     )
+    # everything that can refuse the send does so before the issue changes (digest/send_checks)
+    check_before_send(project, transport, list_name)
+    await check_relay(transport)
+    try:
+        issue = _approved(project, issue)
+    except BaseException:
+        await transport.close()
+        raise
+    messages = Messages(project, issue)
     hourly_cap = config.hourly_cap if hourly_cap is None else hourly_cap
     store = project.store
     pace = (
@@ -873,6 +882,8 @@ async def send_issue_async(
         )
     )
     problems: list[str] = []
+    if (warning := postal_address_warning(config, transport)) is not None:
+        problems.append(warning)
     worker = worker_id()
     with _sender(project, issue.id, worker, lease):
         check_transport_switch(project, issue, transport, explicit=explicit)
@@ -894,6 +905,16 @@ async def send_issue_async(
         try:
             async with transport:
                 await run.run()
+        except TransportSetupError as exc:
+            # refused before a single message was tried (our sender at MAIL FROM, an outbox
+            # that cannot be written): a failed start leaves the issue as it was
+            if store.shared or not store.undo_send_start(issue.id):
+                store.stop_send(issue.id, str(exc))
+                raise
+            raise DigestError(
+                f"{exc}; nothing was sent: issue {issue.id} is approved, as before the send"
+                f" (`digest issue reopen {issue.id}` to edit it)"
+            ) from None
         except DigestError as exc:
             # the relay refused us, or the send had to stop: every other worker stops too
             store.stop_send(issue.id, str(exc))
@@ -911,6 +932,19 @@ async def send_issue_async(
         warnings=problems + run.warnings,
         replies=+run.replies,
     )
+
+
+def _approved(project: Project, issue: Issue) -> Issue:
+    if issue.status != "draft":
+        return issue
+    try:
+        return approve(project, issue.id)  # sending a draft is the editor's approval
+    except DigestError:
+        # several workers started on the draft at once: one of them approved it
+        issue = project.store.issue(issue.id)
+        if issue.status == "draft":
+            raise
+        return issue
 
 
 @contextlib.contextmanager
@@ -1014,6 +1048,28 @@ def _stream_rows(project: Project, issue_id: int) -> Iterator[Subscriber]:
 # -- one test copy --------------------------------------------------------------------------------
 
 
+@dataclass
+class CopySent:
+    """A test copy and where it went: the outbox (a file on disk, nobody mailed) or a relay."""
+
+    delivery: Delivery
+    via: str  # the transport, described
+    outbox: bool
+
+    def said(self) -> str:
+        """One line for the editor: where the copy is, in words that cannot be misread."""
+        recipient = self.delivery.envelope.recipient
+        if not self.delivery.ok:
+            return f"test copy to {recipient} not sent: {self.delivery.reply}"
+        if self.outbox:
+            return (
+                f"Test copy for {recipient} written to the outbox at {self.delivery.reply}"
+                " (nobody was mailed: set DIGEST_SMTP_URL, or [transport] in digest.toml,"
+                " to mail it)"
+            )
+        return f"Test copy sent to {recipient} via {self.via}: {self.delivery.reply}"
+
+
 async def send_test_copy_async(
     project: Project,
     issue: Issue | int | None,
@@ -1023,22 +1079,27 @@ async def send_test_copy_async(
     smtp_url: str | None = None,
     insecure: bool = False,
     backend: str | None = None,
-) -> Delivery:
-    """One copy of `issue` to `address`, as a subscriber of that name would get it; the
-    bookkeeping is not touched."""
+) -> CopySent:
+    """One copy of `issue` to `address`, as a subscriber of that name would get it but with
+    `[TEST]` before its subject; the bookkeeping is not touched."""
     address = address.strip()
     if any(c in address for c in "\r\n\t ") or "@" not in parseaddr(address)[1]:
         raise DigestError(f"--to {address!r}: not an email address")
     issue = current_parts(project, resolve_issue(project, issue))
+    issue = replace(issue, subject=f"{TEST_SUBJECT_PREFIX} {issue.subject}")
     envelope = await Messages(project, issue).envelope_async(Subscriber(email=address, list="test"))
     transport = transport or choose_transport(
         project, smtp_url=smtp_url, insecure=insecure, concurrency=1, backend=backend
     )
+    check_sender(project.config, transport)
     async with transport:
-        return await transport.send(envelope)
+        delivery = await transport.send(envelope)
+    return CopySent(
+        delivery, describe_transport(transport), outbox=isinstance(transport, OutboxTransport)
+    )
 
 
 def send_test_copy(
     project: Project, issue: Issue | int | None, address: str, **options: Any
-) -> Delivery:
+) -> CopySent:
     return asyncio.run(send_test_copy_async(project, issue, address, **options))

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from digest.config import Config, ListInfo
 from digest.errors import DigestError
-from digest.models import Subscriber
+from digest.models import Issue, Subscriber
 from digest.project import Project
 from digest.store import Store
 from digest.subscribers import DEFAULT_LIST, known_lists, normalise_email
@@ -287,6 +287,37 @@ def confirmation_envelope(config: Config, email: str, link: str) -> Envelope:
     if config.bounce_address:
         sender = bounce_address(config.bounce_address, CONFIRMATION_BOUNCE_TOKEN)
     return Envelope(sender=sender, recipient=email, message_id=message_id, data=bytes(message))
+
+
+def welcome_envelope(config: Config, email: str, latest: Issue | None) -> Envelope:
+    """The welcome email a confirmed reader gets: the latest sent issue's web address, or the
+    archive's while none has gone out yet."""
+    base = config.base_url.rstrip("/")
+    message = EmailMessage(policy=SMTP)
+    sender = parseaddr(config.from_address)[1]
+    message_id = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message["From"] = config.from_address
+    message["To"] = email
+    message["Subject"] = f"Welcome to {config.name}"
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    if latest is not None:
+        read = f"While you wait for the next issue, here is the latest:\n{base}/issues/{latest.id}"
+    else:
+        read = f"The first issue is on its way. Past issues will be here:\n{base}/"
+    message.set_content(
+        f"You are subscribed to {config.name}: thank you for confirming.\n\n{read}\n\n"
+        "Every issue has a link to change your name or lists, or to leave.\n"
+    )
+    if config.bounce_address:
+        sender = bounce_address(config.bounce_address, CONFIRMATION_BOUNCE_TOKEN)
+    return Envelope(sender=sender, recipient=email, message_id=message_id, data=bytes(message))
+
+
+def latest_sent_issue(store: Store) -> Issue | None:
+    sent = store.issues("sent")
+    return sent[0] if sent else None
 
 
 def confirm_link(base_url: str, token: str) -> str:

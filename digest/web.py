@@ -194,6 +194,21 @@ def create_app(project: Project) -> ASGIApp:
         issues = await run_in_threadpool(_public_issues)
         return site.page(_PAGES, "archive.html", issues=issues)
 
+    def _feed() -> bytes:
+        from digest.archive_feed import atom_feed
+
+        with site.open_store() as store:
+            issues = [i for i in store.issues() if i.status in PUBLIC_STATUSES]
+            sent = []
+            for issue in issues:
+                started, finished = store.issue_send_times(issue.id)
+                sent.append((issue, finished or started or issue.created))
+        return atom_feed(sent, name=site.config.name, base_url=site.config.base_url)
+
+    async def archive_feed(request: Request) -> Response:
+        body = await run_in_threadpool(_feed)
+        return Response(body, media_type="application/atom+xml; charset=utf-8")
+
     async def issue_page(request: Request) -> Response:
         issue = await run_in_threadpool(_public_issue, request.path_params["issue_id"])
         if issue is None:
@@ -217,6 +232,7 @@ def create_app(project: Project) -> ASGIApp:
     app = Starlette(
         routes=[
             Route("/", archive, methods=["GET"]),
+            Route("/archive/feed.xml", archive_feed, methods=["GET"]),
             Route("/issues/{issue_id:int}", issue_page, methods=["GET"]),
             # one route for both, so a 405 lists every method the path allows
             Route("/unsubscribe", unsubscribe_route, methods=["GET", "POST"]),

@@ -40,6 +40,7 @@ BASE_PAGES = {
 <title>{% block title %}{{ newsletter }}{% endblock %}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;
 line-height:1.5}button{font-size:1rem;padding:.5rem 1rem}fieldset{margin:0 0 1rem}
+input,select,textarea{font-size:16px}
 .hint{color:#555;font-size:.9rem;margin:0 0 .5rem 1.6rem}</style></head>
 <body>{% block body %}{% endblock %}</body></html>
 """,

@@ -26,6 +26,7 @@ from digest.models import Subscriber
 from digest.signup import (
     clean_name,
     confirm,
+    latest_sent_issue,
     offered_lists,
     preference_lists,
     read_confirm_token,
@@ -35,6 +36,7 @@ from digest.signup import (
     send_confirmation,
     signup_wait,
     unsubscribe_address,
+    welcome_envelope,
 )
 from digest.subscribers import ListError, normalise_email
 from digest.tokens import BadToken, read_preferences_token
@@ -55,6 +57,12 @@ value="{{ list.name }}"{% if list.name in chosen %} checked{% endif %}
 {% else %}<input type="hidden" name="lists" value="{{ lists[0].name }}">{% endif %}
 {% endmacro %}
 """
+
+
+def default_choice(lists: Sequence[ListInfo]) -> list[str]:
+    names = [info.name for info in lists]
+    return ["default"] if "default" in names else names[:1]
+
 
 _PAGES = page_templates(
     {
@@ -145,13 +153,15 @@ def signup_routes(site: Site) -> list[Route]:
         name: str = "",
         chosen: Sequence[str] = (),
     ) -> Response:
+        lists = await run_in_threadpool(offered)
         return site.with_csrf(
             request,
             _PAGES,
             "subscribe.html",
             status,
-            lists=await run_in_threadpool(offered),
-            chosen=chosen,
+            lists=lists,
+            # a first visit has a list chosen already (`default`, else the first offered)
+            chosen=chosen or default_choice(lists),
             problem=problem,
             email=email,
             name=name,
@@ -265,13 +275,24 @@ def signup_routes(site: Site) -> list[Route]:
             email, lists, name = read_confirmation(site.secrets, form.get("token", ""))
         except BadToken as exc:
             return bad_confirmation(exc)
-        await run_in_threadpool(_confirm, email, lists, name)
+        welcome = await run_in_threadpool(_confirm, email, lists, name)
+        if welcome is not None:
+            failure = await send_confirmation(site.project, welcome)
+            if failure is not None:  # the reader is subscribed all the same
+                log.warning("welcome email to %s not sent: %s", email, failure)
         return no_store(site.page(_PAGES, "confirmed.html"))
 
-    def _confirm(email: str, lists: list[str], name: str | None) -> None:
+    def _confirm(email: str, lists: list[str], name: str | None) -> Envelope | None:
+        """Confirm; the welcome email for a reader who joined now (a second press of Confirm
+        sends nothing more)."""
         with site.open_store() as store:
+            joined = False
             for list_name in lists:
-                confirm(store, email, list_name, name)
+                was = store.subscriber_status(email, list_name)
+                joined |= confirm(store, email, list_name, name) and was != "active"
+            if not joined:
+                return None
+            return welcome_envelope(site.config, email, latest_sent_issue(store))
 
     # -- preferences: the link in every message ----------------------------------------------
 

@@ -312,12 +312,28 @@ ENTRIES = [
 ]
 
 
+# the newsletter's own address in tests: a send over SMTP refuses `digest init`'s placeholder
+SENDER = "digest@political-digest.net"
+
+
+POSTAL_ADDRESS = "The Political Digest, 1 High Street, London N1 1AA"
+
+
+def use_real_sender(config: Path) -> None:
+    """Replace `digest init`'s placeholder From (digest@example.org) in a project's digest.toml,
+    and give it the postal address an SMTP send asks for."""
+    text = config.read_text(encoding="utf-8").replace("digest@example.org", SENDER)
+    text = text.replace('postal_address = ""', f'postal_address = "{POSTAL_ADDRESS}"')
+    config.write_text(text, encoding="utf-8")
+
+
 def make_project(
     root: Path, subscribers: int | list[str], *, settings: str = "", lists: int = 1
 ) -> Project:
     """A project from `digest init` with `subscribers` addresses (split over `lists` lists) and
     one issue rendered by the real templates."""
     project = init_project(root)
+    use_real_sender(project.config.path)
     for path in project.subscribers_dir.glob("*.csv"):
         path.unlink()
     addresses = (
@@ -404,3 +420,11 @@ def dkim_key() -> tuple[bytes, bytes]:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return pem, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+
+
+def relay_with_login() -> tuple[Relay, Authenticator, str]:
+    """A started relay that takes user `mailer` (password s3cret-pw) without TLS, its
+    authenticator, and the URL that logs in to it."""
+    authenticator = Authenticator()
+    relay = Relay(FaultyRelay(), authenticator=authenticator, auth_require_tls=False).start()
+    return relay, authenticator, f"smtp://mailer@127.0.0.1:{relay.port}?starttls=no"

@@ -40,6 +40,13 @@ def test_summarize_is_verbatim_and_names_bad_files(tmp_path: Path) -> None:
         assert positions == sorted(positions)  # document order, verbatim
 
 
+def test_summaries_go_to_stdout() -> None:
+    result = runner.invoke(app, ["summarize", str(EXAMPLES / "2026-11-17_asylum.txt"), "-k", "2"])
+    assert result.exit_code == 0, result.output
+    title, *bullets = result.stdout.splitlines()
+    assert title and len(bullets) == 2 and all(b.startswith("  • ") for b in bullets)
+
+
 def test_summarize_rejects_an_unknown_algorithm() -> None:
     result = runner.invoke(app, ["summarize", str(SEED), "--algorithm", "magic", "--json"])
     assert result.exit_code == 2 and "magic" in result.stderr
@@ -64,8 +71,8 @@ def test_classify_explain_names_the_terms_that_moved_each_score() -> None:
     assert "gibraltar" in first["for"] and all(v > 0 for v in first["for"].values())
     assert second["closest_other_topic"] == "business" and second["against"]
     shown = runner.invoke(app, ["classify", str(politics), "--explain"])
-    text = shown.stdout + shown.stderr  # the human-readable lines go to the console
-    assert "political (" in text and "for:" in text and "against:" in text
+    # the result is on stdout, as with --json (`| less`, `> file`)
+    assert "political (" in shown.stdout and "for:" in shown.stdout and "against:" in shown.stdout
 
 
 @pytest.fixture
@@ -140,3 +147,62 @@ def test_bad_as_of_and_since_are_usage_errors(tmp_path: Path) -> None:
     for args in (["--as-of", "next tuesday"], ["--since", "a while"]):
         result = runner.invoke(app, ["--project", str(tmp_path), "build", *args])
         assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_build_names_every_article_it_leaves_out_and_why(tmp_path: Path) -> None:
+    """Issue 23: an undated plain-text article vanished silently. Every article a build looked
+    at and left out is named with its reason; the normal output names the undated and
+    out-of-window ones and the 5 best stories left out, --json lists all."""
+    root = tmp_path / "news"
+    init_project(root)
+    folder = tmp_path / "incoming"
+    shutil.copytree(EXAMPLES, folder)
+    plain_texts = {
+        "undated.txt": "Ministers publish the new planning rules\n\nMinisters published the"
+        " planning rules on Monday. Councils have a year to adopt them.\n",
+        "last-year.txt": "Council tax rises approved\nPublished: 2025-11-18\n\nThe council"
+        " approved a rise in council tax. Opposition members voted against it.\n",
+    }
+    for name, text in plain_texts.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    args = ["--project", str(root), "build", "--articles", str(folder), "--as-of", AS_OF]
+    result = runner.invoke(app, [*args, "--limit", "2"])
+    assert result.exit_code == 0, result.output
+    err = result.stderr
+    assert "'Ministers publish the new planning rules'" in err and "no publication date" in err
+    assert "'Council tax rises approved'" in err and "published 2025-11-18" in err
+    assert "The best 5 stories left out:" in err
+    assert "runner-up 1" in err  # the stories below the limit of 2
+    assert "every article left out" in err
+    # --json: every one, with its reason
+    again = runner.invoke(app, [*args, "--limit", "2", "--json", "--include-sent"])
+    record = lines(again.stdout)[-1]
+    reasons = {item["title"]: item for item in record["left_out"]}
+    assert reasons["Ministers publish the new planning rules"]["reason"] == "undated"
+    assert reasons["Council tax rises approved"]["reason"] == "outside-window"
+    business = reasons["Ad sales boost Time Warner profit"]
+    assert business["reason"] == "under-cutoff"
+    assert f"{business['political_score']:.2f} is under the cutoff 0.50" in business["detail"]
+    merged = [item for item in record["left_out"] if item["reason"] == "merged"]
+    assert any(item["source"] == "westminsterwire.net" for item in merged)
+    assert all(item["detail"].startswith("merged into '") for item in merged)
+    assert sum(item["reason"] == "runner-up" for item in record["left_out"]) == 4
+
+
+def test_an_article_ingested_before_the_build_is_named_too(tmp_path: Path) -> None:
+    """`digest ingest` then `digest build`: the undated article still does not vanish unsaid."""
+    root = tmp_path / "news"
+    init_project(root)
+    folder = tmp_path / "incoming"
+    shutil.copytree(EXAMPLES, folder)
+    (folder / "undated.txt").write_text(
+        "Ministers publish the new planning rules\n\nCouncils have a year to adopt them.\n"
+    )
+    project = ["--project", str(root)]
+    assert runner.invoke(app, [*project, "ingest", str(folder)]).exit_code == 0
+    first = runner.invoke(app, [*project, "build", "--as-of", AS_OF])
+    assert first.exit_code == 0, first.output
+    assert "'Ministers publish the new planning rules'" in first.stderr
+    # named once: the next build reports what was stored since this one
+    second = runner.invoke(app, [*project, "build", "--as-of", AS_OF, "--include-sent"])
+    assert "planning rules" not in second.stderr

@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from send_support import FaultyRelay, running_relay
+from send_support import FaultyRelay, running_relay, use_real_sender
 from typer.testing import CliRunner
 
 from digest.cli import app
@@ -316,6 +316,7 @@ def test_run_without_hold_approves_and_sends_and_hold_flag_sends_nothing(tmp_pat
 
 def test_report_names_every_failed_and_deferred_address(tmp_path: Path) -> None:
     root = built(tmp_path)
+    use_real_sender(root / "digest.toml")
     (root / "subscribers" / "example.csv").write_text(
         "email,name\nok@example.org,Ok\ngone@example.org,Gone\nbusy@example.org,Busy\n",
         encoding="utf-8",
@@ -366,7 +367,7 @@ def test_an_old_store_keeps_built_issues_frozen_and_held_ones_as_drafts(tmp_path
         db.execute(f"ALTER TABLE issues DROP COLUMN {column}")
     # and without what the migrations after the desk's added (the send workers', subscribers,
     # bounces, the web side's rate limits, the Message-ID key, the bounce memory, the signing keys,
-    # the summary cache)
+    # the summary cache, the editor's send time)
     db.executescript(
         "DROP TABLE bounces; ALTER TABLE suppressions DROP COLUMN detail;"
         " ALTER TABLE suppressions DROP COLUMN updated; DROP TABLE rate_events;"
@@ -376,6 +377,7 @@ def test_an_old_store_keeps_built_issues_frozen_and_held_ones_as_drafts(tmp_path
         " ALTER TABLE issues DROP COLUMN stopped;"
         " ALTER TABLE issues DROP COLUMN message_id_key;"
         " DROP TABLE bounce_messages; DROP TABLE signing_keys; DROP TABLE summaries;"
+        " ALTER TABLE issues DROP COLUMN send_at;"
     )
     desk = next(n for n, script in enumerate(MIGRATIONS) if "runners_up" in script)
     db.execute(f"PRAGMA user_version = {desk}")

@@ -12,6 +12,7 @@ import http.client
 import json
 import mailbox
 import os
+import re
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -168,7 +169,11 @@ def test_an_editor_shapes_and_approves_an_issue_in_the_browser(
 
         page.locator("#test-address").fill("editor@example.org")
         press(page, "Send test copy")
-        assert page.locator("#flash").inner_text().startswith("Test copy sent to")
+        assert (
+            page.locator("#flash")
+            .inner_text()
+            .startswith("Test copy for editor@example.org written to the outbox")
+        )
         assert "editor@example.org" in " ".join(str(m["To"]) for m in mailed(root))
         assert show(root)["status"] == "draft"  # a test copy approves nothing
 
@@ -233,3 +238,22 @@ def test_the_desk_of_a_sent_issue_shows_its_report(
     # a change posted anyway is refused and said so
     assert post(server, {"action": "drop", "position": "1", "csrf": server.csrf}) == 303
     assert server.flash == ("issue 1 is sent: it can no longer be edited", True)
+
+
+def test_the_desk_finds_stored_articles_and_adds_one(desk: tuple[Path, PreviewServer]) -> None:
+    """Issue 23, day one: browse and search what was ingested, on the desk too."""
+    root, server = desk
+    port = server.server_address[1]
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/desk?q=time+warner", headers={"Host": f"127.0.0.1:{port}"})
+        page = connection.getresponse().read().decode()
+    finally:
+        connection.close()
+    assert 'id="h-find"' in page and 'value="time warner"' in page
+    found = page.split('id="found"', 1)[1].split("</ul>", 1)[0]
+    assert "Ad sales boost Time Warner profit" in found and "Add to the issue" in found
+    article_id = re.search(r"article (\d+)", found).group(1)  # type: ignore[union-attr]
+    fields = {"action": "add", "article": article_id, "csrf": server.csrf}
+    assert post(server, fields) == 303
+    assert "Ad sales boost Time Warner profit" in [s["title"] for s in show(root)["stories"]]

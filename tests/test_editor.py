@@ -6,9 +6,11 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from digest.cli import app
+from digest.project import open_project
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "articles"
@@ -185,11 +187,26 @@ def test_the_email_greets_in_sentences_and_the_masthead_gives_the_date(tmp_path:
     name, rule, masthead = text.splitlines()[:3]
     assert name == "The Political Digest" and set(rule) == {"="}
     assert re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}", masthead), masthead  # not the name again
-    assert "Hello,\n\nHere is this week's political story.\n" in text
+    # a hand-built issue names no period (issue 23: "this week's" was said of every issue)
+    assert "Hello,\n\nHere is one political story.\n" in text
     html = (root / "out" / "issue.html").read_text()
     masthead_html = html.split('class="masthead-date"', 1)[1].split("</p>", 1)[0]
     assert "Political Digest" not in masthead_html and masthead in masthead_html
-    assert "Here is this week’s political story." in html and "1 political stories" not in html
+    assert "Here is one political story." in html and "1 political stories" not in html
+
+
+@pytest.mark.parametrize(
+    ("period", "said"), [("day", "today’s"), ("week", "this week’s"), ("month", "this month’s")]
+)
+def test_the_greeting_names_the_issues_own_period(tmp_path: Path, period: str, said: str) -> None:
+    root = new_project(tmp_path, "--examples")
+    as_of = "2026-11-20T18:00:00+00:00"  # a day with two sample stories
+    result = digest(root, "run", "--period", period, "--hold", "--as-of", as_of)
+    assert result.exit_code == 0, result.output
+    issue = open_project(root).store.latest_issue()
+    count = len(issue.entries)
+    wanted = f"Here is {said} political story." if count == 1 else f"Here are {said} {count}"
+    assert wanted in issue.text and wanted in issue.html
 
 
 # -- the archive reads as issues, not keys -------------------------------------------------------

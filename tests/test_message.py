@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from digest.config import Config, load_config
 from digest.errors import ConfigError
+from digest.greeting import greeting_name
 from digest.message import BadRecipient, MessageFactory, message_id
 from digest.models import Issue, IssueEntry, Subscriber
 from digest.project import data_path
@@ -163,13 +164,13 @@ def test_list_unsubscribe_carries_a_verifiable_token(factory: MessageFactory) ->
 
 
 def test_personal_values_are_escaped_for_each_part(factory: MessageFactory) -> None:
-    name = 'Bob <b>&</b> "Co"'
+    name = '"Bob"&<b>Co Smith'  # the greeting takes the first name, '"Bob"&<b>Co'
     message = factory.message(Subscriber(email="bob@example.net", name=name))
     html = message.get_body(("html",)).get_content()
     text = message.get_body(("plain",)).get_content()
-    assert "Hello Bob &lt;b&gt;&amp;&lt;/b&gt; &quot;Co&quot;," in html
-    assert "<b>&</b>" not in html
-    assert f"Hello {name}," in text
+    assert "Hello &quot;Bob&quot;&amp;&lt;b&gt;Co," in html
+    assert "<b>Co" not in html
+    assert 'Hello "Bob"&<b>Co,' in text
     assert parseaddr(str(message["To"])) == (name, "bob@example.net")
 
 
@@ -190,7 +191,7 @@ def test_non_ascii_names_and_subjects_are_encoded(tmp_path: Path) -> None:
     assert message["Subject"] == "Élysée : la réforme des retraites adoptée"
     assert message["To"].addresses[0].display_name == "Zoë Šťastná"
     assert message["From"].addresses[0].display_name == "Récap"
-    assert "Hello Zoë Šťastná," in message.get_body(("html",)).get_content()
+    assert "Hello Zoë," in message.get_body(("html",)).get_content()
 
 
 def test_message_id_is_deterministic_per_issue_and_subscriber(
@@ -329,7 +330,8 @@ def test_messages_land_in_a_real_maildir(tmp_path: Path, factory: MessageFactory
         body = message_from_bytes(
             received[f"Reader {n} <r{n}@example.net>"].as_bytes(), policy=policy.default
         )
-        assert f"Hello Reader {n}," in body.get_body(("plain",)).get_content()
+        # "Reader 3" is no person's name: the greeting uses none (issue 23)
+        assert "Hello," in body.get_body(("plain",)).get_content()
 
 
 @settings(max_examples=150, deadline=None)
@@ -376,7 +378,8 @@ def test_a_name_is_never_read_as_an_encoded_word(factory: MessageFactory, name: 
     assert " ".join(address.display_name.split()) == " ".join(name.split())
     assert "\r" not in address.display_name and "\n" not in address.display_name
     text = message.get_body(("plain",)).get_content()
-    assert f"Hello {name.strip()}," in text
+    first = greeting_name(name.strip())
+    assert (f"Hello {first}," if first else "Hello,") in text
 
 
 def test_no_header_injection_through_an_encoded_word_in_the_subject(tmp_path: Path) -> None:
@@ -624,3 +627,18 @@ def test_the_outbox_records_the_envelope_sender_and_dkim_still_verifies(tmp_path
     assert stored["Return-Path"] == f"<{envelope.sender}>"
     raw = stored.as_bytes().replace(b"\n", b"\r\n")
     assert dkim.verify(raw, dnsfunc=lambda name, timeout=5: dns_record)
+
+
+@pytest.mark.parametrize(
+    ("name", "greeted"),
+    [
+        ("Ada Lovelace", "Ada"),
+        ("Lovelace, Ada", "Ada"),
+        ("Dr Ada Lovelace", "Dr Lovelace"),
+        ("Reader 12", ""),  # issue 23: "Dear Reader 12" reads as a mail merge gone wrong
+        ("ada@example.org", ""),
+        ("", ""),
+    ],
+)
+def test_the_greeting_uses_the_first_name_or_none(name: str, greeted: str) -> None:
+    assert greeting_name(name) == greeted

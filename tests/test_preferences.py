@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from web_support import SECRET, csrf_of, uvicorn_thread, web_client
 
 from digest.cli import app
+from digest.models import Issue
 from digest.project import Project
 from digest.signup import confirm_token, read_confirm_token
 from digest.subscribers import sync_lists
@@ -65,6 +66,14 @@ def preferences_path(message: EmailMessage) -> str:
     return f"{parts.path}?{parts.query}"
 
 
+def send_to_list(project: Project, issue: Issue, list_name: str) -> None:
+    """Where readers choose among lists, an issue goes to one of them (issue 23)."""
+    result = CliRunner().invoke(
+        app, ["--project", str(project.root), "send", str(issue.id), "--list", list_name]
+    )
+    assert result.exit_code == 0, result.output
+
+
 def token_in(path: str) -> str:
     return unquote(path.split("token=", 1)[1])
 
@@ -98,7 +107,7 @@ def test_join_confirm_change_preferences_and_leave_through_the_app(project: Proj
     client.post("/confirm", data={"token": token, "csrf": csrf_of(shown.text)})
     assert statuses(listed, "nina@example.org") == {"local": "active", "news": "active"}
 
-    send(listed, make_issue(listed, "w1", "Week one"))
+    send_to_list(listed, make_issue(listed, "w1", "Week one"), "news")
     link = preferences_path(issue_to(listed, "nina@example.org", "Week one"))
     page = client.get(link)
     assert page.status_code == 200 and "nina@example.org" in page.text
@@ -121,7 +130,7 @@ def test_join_confirm_change_preferences_and_leave_through_the_app(project: Proj
     assert {row.name for row in rows} == {"Nina Bcc: x@evil.example Simone"}  # one line
     assert not re.search(r'value="local" checked', saved.text)
 
-    send(listed, make_issue(listed, "w2", "Week two"))
+    send_to_list(listed, make_issue(listed, "w2", "Week two"), "news")
     assert "nina@example.org" in recipients_of(listed, "Week two")  # still on news
 
     leave = {"csrf": csrf_of(saved.text), "token": token_in(link), "action": "leave"}
@@ -129,7 +138,7 @@ def test_join_confirm_change_preferences_and_leave_through_the_app(project: Proj
     assert left.status_code == 200 and 'id="left"' in left.text
     assert listed.store.suppression_reason("nina@example.org") == "unsubscribed"
     assert 'id="left"' in client.get(link).text  # the link now says so, and offers nothing
-    send(listed, make_issue(listed, "w3", "Week three"))
+    send_to_list(listed, make_issue(listed, "w3", "Week three"), "news")
     assert "nina@example.org" not in recipients_of(listed, "Week three")
     listed.close()
 
@@ -261,7 +270,7 @@ def test_a_person_joins_changes_and_leaves_in_chromium(project: Project, chromiu
         assert "next issue" in page.locator("#confirmed").inner_text()
         assert statuses(listed, "nina@example.org") == {"local": "active", "news": "active"}
     # (Playwright's loop must be closed for the send's own)
-    send(listed, make_issue(listed, "w1", "Week one"))
+    send_to_list(listed, make_issue(listed, "w1", "Week one"), "news")
     with uvicorn_thread(listed) as base, chromium() as browser:
         page = browser.new_page()
         page.goto(base + preferences_path(issue_to(listed, "nina@example.org", "Week one")))

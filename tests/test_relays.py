@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 import trustme
 from send_support import (
-    Authenticator,
+    SENDER,
     FaultyRelay,
     Relay,
     ScriptedRelay,
     SilentRelay,
     dkim_key,
     make_project,
+    relay_with_login,
     tls_contexts,
 )
 from typer.testing import CliRunner
@@ -26,7 +27,6 @@ from digest.cli import app
 from digest.project import Project
 
 runner = CliRunner()
-SENDER = "digest@example.org"  # `newsletter.from` of `digest init`
 
 
 def digest(root: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -38,6 +38,22 @@ def digest(root: Path, *args: str, env: dict[str, str] | None = None) -> tuple[i
 def statuses(project: Project) -> dict[str, int]:
     rows = project.store.db.execute("SELECT status, count(*) FROM sends GROUP BY status")
     return {status: count for status, count in rows}
+
+
+def assert_as_it_was(project: Project) -> None:
+    """A send refused at its start changed nothing: the issue is still a draft (it can be
+    edited, reopened, discarded) and nobody was queued."""
+    assert project.store.latest_issue().status == "draft"
+    assert statuses(project) == {}
+
+
+def assert_undone(project: Project) -> None:
+    """A send that stopped before a single message was tried is undone: the issue is approved
+    again, nobody queued, and an editor can reopen it (issue 23)."""
+    issue = project.store.latest_issue()
+    assert issue.status == "approved" and statuses(project) == {}
+    code, _, err = digest(project.root, "issue", "reopen", str(issue.id))
+    assert code == 0, err
 
 
 def attempts(project: Project) -> dict[str, int]:
@@ -71,8 +87,8 @@ def configure(project: Project, **settings: object) -> None:
         ("5.4.5 Daily user sending quota exceeded", False),
         ("5.5.2 <box>: Helo command rejected: need fully-qualified hostname", False),
         ("4.7.1 <r@example.net>: too much mail from 10.0.0.1", False),
-        ("5.1.8 <digest@example.org>: Sender address rejected: Domain not found", False),
-        ("5.1.0 <digest@example.org>: Sender address rejected: not owned by user", False),
+        ("5.1.8 <digest@political-digest.net>: Sender address rejected: Domain not found", False),
+        ("5.1.0 <digest@political-digest.net>: Sender address rejected: not owned by user", False),
     ],
 )
 def test_replies_are_classified_by_their_enhanced_status_code(reply: str, expected: bool) -> None:
@@ -105,9 +121,8 @@ def test_a_reply_about_us_stops_the_send_and_charges_nobody(
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and reply in err
     assert "not the address" in err
-    assert statuses(project) == {"pending": 6}
     assert project.store.suppression_count() == 0
-    assert project.store.latest_issue().status == "sending"
+    assert_undone(project)
 
 
 def test_a_relay_rejecting_everyone_for_our_sender_names_the_sender(tmp_path: Path) -> None:
@@ -119,8 +134,8 @@ def test_a_relay_rejecting_everyone_for_our_sender_names_the_sender(tmp_path: Pa
     finally:
         relay.stop()
     assert code == 2 and "Sender address rejected" in err
-    assert statuses(project) == {"pending": 5}
     assert project.store.suppression_count() == 0
+    assert_undone(project)
 
 
 def test_a_refusal_at_mail_from_names_our_sender_not_a_reader(tmp_path: Path) -> None:
@@ -133,7 +148,7 @@ def test_a_refusal_at_mail_from_names_our_sender_not_a_reader(tmp_path: Path) ->
     assert code == 2
     assert f"refused our sender {SENDER} at MAIL FROM" in err
     assert "reader" not in err
-    assert statuses(project) == {"pending": 3}
+    assert_undone(project)
 
 
 def test_a_bare_helo_name_refused_at_rcpt_points_to_helo_name(tmp_path: Path) -> None:
@@ -144,7 +159,7 @@ def test_a_bare_helo_name_refused_at_rcpt_points_to_helo_name(tmp_path: Path) ->
         code, _, err = digest(project.root, "send", "--smtp-url", relay.url)
         assert code == 2
         assert "Helo command rejected" in err and "helo_name" in err
-        assert statuses(project) == {"pending": 3}
+        assert statuses(project) == {}  # nothing was tried: the send is undone
 
         configure(project, helo_name="mail.example.org")
         code, _, err = digest(project.root, "send", "--smtp-url", relay.url)
@@ -227,8 +242,9 @@ def test_a_relay_that_never_greets_stops_the_run_with_one_line(tmp_path: Path) -
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "stopped after 4 rounds of failed connections" in err
     assert "server ready" in err.lower() or "timed out" in err.lower()
-    # four rounds of four connections, not every row waiting out its timeouts
-    assert connections <= 16
+    # the check before the send, then four rounds of four connections, not every row waiting
+    # out its timeouts
+    assert connections <= 1 + 16
     assert "failed" not in statuses(project)
     assert sum(statuses(project).values()) == 40
 
@@ -255,14 +271,12 @@ def test_a_missing_password_is_reported_before_connecting(tmp_path: Path) -> Non
         code, _, err = digest(project.root, "send", "--smtp-url", url)
         assert relay.connections == 0
     assert code == 2 and "DIGEST_SMTP_PASSWORD is not set" in err
-    assert statuses(project) == {"pending": 3}
+    assert_as_it_was(project)
 
 
 def test_a_wrong_password_is_tried_once_for_the_whole_send(tmp_path: Path) -> None:
-    authenticator = Authenticator()
-    relay = Relay(FaultyRelay(), authenticator=authenticator, auth_require_tls=False).start()
+    relay, authenticator, url = relay_with_login()
     project = make_project(tmp_path / "p", 30)
-    url = f"smtp://mailer@127.0.0.1:{relay.port}?starttls=no"
     try:
         code, _, err = digest(
             project.root,
@@ -277,7 +291,7 @@ def test_a_wrong_password_is_tried_once_for_the_whole_send(tmp_path: Path) -> No
         relay.stop()
     assert code == 2 and "login refused" in err and "wrong-pw" not in err
     assert authenticator.calls == 1
-    assert statuses(project) == {"pending": 30}
+    assert_as_it_was(project)
 
 
 def test_a_relay_offering_only_scram_or_xoauth2_says_so(tmp_path: Path) -> None:
@@ -412,7 +426,7 @@ def test_a_broken_outbox_is_a_failure_not_a_delivery(tmp_path: Path) -> None:
     project.outbox_dir.write_text("not a folder")
     code, _, err = digest(project.root, "send", "--json")
     assert code == 2 and "outbox" in err and "cannot write" in err
-    assert statuses(project) == {"pending": 3}
+    assert_undone(project)
 
 
 def test_demo_reports_a_total_failure_as_failure(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -10,11 +11,13 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from email import message_from_bytes
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from send_support import use_real_sender
 from typer.testing import CliRunner
 
 from digest.cli import app
@@ -69,7 +72,7 @@ def smtp():
 
 
 def make_project(root: Path, subscribers: int) -> Path:
-    init_project(root)
+    use_real_sender(init_project(root).config.path)
     rows = ["email,name"] + [f"reader{i}@example.org,Reader {i}" for i in range(subscribers)]
     (root / "subscribers" / "example.csv").write_text("\n".join(rows) + "\n")
     return root
@@ -210,3 +213,88 @@ def test_a_run_overlapping_another_leaves_the_send_to_it(tmp_path: Path, smtp) -
     assert result.exit_code == 1
     assert "being sent by another run" in result.stdout and "Traceback" not in result.output
     assert recorder.received == []
+
+
+def test_a_run_after_a_hand_send_in_the_same_week_sends_nothing(tmp_path: Path) -> None:
+    """An editor builds and sends the week's issue by hand (its own key, build-…); the cron job
+    later that week must see it, say so, and exit 0, not build and send a second issue."""
+    from datetime import UTC, datetime, timedelta
+
+    root = init_project(tmp_path / "news").root
+    (root / "subscribers" / "readers.csv").write_text("email,name\nann@example.net,Ann\n")
+    (root / "subscribers" / "example.csv").unlink()
+    week = tmp_path / "this-week"
+    week.mkdir()
+    yesterday = (datetime.now(UTC) - timedelta(hours=2)).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    for path in ARTICLES.glob("*.txt"):  # the sample week, as if published today
+        text = path.read_text(encoding="utf-8")
+        text = re.sub(r"Published Date: .*", f"Published Date: {yesterday}", text)
+        (week / path.name).write_text(text, encoding="utf-8")
+    built = runner.invoke(app, ["--project", str(root), "build", "--articles", str(week)])
+    assert built.exit_code == 0, built.output
+    hand = runner.invoke(app, ["--project", str(root), "send", built.stdout.split()[-1]])
+    assert hand.exit_code == 0, hand.output
+    outbox = sorted((root / "outbox").rglob("*"))
+    # news arrives after the hand send; the cron job ingests it
+    later = tmp_path / "later"
+    later.mkdir()
+    fresh = REPO / "tests" / "fixtures" / "classify" / "modern" / "political_uk_commons.txt"
+    title, _, body = fresh.read_text(encoding="utf-8").partition("\n")
+    (later / "fresh.txt").write_text(
+        f"x\nSubscribe To Our Newsletter\n\n{title}\n\n\n\n{body.strip()}\n\nBy: Staff\n"
+        f"Title: {title}\nSourced From: news.example/fresh\nPublished Date: {yesterday}\n",
+        encoding="utf-8",
+    )
+    as_of = datetime.now(UTC).isoformat()
+    cron = runner.invoke(
+        app, ["--project", str(root), "run", "--as-of", as_of, "--articles", str(later)]
+    )
+    assert cron.exit_code == 0, cron.output
+    assert "built by hand, 6 stories) already went out this week" in cron.stdout
+    listed = runner.invoke(app, ["--project", str(root), "issue", "list", "--json"])
+    assert len(listed.stdout.strip().splitlines()) == 1  # no second issue was built
+    assert sorted((root / "outbox").rglob("*")) == outbox  # and nothing more was mailed
+
+
+def test_period_bounds_hold_the_period_in_its_own_time_zone() -> None:
+    from datetime import datetime
+
+    from digest.schedule import period_bounds
+
+    friday = datetime.fromisoformat("2026-11-20T18:00:00+01:00")
+    start, end = period_bounds(friday, "week")
+    assert (start.isoformat(), end.isoformat()) == (
+        "2026-11-16T00:00:00+01:00",
+        "2026-11-23T00:00:00+01:00",
+    )
+    start, end = period_bounds(datetime.fromisoformat("2026-12-31T23:00:00+00:00"), "month")
+    assert (start.day, start.month, end.year, end.month, end.day) == (1, 12, 2027, 1, 1)
+    start, end = period_bounds(friday, "day")
+    assert end - start == timedelta(days=1) and start.hour == 0
+
+
+def test_an_issue_scheduled_by_the_editor_is_sent_by_the_first_run_after_its_time(
+    tmp_path: Path,
+) -> None:
+    """Issue 23, day one: `digest issue schedule ID --at …`, which `digest run` honours."""
+    root = init_project(tmp_path / "news").root
+    (root / "subscribers" / "example.csv").write_text("email,name\nann@example.net,Ann\n")
+    project = ["--project", str(root)]
+    built = runner.invoke(
+        app, [*project, "build", "--articles", str(ARTICLES), "--as-of", "2026-11-20T07:00:00Z"]
+    )
+    assert built.exit_code == 0, built.output
+    scheduled = runner.invoke(app, [*project, "issue", "schedule", "1", "--at", "2026-11-20 09:00"])
+    assert scheduled.exit_code == 0, scheduled.output
+    assert "sends it from 2026-11-20 09:00 UTC" in scheduled.stderr
+    early = runner.invoke(app, [*project, "run", "--as-of", "2026-11-20T08:00:00+00:00"])
+    assert early.exit_code == 0, early.output
+    assert "scheduled: a run from 2026-11-20 09:00 UTC sends it" in early.stdout
+    assert not (root / "outbox").exists() or not list((root / "outbox").rglob("*.*"))
+    on_time = runner.invoke(app, [*project, "run", "--as-of", "2026-11-20T09:30:00+00:00"])
+    assert on_time.exit_code == 0, on_time.output
+    assert "issue 1 (" in on_time.stdout and "sent" in on_time.stdout
+    listed = runner.invoke(app, [*project, "issue", "list", "--json"])
+    assert len(listed.stdout.strip().splitlines()) == 1  # the scheduled issue, not a new build
+    bad = runner.invoke(app, [*project, "issue", "schedule", "1", "--at", "tuesday"])
+    assert bad.exit_code == 2 and "--at 'tuesday'" in bad.stderr

@@ -205,11 +205,27 @@ def test_dry_run_builds_every_message_and_sends_nothing(tmp_path: Path) -> None:
     assert project.store.latest_issue().status == "draft"  # a dry run approves nothing
 
 
+def test_a_test_copy_over_smtp_says_where_it_went(tmp_path: Path, relay: Relay) -> None:
+    project = make_project(tmp_path / "p", 3)
+    code, _, err = digest(
+        project.root, "send", "--to", "editor@example.org", "--smtp-url", relay.url
+    )
+    assert code == 0, err
+    assert f"Test copy sent to editor@example.org via smtp://127.0.0.1:{relay.port}" in err
+    (received,) = relay.handler.received
+    assert b"Subject: [TEST] The Political Digest" in received.data
+
+
 def test_to_sends_one_test_copy_without_bookkeeping(tmp_path: Path) -> None:
     project = make_project(tmp_path / "p", 3)
     code, _, err = digest(project.root, "send", "--to", "editor@example.org")
     assert code == 0, err
     assert outbox_recipients(project) == ["editor@example.org"]
+    # it says where the copy is: a file in the outbox, not a mail anybody received (issue 23)
+    (copy,) = mailbox.Maildir(project.outbox_dir, create=False)
+    assert "written to the outbox at " + str(project.outbox_dir) in err
+    assert "nobody was mailed" in err and "sent to" not in err
+    assert str(copy["Subject"]).startswith("[TEST] The Political Digest")
     issue = project.store.latest_issue()
     assert issue.status == "draft"  # a test copy approves nothing
     assert not project.store.has_recipients(issue.id)
@@ -305,11 +321,11 @@ def test_dkim_signature_verifies_against_the_public_key(tmp_path: Path) -> None:
     (data,) = [box.get_bytes(key) for key in box.iterkeys()]
     # the outbox adds the Return-Path above the signature, as a delivering MTA would
     return_path, _, data = data.partition(b"\r\n")
-    assert return_path == b"Return-Path: <digest@example.org>"
+    assert return_path == b"Return-Path: <digest@political-digest.net>"
     assert data.startswith(b"DKIM-Signature:")
 
     def dns(name: bytes, timeout: int = 5) -> bytes:
-        return record if name == b"mail._domainkey.example.org." else b""
+        return record if name == b"mail._domainkey.political-digest.net." else b""
 
     assert dkim.verify(data, dnsfunc=dns)
 
@@ -332,7 +348,7 @@ def set_bounce_limit(project: Project, limit: int) -> None:
         ("220 ready", {"STARTTLS": "554 5.7.0 TLS not available"}, "554 5.7.0 TLS not available"),
     ],
 )
-def test_a_relay_refusing_us_at_connect_stops_the_send_with_every_row_pending(
+def test_a_relay_refusing_us_at_connect_stops_the_send_before_anything_changes(
     tmp_path: Path, greeting: str, replies: dict[str, str], shown: str
 ) -> None:
     project = make_project(tmp_path / "p", 6)
@@ -344,9 +360,10 @@ def test_a_relay_refusing_us_at_connect_stops_the_send_with_every_row_pending(
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and shown in err
     assert relay.connections <= 2  # stopped, not one refused connection per subscriber
+    # refused at the check before the send: the issue is as it was, nobody queued
     issue = project.store.latest_issue()
-    assert project.store.send_counts(issue.id).pending == 6
-    assert issue.status == "sending"
+    assert project.store.send_counts(issue.id).pending == 0
+    assert issue.status == "draft"
     assert project.store.suppression_count() == 0
 
 
@@ -374,10 +391,11 @@ def test_relay_access_denied_at_rcpt_stops_the_send_and_bounces_nobody(tmp_path:
         code, _, err = digest(project.root, *args)
         assert code == 2
         assert len(err.strip().splitlines()) == 1 and "Relay access denied" in err
-        issue_id = project.store.latest_issue().id
-        assert row(project, issue_id, addresses[0])["status"] == "pending"
+        # refused before a single message was tried: undone, approved as before, reopenable
+        issue = project.store.latest_issue()
+        assert not project.store.has_recipients(issue.id)
         assert not project.store.is_suppressed(addresses[0])
-        assert project.store.latest_issue().status == "sending"
+        assert issue.status == "approved"
 
         handler.policy_rcpt.clear()  # the relay settings were fixed
         code, out, _ = digest(project.root, *args)

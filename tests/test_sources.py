@@ -770,3 +770,60 @@ _LINES = st.sampled_from(
 )
 def test_arbitrary_text_never_crashes(lines: list[str], encoding: str) -> None:
     _parse_or_parse_error("\n".join(lines).encode(encoding, errors="surrogatepass"))
+
+
+# -- plain text with field lines at the top (issue 23) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Parliament votes on the budget\nPublished: 2022-01-09\n\n{body}",
+        "Date: 2022-01-09\nParliament votes on the budget\n\n{body}",
+        "Parliament votes on the budget\n\nPublished: 9 January 2022\n\n{body}",
+    ],
+)
+def test_a_plain_text_date_line_is_the_articles_date_not_its_text(
+    tmp_path: Path, text: str
+) -> None:
+    body = (
+        "MPs voted on the budget on Tuesday. The government won by 20 votes.\n\n"
+        "The opposition said it would keep fighting the plans in committee."
+    )
+    path = tmp_path / "budget.txt"
+    path.write_text(text.format(body=body), encoding="utf-8")
+    article = parse_file(path)
+    assert article.title == "Parliament votes on the budget"
+    assert article.published is not None and article.published.date().isoformat() == "2022-01-09"
+    assert article.body == body
+    assert not article.truncated
+    assert "no published date" not in article.warnings
+
+
+def test_a_date_line_that_is_no_date_stays_text(tmp_path: Path) -> None:
+    path = tmp_path / "note.txt"
+    path.write_text("Election timetable\nDate: to be announced by the commission.\n")
+    article = parse_file(path)
+    assert article.published is None and "Date: to be announced" in article.body
+
+
+def test_a_file_that_is_no_article_is_refused_and_named(tmp_path: Path) -> None:
+    """Issue 23: `digest ingest /etc/passwd` stored it as an article."""
+    passwd = tmp_path / "passwd"
+    passwd.write_text(
+        "root:x:0:0:root:/root:/bin/bash\n"
+        "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+        "bin:x:2:2:bin:/bin:/usr/sbin/nologin\n"
+    )
+    with pytest.raises(ParseError, match="not an article: no text in sentences"):
+        parse_file(passwd)
+    from typer.testing import CliRunner
+
+    from digest.cli import app
+    from digest.project import init_project, open_project
+
+    root = tmp_path / "news"
+    init_project(root)
+    result = CliRunner().invoke(app, ["--project", str(root), "ingest", str(passwd)])
+    assert result.exit_code == 1 and f"{passwd}: not an article" in result.stderr
+    assert open_project(root).store.count_articles() == 0

@@ -314,3 +314,13 @@ def test_add_to_a_list_without_a_file_is_a_store_row(root: Path) -> None:
     code, _, err = run(root, "add", "ann@example.org", "--list", "nwes")
     assert code == 2 and "no such list (lists: example, news, signups)" in err
     assert listed(root, "--list", "news", "--status", "pending") == []
+
+
+def test_results_go_to_stdout_and_the_footnote_to_stderr(root: Path) -> None:
+    """Issue 23: `subscribers list | wc -l` counted nothing, the rows were on stderr."""
+    code, out, err = run(root, "list")
+    assert code == 0 and len(out.splitlines()) == 3
+    assert all(line.startswith("example\t") for line in out.splitlines())
+    assert "3 subscribers" in err and "3 subscribers" not in out
+    code, out, _ = run(root, "count")
+    assert code == 0 and "example: 3 (3 active)" in out and "3 active of 3" in out

@@ -1,8 +1,9 @@
 """`digest parse` and `digest ingest`: articles in (a thin layer over digest.sources and
-digest.ingest)."""
+digest.ingest); `digest articles`: what the store holds, found by text, date, source and score."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -137,3 +138,71 @@ def ingest_command(
         report_failure(failure)
     console.print(f"added {report.added}, already known {report.known}, failed {report.failed}")
     raise typer.Exit(EXIT_PARTIAL if report.failed else EXIT_OK)
+
+
+def _date_option(name: str, value: str | None) -> datetime | None:
+    from digest.cli.editorial import parse_as_of
+
+    try:
+        return parse_as_of(value)
+    except DigestError as exc:
+        raise DigestError(str(exc).replace("--as-of", name, 1)) from None
+
+
+@command(app, "articles")
+def articles_command(
+    search: Annotated[
+        str, typer.Argument(metavar="[TEXT]", help="Words in the title or the text (any case).")
+    ] = "",
+    since: Annotated[
+        str | None, typer.Option("--since", help="Published on or after this ISO date.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Published before this ISO date.")
+    ] = None,
+    source: Annotated[
+        str, typer.Option("--source", help="Only articles whose URL contains this (a site).")
+    ] = "",
+    min_score: Annotated[
+        float | None,
+        typer.Option("--min-score", min=0.0, max=1.0, help="Political score at least this."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 50,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per article on stdout.")
+    ] = False,
+) -> None:
+    """List and search the stored articles, newest first: id, date, score, title, site."""
+    from digest.project import open_project
+
+    start, end = _date_option("--since", since), _date_option("--until", until)
+    project = open_project(project_dir())
+    try:
+        found = project.store.find_articles(
+            text=search.strip(),
+            start=start,
+            end=end,
+            source=source.strip(),
+            min_score=min_score,
+            limit=limit,
+        )
+    finally:
+        project.close()
+    for article in found:
+        if as_json:
+            emit_json(
+                {
+                    "id": article.id,
+                    **article_json(article),
+                    "political_score": article.political_score,
+                    "sources": article.sources,
+                }
+            )
+        else:
+            date = article.published.strftime("%Y-%m-%d") if article.published else "undated   "
+            score = "  -  " if article.political_score is None else f"{article.political_score:.2f}"
+            where = article.source_name or printable(article.origin or "")
+            print(f"{article.id:>6}  {date}  {score}  {printable(article.title)}  ({where})")
+    console.print(
+        plural(len(found), "article") + (f" (at most {limit})" if len(found) == limit else "")
+    )

@@ -9,6 +9,7 @@ import typer
 from digest.cli import app
 from digest.cli._common import command, console, emit_json, project_dir
 from digest.errors import DigestError
+from digest.sources.errors import printable
 from digest.wording import plural
 
 REASONS = ("unsubscribed", "bounced", "complained")
@@ -79,8 +80,8 @@ def suppressions_command(
         if json_out:
             emit_json(row)
         else:
-            email = row["email"] or "(forgotten)"
-            detail = f"\t{row['detail']}" if row["detail"] else ""
-            console.print(f"{row['suppressed']}\t{row['reason']}\t{email}{detail}")
+            email = printable(row["email"] or "(forgotten)")
+            detail = f"\t{printable(row['detail'])}" if row["detail"] else ""
+            print(f"{row['suppressed']}\t{row['reason']}\t{email}{detail}")
     if not json_out:
         console.print(plural(len(rows), "suppressed address", "suppressed addresses"))

@@ -55,10 +55,10 @@ def summarize_command(
         done += 1
         if json_out:
             emit_json({"path": str(path), "title": article.title, "sentences": chosen})
-        else:
-            console.print(f"[bold]{escape(article.title)}[/bold]", markup=True)
+        else:  # the summaries are the result: stdout, like --json
+            print(printable(article.title))
             for sentence in chosen:
-                console.print(f"  • {sentence}")
+                print(f"  • {printable(sentence)}")
     if done < len(files):
         raise typer.Exit(EXIT_PARTIAL)
 
@@ -97,11 +97,11 @@ def classify_command(
             emit_json(record)
             continue
         label = "political" if is_political(why.score) else "not political"
-        console.print(f"{printable(str(path))}: {label} ({why.score:.3f})")
+        print(f"{printable(str(path))}: {label} ({why.score:.3f})")  # the result: stdout
         if show_terms:
-            console.print(f"  margin:  {cutoff_note(why.score, why.threshold)}")
-            console.print(f"  for:     {_terms(why.for_political)}")
-            console.print(
+            print(f"  margin:  {cutoff_note(why.score, why.threshold)}")
+            print(f"  for:     {_terms(why.for_political)}")
+            print(
                 f"  against: {_terms(why.against)} (closest other topic: {why.closest_other_topic})"
             )
     if done < len(files):
@@ -155,7 +155,7 @@ def build_command(
     project = open_project(project_dir())  # settings are checked before anything is done
     if out is not None and out.exists() and not out.is_dir():
         raise DigestError(f"--out {out}: exists and is not a folder")
-    from digest.build import build_issue
+    from digest.build import build_issue, left_out_lines
     from digest.select import parse_since
     from digest.store import now_utc
 
@@ -184,8 +184,12 @@ def build_command(
         )
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}", markup=True)
+    for line in left_out_lines(report.left_out):
+        console.print(line)
     if report.issue is None:
         console.print(report.why_empty())
+        if json_out:
+            emit_json({"id": None, "left_out": [item.to_json() for item in report.left_out]})
         raise typer.Exit(EXIT_PARTIAL if report.ingest.failures else 0)
     issue = report.issue
     console.print(
@@ -196,7 +200,14 @@ def build_command(
     for path in report.files:
         console.print(f"  wrote {path}")
     if json_out:
-        emit_json({"id": issue.id, "key": issue.key, "stories": len(issue.entries)})
+        emit_json(
+            {
+                "id": issue.id,
+                "key": issue.key,
+                "stories": len(issue.entries),
+                "left_out": [item.to_json() for item in report.left_out],
+            }
+        )
     else:
         print(issue.id)
     if report.ingest.failures:

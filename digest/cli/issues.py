@@ -119,7 +119,7 @@ def show_command(
             source = f" — {runner.source_name}" if runner.source_name else ""
             print(
                 f"    article {runner.article_id}, score {runner.political_score:.2f}:"
-                f" {runner.title}{source}"
+                f" {runner.title}{source}" + (f" ({runner.update_of})" if runner.update_of else "")
             )
 
 
@@ -240,6 +240,37 @@ def approve_command(issue_id: IssueArg) -> None:
     """Freeze a draft as it renders now: what preview shows and every send mails."""
     issue = desk.approve(_project(), issue_id)
     _done(issue, f"approved; send it with `digest send {issue.id}`")
+
+
+@command(issue_app, "schedule")
+def schedule_command(
+    issue_id: IssueArg,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="When `digest run` sends it: an ISO date and time, e.g. '2026-12-08 07:00'"
+            " (UTC unless it names a zone).",
+        ),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the send time.")] = False,
+) -> None:
+    """Have `digest run` send the issue at a set time (approving a draft: frozen as it is)."""
+    from digest.cli.editorial import parse_as_of
+
+    if (at is None) == (not clear):
+        raise DigestError("digest issue schedule: give --at TIME, or --clear")
+    when = None
+    if at is not None:
+        try:
+            when = parse_as_of(at)
+        except DigestError as exc:
+            raise DigestError(str(exc).replace("--as-of", "--at", 1)) from None
+    issue = desk.schedule(_project(), issue_id, when)
+    if issue.send_at is None:
+        _done(issue, f"approved, no send time: send it with `digest send {issue.id}`")
+    else:
+        _done(issue, f"approved; `digest run` sends it from {issue.send_at:%Y-%m-%d %H:%M} UTC")
 
 
 @command(issue_app, "reopen")

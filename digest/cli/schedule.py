@@ -53,7 +53,11 @@ def run_command(
         period=period,
         articles=articles,
         hold=hold,
-        send_options={"backend": transport, "insecure": insecure},
+        send_options={
+            "backend": transport,
+            "insecure": insecure,
+            "list_name": project.config.schedule_list or None,
+        },
     )
     if report.bounces is not None:
         for line in [*report.bounces.left, *report.bounces.quarantined]:
@@ -63,6 +67,8 @@ def run_command(
         console.print(f"bounces not read this time: {report.bounce_problem}")
     for failure in report.ingest.failures:
         console.print(str(failure))
+    for warning in report.send.warnings if report.send else []:
+        console.print(f"warning: {warning}")  # unreadable list rows, an empty postal address
     ingested = f"ingested {report.ingest.added} new, {report.ingest.failed} failed"
     issue = report.issue
     if issue is None:
@@ -77,13 +83,21 @@ def run_command(
         state = {
             "held": f"held as a {issue.status}: shape it with `digest preview {issue.id}` or"
             f" `digest issue show {issue.id}`, then approve it or `digest send {issue.id}`",
+            "scheduled": "scheduled: a run from"
+            f" {issue.send_at:%Y-%m-%d %H:%M} UTC sends it; nothing sent now"
+            if issue.send_at
+            else "",
             "already-sent": "already sent",
             "sent": "sent",
             "partial": "partly sent, some deferred: run again to retry",
             "in-progress": "being sent by another run right now",
         }[report.outcome]
-        counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
         made = "built" if report.built else "existing"
+        if issue.key != report.key:  # a hand-built issue went out in this period
+            made = f"{issue.key}, built by hand"
+            if report.outcome == "already-sent":
+                state = f"already went out this {period}; nothing more sent"
+        counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
         via = f" via {report.send.transport}" if report.send else ""
         line = (
             f"{report.key}: issue {issue.id} ({made}, {plural(len(issue.entries), 'story')})"

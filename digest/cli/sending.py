@@ -205,17 +205,20 @@ def _test_copy(
     backend: str | None,
     as_json: bool,
 ) -> None:
-    delivery = send_test_copy(
+    copy = send_test_copy(
         project, issue_id, address, smtp_url=smtp_url, insecure=insecure, backend=backend
     )
-    if delivery.ok:
-        console.print(f"test copy sent to {delivery.envelope.recipient}: {delivery.reply}")
-    else:
-        console.print(
-            f"[red]test copy to {escape(address)} not sent:[/red] {escape(delivery.reply)}",
-            markup=True,
-        )
+    delivery = copy.delivery
+    console.print(copy.said())
     if as_json:
-        emit_json({"to": delivery.envelope.recipient, "ok": delivery.ok, "reply": delivery.reply})
+        emit_json(
+            {
+                "to": delivery.envelope.recipient,
+                "ok": delivery.ok,
+                "reply": delivery.reply,
+                "via": copy.via,
+                "outbox": copy.outbox,
+            }
+        )
     if not delivery.ok:
         raise typer.Exit(EXIT_PARTIAL)

@@ -1,4 +1,5 @@
-"""`digest subscribers ...`: import, add, remove, list, export, count, sync and forget."""
+"""`digest subscribers ...`: import, add, remove, list, export, count, sync, delete-list and
+forget."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from digest.errors import EXIT_PARTIAL, DigestError
 from digest.models import Subscriber
 from digest.project import Project, open_project
 from digest.signup import invite
+from digest.sources.errors import printable
 from digest.store import Store
 from digest.subscribers import (
     DEFAULT_LIST,
@@ -227,11 +229,10 @@ def list_command(
         for subscriber in subscribers:
             emit_json(_as_json(subscriber))
     else:
+        # the rows are the result (stdout: `| wc -l`, `> file`); the count is a footnote
         for subscriber in subscribers:
-            name = f" ({subscriber.name})" if subscriber.name else ""
-            console.print(
-                f"{subscriber.list}\t{subscriber.email}{name}\t{subscriber.status}",
-            )
+            name = f" ({printable(subscriber.name)})" if subscriber.name else ""
+            print(f"{subscriber.list}\t{printable(subscriber.email)}{name}\t{subscriber.status}")
         console.print(plural(len(subscribers), "subscriber"))
     problems.exit_if_any()
 
@@ -296,9 +297,9 @@ def count_command(
     else:
         for name, by_status in counts.items():
             detail = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
-            console.print(f"{name}: {sum(by_status.values())} ({detail})")
+            print(f"{name}: {sum(by_status.values())} ({detail})")
         active = sum(c["active"] for c in counts.values())
-        console.print(f"{active} active of {len(subscribers)}")
+        print(f"{active} active of {len(subscribers)}")
     problems.exit_if_any()
 
 
@@ -313,6 +314,24 @@ def sync_command(list_name: ListOption = None) -> None:
         console.print(f"list {name}: synced from {project.subscribers_dir / name}.csv")
     console.print(f"{plural(len(synced), 'list')} synced, the others unchanged")
     problems.exit_if_any()
+
+
+@command(subscribers_app, "delete-list")
+def delete_list_command(
+    name: Annotated[str, typer.Argument(metavar="LIST", help="The list to delete.")],
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", help="Also delete the people who joined it outside its file."),
+    ] = False,
+) -> None:
+    """Delete a list: its file in subscribers/ and its subscribers in the store (suppressions and
+    send records stay)."""
+    from digest.lists import delete_list
+
+    project = _project()
+    deleted = delete_list(project.subscribers_dir, project.store, name, include_signups=yes)
+    where = f"{deleted.file} deleted, " if deleted.file else ""
+    console.print(f"list {deleted.name}: {where}{plural(deleted.rows, 'subscriber')} removed")
 
 
 @command(subscribers_app, "forget")

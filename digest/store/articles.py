@@ -146,11 +146,75 @@ class Articles:
         sources = self._sources([r["id"] for r in rows])
         return [self._article(r, sources.get(r["id"], [])) for r in rows]
 
+    def find_articles(
+        self,
+        *,
+        text: str = "",
+        start: datetime | None = None,
+        end: datetime | None = None,
+        source: str = "",
+        min_score: float | None = None,
+        limit: int = 50,
+    ) -> list[Article]:
+        """Stored articles, newest first: `text` in the title or body (any case), published in
+        [start, end), at a URL containing `source`, scored at least `min_score`."""
+        where: list[str] = ["1 = 1"]
+        params: list[object] = []
+        if text:
+            where.append("(lower(title) LIKE ? OR lower(body) LIKE ?)")
+            params += [f"%{text.lower()}%"] * 2
+        if start is not None:
+            where.append("published_ts >= ?")
+            params.append(start.timestamp())
+        if end is not None:
+            where.append("published_ts < ?")
+            params.append(end.timestamp())
+        if source:
+            where.append("lower(url) LIKE ?")
+            params.append(f"%{source.lower()}%")
+        if min_score is not None:
+            where.append("political_score >= ?")
+            params.append(min_score)
+        rows = self.db.all(
+            f"SELECT * FROM articles WHERE {' AND '.join(where)}"
+            " ORDER BY published_ts IS NULL, published_ts DESC, id DESC LIMIT ?",
+            [*params, limit],
+        )
+        sources = self._sources([r["id"] for r in rows])
+        return [self._article(r, sources.get(r["id"], [])) for r in rows]
+
+    def new_articles_outside(
+        self, start: datetime, end: datetime, *, limit: int = 1000
+    ) -> list[Article]:
+        """Articles stored since the newest issue was built (all, before the first) that are
+        undated or published outside (start, end]: what a build would otherwise drop unsaid."""
+        since = self.db.scalar("SELECT max(created) FROM issues")
+        rows = self.db.all(
+            """SELECT * FROM articles WHERE added > ?
+               AND (published_ts IS NULL OR published_ts <= ? OR published_ts > ?)
+               ORDER BY id LIMIT ?""",
+            (since or "", start.timestamp(), end.timestamp(), limit),
+        )
+        sources = self._sources([r["id"] for r in rows])
+        return [self._article(r, sources.get(r["id"], [])) for r in rows]
+
     def article(self, article_id: int) -> Article:
         row = self.db.one("SELECT * FROM articles WHERE id = ?", (article_id,))
         if row is None:
             raise DigestError(f"article {article_id}: not in the store")
         return self._article(row, self._sources([article_id]).get(article_id, []))
+
+    def articles_by_ids(self, ids: list[int]) -> list[Article]:
+        """The stored articles among `ids` (unknown ids are skipped), in id order."""
+        rows = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += self.db.all(f"SELECT * FROM articles WHERE id IN ({marks})", chunk)
+        sources = self._sources([r["id"] for r in rows])
+        return sorted(
+            (self._article(r, sources.get(r["id"], [])) for r in rows), key=lambda a: a.id or 0
+        )
 
     def article_origins(self, article_id: int) -> list[str]:
         """Every file, folder entry or feed the article came from, first first."""

@@ -6,9 +6,10 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from digest.errors import DigestError
+from digest.identity import SentStory
 from digest.models import Article, Issue, IssueEntry, RunnerUp
 from digest.store.database import Database, Row
 from digest.store.timeutil import now_utc
@@ -19,7 +20,19 @@ class IssueExists(DigestError):
 
 
 def _entries_json(entries: list[IssueEntry]) -> str:
-    return json.dumps([e.to_json() | {"article_id": e.article_id} for e in entries])
+    return json.dumps(
+        [e.to_json() | {"article_id": e.article_id, "merged_ids": e.merged_ids} for e in entries]
+    )
+
+
+def _issue_article_rows(issue_id: int, entries: list[IssueEntry]) -> list[tuple[int, int, int]]:
+    """(issue, article, position) for every article an entry stands for: its own and the ones
+    merged into it, so all of them count as sent with the issue."""
+    rows: dict[int, tuple[int, int, int]] = {}
+    for position, entry in enumerate(entries):
+        for article_id in [entry.article_id, *entry.merged_ids]:
+            rows.setdefault(article_id, (issue_id, article_id, position))
+    return list(rows.values())
 
 
 def _runners_up_json(runners_up: list[RunnerUp]) -> str:
@@ -28,6 +41,7 @@ def _runners_up_json(runners_up: list[RunnerUp]) -> str:
 
 class Issues:
     db: Database
+    articles_by_ids: Callable[[list[int]], list[Article]]  # from the Articles aggregate
 
     def create_issue(
         self,
@@ -69,7 +83,7 @@ class Issues:
                 raise IssueExists(f"issue {key!r} already exists") from None
             self.db.executemany(
                 "INSERT INTO issue_articles (issue_id, article_id, position) VALUES (?, ?, ?)",
-                [(issue_id, e.article_id, i) for i, e in enumerate(entries)],
+                _issue_article_rows(issue_id, entries),
             )
             if before_commit is not None:
                 before_commit(self.issue(issue_id))
@@ -91,6 +105,7 @@ class Issues:
                     summary=item["summary"],
                     political_score=item["political_score"],
                     other_sources=item["other_sources"],
+                    merged_ids=item.get("merged_ids", []),
                 )
             )
         return Issue(
@@ -106,6 +121,7 @@ class Issues:
             subject_custom=bool(row["subject_custom"]),
             runners_up=[RunnerUp(**item) for item in json.loads(row["runners_up"])],
             message_id_key=row["message_id_key"],
+            send_at=datetime.fromisoformat(row["send_at"]) if row["send_at"] else None,
         )
 
     def issue(self, issue_id: int) -> Issue:
@@ -141,6 +157,35 @@ class Issues:
         )
         return {int(row[0]) for row in rows}
 
+    def sent_stories(self, statuses: tuple[str, ...] = ("sending", "sent")) -> list[SentStory]:
+        """Every entry of the issues that went out (or are going out), with all the articles
+        it stood for: what story identity compares a new week's candidates with."""
+        marks = ",".join("?" * len(statuses))
+        rows = self.db.all(
+            "SELECT issues.id, issues.key, issues.sent_at, issues.send_started, issues.entries,"
+            " issue_articles.article_id, issue_articles.position FROM issue_articles"
+            f" JOIN issues ON issues.id = issue_id WHERE issues.status IN ({marks})"
+            " ORDER BY issues.id, issue_articles.position",
+            statuses,
+        )
+        articles = {a.id: a for a in self.articles_by_ids([int(row[5]) for row in rows])}
+        stories: dict[tuple[int, int], SentStory] = {}
+        for row in rows:
+            issue_id, position = int(row[0]), int(row[6])
+            story = stories.get((issue_id, position))
+            if story is None:
+                entries = json.loads(row[4])
+                title = entries[position]["title"] if position < len(entries) else ""
+                when = row[2] or row[3]
+                story = SentStory(
+                    issue_id, row[1], datetime.fromisoformat(when) if when else None, title
+                )
+                stories[(issue_id, position)] = story
+            article = articles.get(int(row[5]))
+            if article is not None:
+                story.articles.append(article)
+        return list(stories.values())
+
     def set_issue_status(self, issue_id: int, status: str) -> None:
         """`sent` stamps when the send finished; `sending`, the first time, when it started."""
         now = now_utc().isoformat()
@@ -163,6 +208,16 @@ class Issues:
 
     def set_issue_transport(self, issue_id: int, transport: str) -> None:
         self.db.execute("UPDATE issues SET transport = ? WHERE id = ?", (transport, issue_id))
+
+    def issues_send_started(self, since: datetime) -> list[tuple[Issue, datetime]]:
+        """The issues whose send has begun (sending or sent) since about `since` (a day's
+        margin: the caller compares exactly), with when it began, newest first."""
+        rows = self.db.all(
+            "SELECT * FROM issues WHERE status IN ('sending', 'sent')"
+            " AND send_started >= ? ORDER BY id DESC",
+            ((since.astimezone(UTC) - timedelta(days=1)).isoformat(),),
+        )
+        return [(self._issue(row), datetime.fromisoformat(row["send_started"])) for row in rows]
 
     def last_sent_at(self) -> datetime | None:
         last = self.db.scalar(
@@ -204,7 +259,7 @@ class Issues:
                 self.db.execute("DELETE FROM issue_articles WHERE issue_id = ?", (issue_id,))
                 self.db.executemany(
                     "INSERT INTO issue_articles (issue_id, article_id, position) VALUES (?, ?, ?)",
-                    [(issue_id, e.article_id, i) for i, e in enumerate(entries)],
+                    _issue_article_rows(issue_id, entries),
                 )
         return bool(changed)
 
@@ -216,6 +271,23 @@ class Issues:
             (html, text, now_utc().isoformat(), issue_id),
         ).rowcount
         return bool(changed)
+
+    def schedule_issue(self, issue_id: int, send_at: datetime | None) -> bool:
+        """Set (or clear, with None) the time `digest run` sends an approved issue at; False
+        when the issue's send has begun."""
+        changed = self.db.execute(
+            "UPDATE issues SET send_at = ? WHERE id = ? AND status IN ('draft', 'approved')",
+            (send_at.astimezone(UTC).isoformat() if send_at else None, issue_id),
+        ).rowcount
+        return bool(changed)
+
+    def scheduled_issues(self) -> list[Issue]:
+        """Approved issues with a send time, soonest first."""
+        rows = self.db.all(
+            "SELECT * FROM issues WHERE status = 'approved' AND send_at IS NOT NULL"
+            " ORDER BY send_at, id"
+        )
+        return [self._issue(row) for row in rows]
 
     def reopen_issue(self, issue_id: int) -> bool:
         """An approved issue back to a draft, unless its send has begun."""

@@ -212,6 +212,10 @@ TEMPLATES: list[str] = [
         created TEXT NOT NULL
     );
     """,
+    # an editor's send time for the issue (`digest issue schedule`), which `digest run` honours
+    """
+    ALTER TABLE issues ADD COLUMN send_at TEXT;
+    """,
 ]
 
 

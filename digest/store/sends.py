@@ -250,6 +250,26 @@ class SendLeases:
         ).rowcount
         return bool(changed)
 
+    def undo_send_start(self, issue_id: int) -> bool:
+        """Put an issue whose send stopped before a single message was tried back as it was
+        before the send (approved, nobody queued, no transport recorded), so it can be reopened;
+        False, changing nothing, once any row was attempted or is no longer pending."""
+        with self.db.transaction():
+            tried = self.db.scalar(
+                "SELECT count(*) FROM sends WHERE issue_id = ?"
+                " AND (status != 'pending' OR attempts > 0)",
+                (issue_id,),
+            )
+            if tried:
+                return False
+            self.db.execute("DELETE FROM sends WHERE issue_id = ?", (issue_id,))
+            changed = self.db.execute(
+                "UPDATE issues SET status = 'approved', send_started = NULL, transport = NULL,"
+                " stopped = NULL WHERE id = ? AND status = 'sending'",
+                (issue_id,),
+            ).rowcount
+        return bool(changed)
+
     def send_stopped(self, issue_id: int) -> str | None:
         stopped: str | None = self.db.scalar("SELECT stopped FROM issues WHERE id = ?", (issue_id,))
         return stopped

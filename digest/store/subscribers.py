@@ -161,10 +161,18 @@ class Subscribers:
                     (rename, list_name, _key(email)),
                 )
             if lift is not None:
-                self.db.execute(
+                lifted = self.db.execute(
                     "DELETE FROM suppressions WHERE email_hash = ? AND reason = ?",
                     (email_hash(email), lift),
-                )
+                ).rowcount
+                if lifted:
+                    # they had left everything and came back for this list: the lists they were
+                    # on before stay left, not silently restored with it
+                    self.db.execute(
+                        """UPDATE subscribers SET status = 'unsubscribed', updated = ?
+                           WHERE email_key = ? AND list != ? AND status = 'active'""",
+                        (now, _key(email), list_name),
+                    )
 
     def leave_list(self, email: str, list_name: str) -> None:
         """The subscriber left one list on the preferences page: the row stays, `unsubscribed`,
@@ -209,6 +217,24 @@ class Subscribers:
             ]
             self.db.execute(f"DELETE FROM subscribers WHERE {where}", params)
         return dict.fromkeys(lists, 1)
+
+    def list_origins(self, list_name: str) -> dict[str, int]:
+        """How many rows of the list each origin brought (file, web, cli, …)."""
+        rows = self.db.all(
+            "SELECT origin, count(*) FROM subscribers WHERE list = ? GROUP BY origin",
+            (list_name,),
+        )
+        return {str(row[0]): int(row[1]) for row in rows}
+
+    def delete_list(self, list_name: str) -> int:
+        """Every row of the list and its file's fingerprint; returns the rows deleted.
+        Suppressions and send records stay: they are about people and issues, not lists."""
+        with self.db.transaction():
+            deleted = self.db.execute(
+                "DELETE FROM subscribers WHERE list = ?", (list_name,)
+            ).rowcount
+            self.db.execute("DELETE FROM subscriber_files WHERE list = ?", (list_name,))
+        return int(deleted)
 
     def subscriber_lists(self) -> list[str]:
         return [

@@ -302,6 +302,17 @@ class SMTPTransport(Transport):
             self._idle.append(client)
         return Delivery(envelope, ok=True, reply="250 accepted")
 
+    async def warm_up(self) -> None:
+        """Open one session now and keep it for the first message, so that a relay refusing us
+        (SMTPSetupError: a 5xx at connect, EHLO, STARTTLS or login) says so before a send
+        changes anything. A temporary failure is left for the send to meet and retry."""
+        async with self._slots:
+            try:
+                client = await self._checkout()
+            except (TimeoutError, aiosmtplib.SMTPException, OSError):
+                return
+            self._idle.append(client)
+
     async def _checkout(self) -> aiosmtplib.SMTP:
         while self._idle:
             client = self._idle.pop()
