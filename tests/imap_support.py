@@ -1,18 +1,22 @@
-"""A real IMAP server for the tests: Debian's dovecot (dovecot-imapd), started in a temporary
-folder with its own minimal configuration: loopback only, one user from a passwd-file, Maildir
-storage, plain IMAP and IMAPS with a certificate from a trustme test CA."""
+"""IMAP servers for the tests: Debian's dovecot (dovecot-imapd), started in a temporary folder
+with its own minimal configuration (loopback only, one user from a passwd-file, Maildir storage,
+plain IMAP and IMAPS with a certificate from a trustme test CA); and a lying one, a socket
+server on loopback written here (`hostile_imap`)."""
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from send_support import free_port
@@ -153,3 +157,116 @@ def _wait_for(server: Dovecot) -> None:
                 log = (server.folder / "dovecot.log").read_text(errors="replace")
                 raise RuntimeError(f"dovecot did not answer: {log[-2000:]}") from None
             time.sleep(0.1)
+
+
+# -- a lying IMAP server ---------------------------------------------------------------------------
+
+
+@dataclass
+class HostileIMAP:
+    """A socket server on loopback that speaks enough IMAP for a client to log in, select and
+    search, and then lies as `lie` says:
+    - "literal": a FETCH of a message's body announces a literal of 99,999,999,999 bytes;
+    - "drip": a FETCH of a message's body is answered one byte every 0.2 s, for at most
+      `drip_seconds`, then the connection is closed;
+    - "uids": SEARCH answers `1 2:* abc 4294967296 3`, and the FETCH of UID 3's body answers
+      with UID 7's;
+    otherwise it answers truthfully about `messages` (UIDs 1, 2, …). Every command it received
+    is in `commands`."""
+
+    messages: list[bytes]
+    lie: str
+    drip_seconds: float = 20.0
+    port: int = 0
+    commands: list[str] = field(default_factory=list)
+
+    def uid_search(self) -> str:
+        if self.lie == "uids":
+            return "1 2:* abc 4294967296 3"
+        return " ".join(str(n) for n in range(1, len(self.messages) + 1))
+
+    def answer(self, conn: socket.socket, tag: str, words: list[str]) -> bool:
+        """Answer one command; False when the session is over."""
+        verb = words[0].upper() if words else ""
+        if verb == "UID" and len(words) > 1:
+            return self.answer_uid(conn, tag, words[1].upper(), words[2:])
+        untagged = {
+            "CAPABILITY": "* CAPABILITY IMAP4rev1 MOVE UIDPLUS\r\n",
+            "SELECT": f"* {len(self.messages)} EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n",
+            "LIST": '* LIST () "." INBOX\r\n',
+            "LOGOUT": "* BYE\r\n",
+        }.get(verb, "")
+        conn.sendall(f"{untagged}{tag} OK {verb} done\r\n".encode())
+        return verb != "LOGOUT"
+
+    def answer_uid(self, conn: socket.socket, tag: str, verb: str, args: list[str]) -> bool:
+        if verb == "SEARCH":
+            conn.sendall(f"* SEARCH {self.uid_search()}\r\n{tag} OK done\r\n".encode())
+            return True
+        if verb != "FETCH":
+            conn.sendall(f"{tag} OK {verb} done\r\n".encode())
+            return True
+        wanted, items = args[0], " ".join(args[1:]).upper()
+        uids = [int(u) for u in wanted.split(",") if u.isdigit()]
+        if "RFC822.SIZE" in items:
+            lines = [
+                f"* {u} FETCH (UID {u} RFC822.SIZE {len(self.messages[u - 1])})\r\n"
+                for u in uids
+                if 0 < u <= len(self.messages)
+            ]
+            conn.sendall("".join(lines).encode() + f"{tag} OK done\r\n".encode())
+            return True
+        if self.lie == "literal":
+            conn.sendall(b"* 1 FETCH (UID 1 BODY[] {99999999999}\r\nFrom: nobody\r\n")
+            time.sleep(self.drip_seconds)
+            return False
+        if self.lie == "drip":
+            stop = time.monotonic() + self.drip_seconds
+            for byte in b"* 1 FETCH (UID 1 BODY[] {100}\r\n" + b"x" * 1000:
+                if time.monotonic() > stop:
+                    return False
+                conn.sendall(bytes([byte]))
+                time.sleep(0.2)
+            return False
+        (uid,) = uids
+        said = 7 if self.lie == "uids" and uid == 3 else uid
+        data = self.messages[(uid - 1) % len(self.messages)]
+        head = f"* {uid} FETCH (UID {said} BODY[] {{{len(data)}}}\r\n".encode()
+        conn.sendall(head + data + f")\r\n{tag} OK done\r\n".encode())
+        return True
+
+    def serve(self, conn: socket.socket) -> None:
+        with conn, conn.makefile("rb") as lines:
+            conn.sendall(b"* OK [CAPABILITY IMAP4rev1 MOVE UIDPLUS] hostile ready\r\n")
+            for raw in lines:
+                line = raw.decode("ascii", "replace").strip()
+                self.commands.append(line)
+                tag, _, rest = line.partition(" ")
+                if not self.answer(conn, tag, rest.split()):
+                    return
+
+
+@contextmanager
+def hostile_imap(
+    messages: list[bytes], lie: str, drip_seconds: float = 20.0
+) -> Iterator[HostileIMAP]:
+    server = HostileIMAP(messages, lie, drip_seconds)
+    listener = socket.create_server(("127.0.0.1", 0))
+    server.port = listener.getsockname()[1]
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = listener.accept()
+                threading.Thread(target=_quietly, args=(server.serve, conn), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield server
+    finally:
+        listener.close()
+
+
+def _quietly(serve: Callable[[socket.socket], None], conn: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        serve(conn)

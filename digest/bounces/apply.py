@@ -10,6 +10,12 @@ and a soft bounce counts for its issue toward `subscribers.bounce_limit` (with t
 failures of our own SMTP sessions, `Store.consecutive_failures`). An address already
 suppressed keeps its reason. Each report × address is recorded once (`bounces`), so a report
 read again counts nothing.
+
+Every message is recognised within `guard.py`'s limits; one it refuses is quarantined (moved
+aside, named with its Message-ID) and the rest of the mailbox goes on. The verdict on a message
+quarantined or not recognised is kept by a hash of its bytes (`bounce_messages`), so none is
+parsed twice. The Message-IDs of an issue stored before they were keyed per issue are proof only
+within LEGACY_MESSAGE_ID_DAYS of its send.
 """
 
 from __future__ import annotations
@@ -18,12 +24,15 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from digest.bounces.recognise import Recognised, recognise
-from digest.bounces.sources import BounceSource, open_source
+from digest.bounces.guard import BUDGET_SECONDS, Refused, fingerprint
+from digest.bounces.recognise import Recognised, recognise_within
+from digest.bounces.sources import BounceSource, BounceSourceError, Item, open_source
 from digest.errors import EXIT_OK, EXIT_PARTIAL
 from digest.message import message_id, one_line
+from digest.store.timeutil import now_utc
 from digest.tokens import BadToken, bounce_token_issue, make_bounce_token, read_unsubscribe_token
 from digest.wording import plural
 
@@ -32,6 +41,12 @@ if TYPE_CHECKING:
     from digest.store import Store
 
 _MESSAGE_ID = re.compile(r"^<digest\.(\d{1,10})\.[0-9a-f]{32}@([^<>\s]+)>$")
+# an issue sent before Message-IDs were keyed per issue (`issues.message_id_key` = ''): its
+# Message-IDs can be computed by brute force, so one quoted in a report proves whose it is only
+# this long after the issue's send began (docs/subscribers.md)
+LEGACY_MESSAGE_ID_DAYS = 14
+# what is remembered of a message not acted on is dropped once it has not been seen this long
+FORGET_AFTER_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,7 @@ class BounceReport:
     outcomes: list[Outcome] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)  # recognised, but about nobody we mail
     left: list[str] = field(default_factory=list)  # unrecognised or unreadable: still there
+    quarantined: list[str] = field(default_factory=list)  # refused: moved aside for a person
 
     @property
     def suppressed(self) -> int:
@@ -80,7 +96,7 @@ class BounceReport:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_PARTIAL if self.left else EXIT_OK
+        return EXIT_PARTIAL if self.left or self.quarantined else EXIT_OK
 
     def summary(self) -> str:
         handled = [
@@ -103,6 +119,8 @@ class BounceReport:
             line += f"; {len(self.unmatched)} about nobody we mail"
         if self.left:
             line += f"; {len(self.left)} left in place (not recognised or unreadable)"
+        if self.quarantined:
+            line += f"; {len(self.quarantined)} quarantined (could not be parsed safely)"
         return line
 
     def to_json(self) -> dict[str, object]:
@@ -115,6 +133,7 @@ class BounceReport:
             "outcomes": [outcome.to_json() for outcome in self.outcomes],
             "unmatched": self.unmatched,
             "left": self.left,
+            "quarantined": self.quarantined,
         }
 
 
@@ -128,6 +147,7 @@ class Resolver:
         self.trust_addresses = trust_addresses
         self._tokens: dict[int, dict[str, str]] = {}
         self._message_ids: dict[tuple[int, str], dict[str, str]] = {}
+        self.expired: set[int] = set()  # unkeyed issues whose Message-IDs prove nothing now
 
     def by_token(self, token: str) -> tuple[str, int] | None:
         issue_id = bounce_token_issue(token)
@@ -151,11 +171,22 @@ class Resolver:
             index: dict[str, str] = {}
             if self.store.has_recipients(issue_id):
                 issue = self.store.issue(issue_id)
-                for email in self.store.issue_recipients(issue_id):
-                    index[message_id(issue, email, domain)] = email
+                if issue.message_id_key or self._legacy_still_proves(issue_id):
+                    for email in self.store.issue_recipients(issue_id):
+                        index[message_id(issue, email, domain)] = email
             self._message_ids[(issue_id, domain)] = index
         found = self._message_ids[(issue_id, domain)].get(value)
         return (found, issue_id) if found else None
+
+    def _legacy_still_proves(self, issue_id: int) -> bool:
+        """Whether an unkeyed issue's Message-IDs still prove anything: only within
+        LEGACY_MESSAGE_ID_DAYS of its send (when genuine reports about it arrive)."""
+        started, finished = self.store.issue_send_times(issue_id)
+        sent = started or finished
+        if sent is None or now_utc() - sent > timedelta(days=LEGACY_MESSAGE_ID_DAYS):
+            self.expired.add(issue_id)
+            return False
+        return True
 
     def by_list_token(self, token: str) -> tuple[str, str] | None:
         try:
@@ -248,57 +279,124 @@ def process_source(
     source: BounceSource,
     *,
     on_left: Callable[[str], None] | None = None,
+    seconds: float = BUDGET_SECONDS,
 ) -> BounceReport:
-    """Read every message of `source`, apply what it says, and move what was handled."""
+    """Read every message of `source`, apply what it says, and move what was handled; a message
+    that cannot be parsed safely within `seconds` is quarantined, and none is parsed twice."""
     from digest.tokens import load_verification_secrets
 
     config = project.config
     secrets = load_verification_secrets(project.state_dir, config.secret, config.previous_secrets)
     resolver = Resolver(project.store, secrets, trust_addresses=config.bounces_trust_addresses)
-    report = BounceReport(source=source.description)
+    reading = _Reading(project, source, resolver, BounceReport(source.description), on_left)
     for item in source:
-        report.read += 1
+        reading.report.read += 1
+        reading.one(item, seconds)
+    for problem in source.problems:
+        reading.leave(problem)
+    project.store.forget_old_messages(FORGET_AFTER_DAYS)
+    return reading.report
+
+
+@dataclass
+class _Reading:
+    project: Project
+    source: BounceSource
+    resolver: Resolver
+    report: BounceReport
+    on_left: Callable[[str], None] | None
+
+    def one(self, item: Item, seconds: float) -> None:
         if item.error or not item.data:
-            _leave(report, on_left, f"{item.name}: cannot be read ({item.error or 'empty'})")
-            continue
-        found = recognise(item.data, config.bounce_address)
+            self.leave(f"{item.name}: cannot be read ({item.error or 'empty'})")
+            return
+        store = self.project.store
+        mark = fingerprint(item.data, whole=item.whole)
+        if remembered := store.message_verdict(mark.digest):
+            verdict, detail = remembered
+            if verdict == "quarantined":
+                self.quarantine(item, mark.message_id, detail)
+            else:
+                self.leave(f"{item.name}: {detail} (as when first read; not parsed again)")
+            return
+        try:
+            found = recognise_within(
+                item.data, self.project.config.bounce_address, whole=item.whole, seconds=seconds
+            )
+        except Refused as refused:
+            store.remember_message(mark.digest, "quarantined", refused.reason, mark.message_id)
+            self.quarantine(item, mark.message_id, refused.reason)
+            return
         if found.kind == "unknown":
-            _leave(report, on_left, f"{item.name}: {found.detail}")
-            continue
+            store.remember_message(mark.digest, "unknown", found.detail, mark.message_id)
+            self.leave(f"{item.name}: {found.detail}")
+            return
+        self.apply(item, found)
+
+    def apply(self, item: Item, found: Recognised) -> None:
         if found.kind == "ignored":
-            report.kinds["ignored"] += 1
-            source.done(item)
-            continue
-        targets = resolver.targets(found)
+            self.report.kinds["ignored"] += 1
+            self.source.done(item)
+            return
+        targets = self.resolver.targets(found)
         if not targets:
             if found.kind == "unsubscribe":
-                _leave(report, on_left, f"{item.name}: an unsubscribe request without our token")
-                continue
-            if readers := [address for address, _ in resolver.named(found)]:
-                _leave(
-                    report,
-                    on_left,
+                self.leave(f"{item.name}: an unsubscribe request without our token")
+                return
+            if readers := [address for address, _ in self.resolver.named(found)]:
+                self.leave(
                     f"{item.name}: a {found.kind} naming {one_line(', '.join(readers[:3]), 200)}"
-                    " with nothing of ours in it (no VERP token, Message-ID or signed link), so"
-                    " it may be forged (`bounces.trust_addresses` accepts such reports)",
+                    f" with nothing of ours in it (no VERP token, Message-ID or signed link"
+                    f"{self._expired(found)}), so it may be forged (`bounces.trust_addresses`"
+                    " accepts such reports)"
                 )
-                continue
-            named = ", ".join(found.addresses[:3]) or "no address"
-            report.unmatched.append(f"{item.name}: a {found.kind} about {one_line(named, 200)}")
+                return
+            named = one_line(", ".join(found.addresses[:3]), 200) or "no address"
+            self.report.unmatched.append(f"{item.name}: a {found.kind} about {named}")
         for target in targets:
-            report.kinds[target.kind] += 1
-            report.outcomes.append(
-                apply_target(project.store, target, found.key, item.name, config.bounce_limit)
+            self.report.kinds[target.kind] += 1
+            self.report.outcomes.append(
+                apply_target(
+                    self.project.store,
+                    target,
+                    found.key,
+                    item.name,
+                    self.project.config.bounce_limit,
+                )
             )
-        source.done(item)
-    return report
+        self.source.done(item)
 
+    def _expired(self, found: Recognised) -> str:
+        issues = sorted(
+            int(match.group(1))
+            for value in found.message_ids
+            if (match := _MESSAGE_ID.match(value)) and int(match.group(1)) in self.resolver.expired
+        )
+        if not issues:
+            return ""
+        return (
+            f"; the Message-ID of issue {issues[0]} it quotes is no proof more than"
+            f" {LEGACY_MESSAGE_ID_DAYS} days after that issue's send, since it was not keyed"
+        )
 
-def _leave(report: BounceReport, on_left: Callable[[str], None] | None, line: str) -> None:
-    line = f"{report.source}: {line}; left in place"
-    report.left.append(line)
-    if on_left is not None:
-        on_left(line)
+    def quarantine(self, item: Item, message_id: str, reason: str) -> None:
+        line = f"{self.report.source}: {item.name} (Message-ID {message_id or 'none'}): {reason}"
+        try:
+            self.source.quarantine(item)
+            line += f"; quarantined in {self.source.quarantine_name}"
+        except BounceSourceError as exc:
+            line += f"; left in place, not read again (cannot quarantine it: {exc})"
+        self.report.quarantined.append(line)
+        if self.on_left is not None:
+            self.on_left(line)
+
+    def leave(self, line: str) -> None:
+        if not line.startswith(f"{self.report.source}: "):
+            line = f"{self.report.source}: {line}"
+        line += "; left in place"
+        self.report.left.append(line)
+        if self.on_left is not None:
+            self.on_left(line)
 
 
 def process_bounces(
@@ -307,10 +405,9 @@ def process_bounces(
     *,
     allow_plaintext: bool = False,
     on_left: Callable[[str], None] | None = None,
+    seconds: float = BUDGET_SECONDS,
 ) -> BounceReport:
     """`digest bounces SOURCE`: SOURCE, or `[bounces] source`."""
-    from digest.bounces.sources import BounceSourceError
-
     config = project.config
     spec = spec or config.bounces_source
     if not spec:
@@ -325,4 +422,4 @@ def process_bounces(
         ca_file=config.ca_file,
         timeout=config.timeout,
     ) as source:
-        return process_source(project, source, on_left=on_left)
+        return process_source(project, source, on_left=on_left, seconds=seconds)

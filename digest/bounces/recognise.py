@@ -30,6 +30,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from flufl.bounce import all_failures
 
+from digest.bounces.guard import (
+    BUDGET_SECONDS,
+    Refused,
+    check_shape,
+    time_budget,
+    trim_for_detectors,
+)
 from digest.message import one_line
 from digest.tokens import TOKEN_PLACEHOLDER, bounce_token_issue
 
@@ -71,10 +78,33 @@ class Recognised:
     addresses: list[str] = field(default_factory=list)  # who the report is about (no proof)
 
 
+def recognise_within(
+    data: bytes, bounce_template: str = "", *, whole: bool = True, seconds: float = BUDGET_SECONDS
+) -> Recognised:
+    """`recognise`, within the limits of `guard.py`: Refused, with one line saying why, when the
+    message is too large or too deep to parse, takes longer than `seconds`, or breaks the parser
+    or a detector in any way."""
+    check_shape(data, whole=whole)
+    try:
+        with time_budget(seconds, "recognising it"):
+            return recognise(data, bounce_template)
+    except Refused:
+        raise
+    except RecursionError:
+        raise Refused("nested too deeply for the parser") from None
+    except MemoryError:
+        raise Refused("the parser ran out of memory on it") from None
+    except Exception as exc:
+        why = f"{type(exc).__name__}: {one_line(str(exc), 200)}"
+        raise Refused(f"the parser failed on it ({why})") from None
+
+
 def recognise(data: bytes, bounce_template: str = "") -> Recognised:
     """What `data` (one whole message) is; `bounce_template` is `transport.bounce_address`,
-    whose `{token}` part is read from the addresses the report went to."""
+    whose `{token}` part is read from the addresses the report went to. Unguarded: the
+    bounce mailbox goes through `recognise_within`."""
     message = message_from_bytes(data)
+    trim_for_detectors(message)
     key = one_line(str(message.get("Message-ID", "")), 200) or (
         "sha256:" + hashlib.sha256(data).hexdigest()
     )
@@ -120,8 +150,7 @@ def _bounce(found: Recognised, message: Message) -> bool:
     try:
         temporary, permanent = all_failures(message)
     except Exception as exc:  # a detector meeting a shape it does not expect
-        found.kind, found.detail = "unknown", f"the bounce detectors failed on it ({exc})"
-        return True
+        raise Refused(f"a bounce detector failed on it ({one_line(str(exc), 200)})") from None
     blocks = list(_dsn_blocks(message))
     if not temporary and not permanent:
         if blocks:

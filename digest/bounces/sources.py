@@ -3,34 +3,37 @@
     for message in source:        # every message still in the mailbox
         ...                        # recognised and applied
         source.done(message)       # handled: never read again
+        source.quarantine(message) # or: refused (it broke the parser, or cost too much)
     source.close()                 # what close commits (mbox, IMAP) is kept
 
-Handled messages are moved, never deleted, so a person can look at what was done:
-- Maildir: renamed into its `.Processed` subfolder (Maildir++), flagged seen: atomic per message;
+Handled and quarantined messages are moved, never deleted, so a person can look at them:
+- Maildir: renamed into its `.Processed` subfolder (Maildir++), flagged seen, or into
+  `.digest-quarantine`, flags kept: atomic per message;
 - mbox: under the mailbox's lock (fcntl and a dot-lock, as MTAs take it), rewritten at close
-  with only the messages left unhandled, through a temporary file renamed into place;
-- IMAP: flagged \\Seen and moved (MOVE, else COPY + \\Deleted + UID EXPUNGE) into the
-  mailbox's `Processed` child at close; read with BODY.PEEK, so what is left stays unread.
-Unhandled messages stay exactly as they were.
+  with only the messages left unhandled, through a temporary file renamed into place; the
+  quarantined ones are first appended to the mbox file `NAME.digest-quarantine` beside it;
+- IMAP (`imap.py`): flagged \\Seen and moved (MOVE, else COPY + \\Deleted + UID EXPUNGE) into
+  the mailbox's `Processed` child at close, the quarantined ones unflagged into its
+  `digest-quarantine` child; read with BODY.PEEK, so what is left stays unread.
+Unhandled messages stay exactly as they were. No source reads more than `MAX_MESSAGE_BYTES`
+of one message: a larger one comes with its first bytes only (`Item.whole` false).
 """
 
 from __future__ import annotations
 
-import contextlib
-import imaplib
 import mailbox
 import os
 import re
-import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from typing import Protocol
 
+from digest.bounces.guard import MAX_MESSAGE_BYTES
 from digest.errors import EXIT_PARTIAL, DigestError
 
 PROCESSED = "Processed"
-PASSWORD_VARIABLE = "DIGEST_IMAP_PASSWORD"
+QUARANTINE = "digest-quarantine"
 
 
 class BounceSourceError(DigestError):
@@ -52,10 +55,13 @@ class Item:
     data: bytes
     key: str
     error: str = ""  # why it could not be read (it stays where it is)
+    whole: bool = True  # False: larger than MAX_MESSAGE_BYTES, `data` is its beginning
 
 
 class BounceSource:
     description: str
+    quarantine_name: str  # where `quarantine` puts a message, for the line that says so
+    problems: list[str] | tuple[str, ...] = ()  # what the mailbox said that was not believed
 
     def __iter__(self) -> Iterator[Item]:
         raise NotImplementedError
@@ -63,8 +69,12 @@ class BounceSource:
     def done(self, item: Item) -> None:
         raise NotImplementedError
 
+    def quarantine(self, item: Item) -> None:
+        """Move a message recognition refused out of the way, kept as it is."""
+        raise NotImplementedError
+
     def close(self) -> None:
-        """Commit what `done` marked (mbox, IMAP) and let go of the mailbox."""
+        """Commit what `done` and `quarantine` marked (mbox, IMAP) and let go of the mailbox."""
 
     def __enter__(self) -> BounceSource:
         return self
@@ -85,6 +95,8 @@ def open_source(
     """The mailbox `spec` names: `imaps://user@host[:port]/MAILBOX` (or `imap://` when
     `allow_plaintext`), else a path (relative to `base`) to a Maildir folder or an mbox file."""
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", spec):
+        from digest.bounces.imap import IMAPSource
+
         return IMAPSource.from_url(
             spec,
             allow_plaintext=allow_plaintext,
@@ -105,6 +117,16 @@ def open_source(
     )
 
 
+class _Readable(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+def read_capped(file: _Readable) -> tuple[bytes, bool]:
+    """At most MAX_MESSAGE_BYTES of a message, and whether that was all of it."""
+    data = file.read(MAX_MESSAGE_BYTES + 1)
+    return data[:MAX_MESSAGE_BYTES], len(data) <= MAX_MESSAGE_BYTES
+
+
 # -- Maildir --------------------------------------------------------------------------------------
 
 
@@ -113,6 +135,7 @@ class MaildirSource(BounceSource):
         self.path = path
         self.description = str(path)
         self.processed = path / f".{PROCESSED}"
+        self.quarantine_name = str(path / f".{QUARANTINE}")
 
     def __iter__(self) -> Iterator[Item]:
         for sub in ("new", "cur"):
@@ -123,31 +146,39 @@ class MaildirSource(BounceSource):
             for name in names:
                 if name.startswith("."):
                     continue
+                key = f"{sub}/{name}"
                 try:
-                    data = (self.path / sub / name).read_bytes()
+                    with (self.path / key).open("rb") as file:
+                        data, whole = read_capped(file)
                 except FileNotFoundError:
                     continue  # moved away meanwhile (another reader)
                 except OSError as exc:
-                    yield Item(f"{sub}/{name}", b"", f"{sub}/{name}", str(exc.strerror))
+                    yield Item(key, b"", key, str(exc.strerror))
                     continue
-                yield Item(f"{sub}/{name}", data, f"{sub}/{name}")
+                yield Item(key, data, key, whole=whole)
 
     def done(self, item: Item) -> None:
+        self._move(item, self.processed, seen=True)
+
+    def quarantine(self, item: Item) -> None:
+        self._move(item, Path(self.quarantine_name), seen=False)
+
+    def _move(self, item: Item, folder: Path, *, seen: bool) -> None:
         try:
             for sub in ("new", "cur", "tmp"):
-                (self.processed / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
-            (self.processed / "maildirfolder").touch()
+                (folder / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+            (folder / "maildirfolder").touch()
         except OSError as exc:
-            raise BounceSourceError(f"{self.processed}: cannot create: {exc.strerror}") from None
+            raise BounceSourceError(f"{folder}: cannot create: {exc.strerror}") from None
         base, _, info = item.key.partition("/")[2].partition(":2,")
-        flags = "".join(sorted(set(info) | {"S"}))
+        flags = "".join(sorted(set(info) | ({"S"} if seen else set())))
         try:
-            os.rename(self.path / item.key, self.processed / "cur" / f"{base}:2,{flags}")
+            os.rename(self.path / item.key, folder / "cur" / f"{base}:2,{flags}")
         except FileNotFoundError:
             pass  # another reader moved it first; the store counted it once
         except OSError as exc:
             raise BounceSourceError(
-                f"{self.path / item.key}: cannot move it into {self.processed}: {exc.strerror}"
+                f"{self.path / item.key}: cannot move it into {folder}: {exc.strerror}"
             ) from None
 
 
@@ -158,6 +189,7 @@ class MboxSource(BounceSource):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.description = str(path)
+        self.quarantine_name = f"{path}.{QUARANTINE}"
         with path.open("rb") as f:
             start = f.read(5)
         if start and start != b"From ":
@@ -172,187 +204,50 @@ class MboxSource(BounceSource):
         except OSError as exc:
             raise BounceSourceError(f"{path}: cannot lock: {exc.strerror}") from None
         self._done: list[str] = []
+        self._quarantined: list[str] = []
         # the mailbox's own keys (numbers, whatever typeshed says), by the text Item carries
         self._keys = {str(key): key for key in self._box.iterkeys()}
 
     def __iter__(self) -> Iterator[Item]:
         for number, (name, key) in enumerate(self._keys.items(), start=1):
-            yield Item(f"message {number}", self._box.get_bytes(key), name)
+            data, whole = read_capped(self._box.get_file(key))
+            yield Item(f"message {number}", data, name, whole=whole)
 
     def done(self, item: Item) -> None:
         self._done.append(item.key)
 
+    def quarantine(self, item: Item) -> None:
+        self._quarantined.append(item.key)
+
     def close(self) -> None:
         try:
-            for name in self._done:
+            self._keep_quarantined()
+            for name in self._done + self._quarantined:
                 self._box.remove(self._keys[name])
-            if self._done:
+            if self._done or self._quarantined:
                 self._box.flush()  # a temporary file renamed over the mailbox
         except OSError as exc:
             raise BounceSourceError(
                 f"{self.path}: cannot rewrite it without the handled messages: {exc.strerror}"
             ) from None
         finally:
-            self._done = []
+            self._done = self._quarantined = []
             self._box.unlock()
             self._box.close()
 
-
-# -- IMAP -----------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _connection_errors(where: str, doing: str) -> Iterator[None]:
-    """A connection lost or a command refused mid-session: the next run tries again."""
-    try:
-        yield
-    except (OSError, imaplib.IMAP4.error) as exc:
-        raise BounceSourceUnavailable(f"{where}: {doing} failed: {exc}") from None
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-class IMAPSource(BounceSource):
-    def __init__(
-        self,
-        client: imaplib.IMAP4,
-        mailbox_name: str,
-        description: str,
-    ) -> None:
-        self.client = client
-        self.mailbox = mailbox_name
-        self.description = description
-        self._done: list[str] = []
-
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        allow_plaintext: bool,
-        ca_file: str,
-        timeout: float,
-        env: os._Environ[str] | dict[str, str],
-    ) -> IMAPSource:
-        parts = urlsplit(url)
-        usage = "the bounce source must look like imaps://user@host[:port]/MAILBOX"
+    def _keep_quarantined(self) -> None:
+        """Append the quarantined messages, whole, to the quarantine mbox before the mailbox
+        loses them: a crash in between leaves a copy in both, never in neither."""
+        if not self._quarantined:
+            return
+        kept = mailbox.mbox(self.quarantine_name, create=True)
+        kept.lock()
         try:
-            port = parts.port
-        except ValueError:
-            raise BounceSourceError(f"{url}: the port is not a number; {usage}") from None
-        if parts.scheme not in ("imaps", "imap") or not parts.hostname or not parts.username:
-            raise BounceSourceError(f"{url}: {usage}")
-        if parts.password is not None:
-            raise BounceSourceError(
-                f"{parts.scheme}://{parts.hostname}: a password in the URL is refused (it would"
-                f" show in process lists and logs); put it in {PASSWORD_VARIABLE}"
-            )
-        if parts.scheme == "imap" and not allow_plaintext:
-            raise BounceSourceError(
-                f"{url}: imap:// sends the password unencrypted; use imaps://, or for a loopback"
-                " test allow it with --allow-plaintext (or `bounces.allow_plaintext = true`)"
-            )
-        mailbox_name = unquote(parts.path.lstrip("/")) or "INBOX"
-        if not mailbox_name.isascii() or any(c in mailbox_name for c in "\r\n\0"):
-            raise BounceSourceError(f"{url}: the mailbox name must be plain ASCII")
-        password = env.get(PASSWORD_VARIABLE)
-        if not password:
-            raise BounceSourceError(f"{url}: set the mailbox's password in {PASSWORD_VARIABLE}")
-        user, host = unquote(parts.username), parts.hostname
-        where = f"{parts.scheme}://{parts.username}@{host}:{port or ''}".rstrip(":")
-        where += f"/{mailbox_name}"
-        try:
-            if parts.scheme == "imaps":
-                context = ssl.create_default_context()
-                if ca_file:
-                    context.load_verify_locations(ca_file)
-                client: imaplib.IMAP4 = imaplib.IMAP4_SSL(
-                    host, port or 993, ssl_context=context, timeout=timeout
-                )
-            else:
-                client = imaplib.IMAP4(host, port or 143, timeout=timeout)
-        except ssl.SSLError as exc:
-            raise BounceSourceError(f"{where}: TLS failed: {exc.reason or exc}") from None
-        except (OSError, imaplib.IMAP4.error) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            raise BounceSourceUnavailable(f"{where}: cannot connect: {reason}") from None
-        try:
-            client.login(user, password)
-        except (OSError, imaplib.IMAP4.abort) as exc:
-            raise BounceSourceUnavailable(f"{where}: LOGIN failed: {exc}") from None
-        except imaplib.IMAP4.error:
-            with contextlib.suppress(OSError, imaplib.IMAP4.error):
-                client.logout()
-            raise BounceSourceError(
-                f"{where}: the server refused the login for {user} (check {PASSWORD_VARIABLE})"
-            ) from None
-        with _connection_errors(where, "SELECT"):
-            status, _ = client.select(_quoted(mailbox_name))
-        if status != "OK":
-            client.logout()
-            raise BounceSourceError(f"{where}: no mailbox {mailbox_name!r} on the server")
-        return cls(client, mailbox_name, where)
-
-    def _uid(self, *args: str) -> list[object]:
-        with _connection_errors(self.description, args[0]):
-            status, data = self.client.uid(*args)
-        if status != "OK":
-            raise BounceSourceUnavailable(f"{self.description}: {args[0]} refused: {data!r}")
-        return list(data)
-
-    def __iter__(self) -> Iterator[Item]:
-        (found,) = self._uid("SEARCH", "UNDELETED") or [b""]
-        for uid in found.decode().split() if isinstance(found, bytes) else []:
-            data = b""
-            for piece in self._uid("FETCH", uid, "(BODY.PEEK[])"):
-                if isinstance(piece, tuple):
-                    data = piece[1]
-            yield Item(f"UID {uid}", data, uid)
-
-    def done(self, item: Item) -> None:
-        self._done.append(item.key)
-
-    def _capabilities(self) -> set[str]:
-        """What the server offers once logged in (imaplib keeps only the greeting's list)."""
-        status, data = self.client.capability()
-        words = data[0].decode().upper().split() if status == "OK" and data and data[0] else []
-        return {*words, *self.client.capabilities}
-
-    def _processed_mailbox(self) -> str:
-        """`MAILBOX<delimiter>Processed`, created when missing."""
-        status, data = self.client.list('""', _quoted(self.mailbox))
-        delimiter = "/"
-        if status == "OK" and data and isinstance(data[0], bytes):
-            match = re.match(rb'\(.*?\) (?:"(.)"|NIL)', data[0])
-            if match and match.group(1):
-                delimiter = match.group(1).decode()
-        name = f"{self.mailbox}{delimiter}{PROCESSED}"
-        self.client.create(_quoted(name))  # "already exists" is a NO, and fine
-        return name
-
-    def close(self) -> None:
-        try:
-            with _connection_errors(self.description, "moving the handled messages"):
-                self._move_done()
+            for name in self._quarantined:
+                # bytes, never a parsed message: parsing is what it was quarantined for
+                kept.add(self._box.get_bytes(self._keys[name], from_=True))
+            kept.flush()
+            os.chmod(self.quarantine_name, 0o600)
         finally:
-            self._done = []
-            with contextlib.suppress(OSError, imaplib.IMAP4.error):
-                self.client.logout()
-
-    def _move_done(self) -> None:
-        if self._done:
-            uids = ",".join(self._done)
-            target = _quoted(self._processed_mailbox())
-            self._uid("STORE", uids, "+FLAGS.SILENT", "(\\Seen)")
-            capabilities = self._capabilities()
-            if "MOVE" in capabilities:
-                self._uid("MOVE", uids, target)
-            else:
-                self._uid("COPY", uids, target)
-                self._uid("STORE", uids, "+FLAGS.SILENT", "(\\Deleted)")
-                if "UIDPLUS" in capabilities:
-                    self._uid("EXPUNGE", uids)
-                else:
-                    self.client.expunge()
+            kept.unlock()
+            kept.close()

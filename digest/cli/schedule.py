@@ -56,7 +56,7 @@ def run_command(
         send_options={"backend": transport, "insecure": insecure},
     )
     if report.bounces is not None:
-        for line in report.bounces.left:
+        for line in [*report.bounces.left, *report.bounces.quarantined]:
             console.print(line)
         console.print(report.bounces.summary())
     if report.bounce_problem:
@@ -113,6 +113,6 @@ def run_command(
         print(line)
     # exit codes as for `digest send`: bad inputs are named on stderr but do not fail the run
     failed = report.send is not None and report.send.run.failed > 0
-    bounces_left = report.bounce_problem or (report.bounces and report.bounces.left)
+    bounces_left = report.bounce_problem or (report.bounces and report.bounces.exit_code)
     if report.outcome in ("partial", "in-progress") or failed or bounces_left:
         raise typer.Exit(EXIT_PARTIAL)

@@ -3,10 +3,13 @@ report × address, and what they need to find whose they are."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from digest.store.database import Database
 from digest.store.timeutil import now_utc
 
 BOUNCE_KINDS = ("hard", "soft", "complaint", "unsubscribe")
+MESSAGE_VERDICTS = ("quarantined", "unknown")
 
 
 class Bounces:
@@ -49,3 +52,36 @@ class Bounces:
             (key, key),
         )
         return (str(row[0]), None) if row is not None else None
+
+    def message_verdict(self, digest: str) -> tuple[str, str] | None:
+        """(verdict, detail) remembered for the bounce-mailbox message with this fingerprint,
+        and it is seen again now; None: never seen."""
+        row = self.db.one("SELECT verdict, detail FROM bounce_messages WHERE digest = ?", (digest,))
+        if row is None:
+            return None
+        self.db.execute(
+            "UPDATE bounce_messages SET last_seen = ? WHERE digest = ?",
+            (now_utc().isoformat(), digest),
+        )
+        return str(row[0]), str(row[1])
+
+    def remember_message(self, digest: str, verdict: str, detail: str, message_id: str) -> None:
+        """What became of a message that was not acted on, so it is not read again."""
+        if verdict not in MESSAGE_VERDICTS:
+            raise ValueError(verdict)
+        now = now_utc().isoformat()
+        self.db.execute(
+            """INSERT INTO bounce_messages
+                   (digest, verdict, detail, message_id, first_seen, last_seen)
+               VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT (digest) DO UPDATE SET verdict = excluded.verdict,
+                   detail = excluded.detail, last_seen = excluded.last_seen""",
+            (digest, verdict, detail, message_id, now, now),
+        )
+
+    def forget_old_messages(self, days: int) -> int:
+        """Drop what is remembered of messages not seen for `days` (gone from the mailbox)."""
+        cutoff = (now_utc() - timedelta(days=days)).isoformat()
+        return int(
+            self.db.execute("DELETE FROM bounce_messages WHERE last_seen < ?", (cutoff,)).rowcount
+        )

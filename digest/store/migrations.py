@@ -180,6 +180,20 @@ TEMPLATES: list[str] = [
     """
     ALTER TABLE issues ADD COLUMN message_id_key TEXT NOT NULL DEFAULT '';
     """,
+    # What the bounce mailbox held that could not be acted on, by a hash of its bytes
+    # (digest.bounces.guard.fingerprint): a message quarantined (it broke the parser or cost too
+    # much) or not recognised (left in place) is never parsed twice. last_seen lets rows of
+    # messages long gone be pruned.
+    """
+    CREATE TABLE bounce_messages (
+        digest TEXT PRIMARY KEY,
+        verdict TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        message_id TEXT NOT NULL DEFAULT '',
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL
+    );
+    """,
 ]
 
 
