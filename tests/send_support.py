@@ -423,3 +423,18 @@ def relay_with_login() -> tuple[Relay, Authenticator, str]:
     authenticator = Authenticator()
     relay = Relay(FaultyRelay(), authenticator=authenticator, auth_require_tls=False).start()
     return relay, authenticator, f"smtp://mailer@127.0.0.1:{relay.port}?starttls=no"
+
+
+class FakeClock:
+    """A clock for the pacing classes: `sleep` moves time on at once and remembers each pause."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += max(seconds, 0.0)
