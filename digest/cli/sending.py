@@ -177,6 +177,13 @@ def _summarise(report: SendReport) -> None:
             f" built, {report.run.skipped} would be skipped; nothing sent"
         )
         return
+    if report.already_sent is not None:
+        console.print(
+            f"issue {report.issue_id} ({report.issue_key}) was already sent on"
+            f" {report.already_sent:%Y-%m-%d %H:%M} UTC: nothing sent. Issue total: sent"
+            f" {counts['sent']}, failed {counts['failed']}, skipped {counts['skipped']}"
+        )
+        return
     run = report.run
     console.print(
         f"issue {report.issue_id} ({report.issue_key}) via {report.transport}: this run sent"

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import math
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from digest.desk import approve, current_parts
@@ -103,6 +104,8 @@ async def send_issue_async(
     if dry_run:
         issue = current_parts(project, issue)  # a draft as it would go: not approved by a look
         return dry_run_report(project, issue, Messages(project, issue), list_name)
+    if issue.status == "sent" and list_name is None:
+        return _already_sent(project, issue)
     explicit = backend is not None
     transport = transport or choose_transport(
         project, smtp_url=smtp_url, insecure=insecure, concurrency=concurrency, backend=backend
@@ -156,6 +159,19 @@ async def send_issue_async(
         transport=describe_transport(transport),
         warnings=problems + run.outcomes.warnings,
         replies=+run.outcomes.replies,
+    )
+
+
+def _already_sent(project: Project, issue: Issue) -> SendReport:
+    """A sent issue is finished: a repeated `digest send` confirms it, touching nothing (not
+    the relay, not its finish time), and names when it was sent."""
+    _, finished = project.store.issue_send_times(issue.id)
+    return SendReport(
+        issue_id=issue.id,
+        issue_key=issue.key,
+        counts=project.store.send_counts(issue.id),
+        transport=(project.store.issue_transport(issue.id) or "").partition(" ")[2],
+        already_sent=finished or datetime.now(UTC),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from digest.errors import EXIT_OK, EXIT_PARTIAL, DigestError
 from digest.store import SendCounts
@@ -55,6 +56,8 @@ class SendReport:
     warnings: list[str] = field(default_factory=list)
     # the replies of this run's failed and deferred messages, with how many got each
     replies: Counter[str] = field(default_factory=Counter)
+    # the issue was sent before this run, which sent nothing: when it first finished
+    already_sent: datetime | None = None
 
     @property
     def remaining(self) -> int:
