@@ -18,7 +18,7 @@ from digest.cli import app
 from digest.desk import approve
 from digest.project import Project
 from digest.send import snapshot_recipients
-from digest.send.engine import CLAIM_POLL
+from digest.send.feed import CLAIM_POLL
 
 runner = CliRunner()
 

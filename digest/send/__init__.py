@@ -5,7 +5,8 @@ One module per concern (docs/architecture.md, "The send package"):
 - `issue`: `send_issue`, the sequence: preflight, approval, snapshot, taking part, the engine;
 - `preflight`: the checks before anything changes (a real sender, a list, the relay's login);
 - `lock`: who may send (an flock on SQLite, registered workers with leases on PostgreSQL);
-- `engine`: one worker's run, claiming rows and feeding connections;
+- `engine`: one worker's run: each message built, paced, sent and its outcome acted on;
+- `feed`: where the next row comes from: the store's claims and this run's retries;
 - `outcomes`: recording what became of each message, bounces, the circuit breaker;
 - `policy`: what a relay's reply means for the send (sent, the address's fault, throttling...);
 - `pacing`: the rate, the hourly cap, the shared budget, and yielding when the relay pushes back;
@@ -14,7 +15,8 @@ One module per concern (docs/architecture.md, "The send package"):
 """
 
 from digest.send.dry_run import dry_run_report
-from digest.send.engine import BATCH, MAX_THROTTLES, MAX_UNREACHABLE, Run
+from digest.send.engine import MAX_THROTTLES, MAX_UNREACHABLE, Run
+from digest.send.feed import BATCH, RunSettings
 from digest.send.issue import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_RETRY_BASE,
@@ -52,6 +54,7 @@ __all__ = [
     "Pace",
     "Pushback",
     "Run",
+    "RunSettings",
     "SendLocked",
     "SendPaused",
     "SendProgress",

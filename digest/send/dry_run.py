@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from digest.errors import DigestError
 from digest.models import Issue, Subscriber
 from digest.project import Project
-from digest.send.engine import BATCH
+from digest.send.feed import BATCH
 from digest.send.messages import Messages
 from digest.send.report import SendProgress, SendReport
 from digest.subscribers import iter_subscribers

@@ -13,35 +13,23 @@ store a few at a time and messages are built one at a time: memory does not grow
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import heapq
-import itertools
-import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from digest.errors import DigestError
-from digest.models import Issue, Subscriber
+from digest.models import Issue
+from digest.send.feed import Feed, Item, RunSettings, clock_time
 from digest.send.messages import Messages
 from digest.send.outcomes import Outcomes
-from digest.send.pacing import MAX_RETRY_DELAY, Pace, Pushback
-from digest.send.policy import Verdict, judge
+from digest.send.pacing import Pace, Pushback
+from digest.send.policy import Verdict, asked_delay, judge
 from digest.send.report import SendProgress, SendStopped
 from digest.send.transport import describe_transport
-from digest.store import SendRow
 from digest.transports import Delivery, Transport
 
 if TYPE_CHECKING:
     from digest.project import Project
 
-BATCH = 500  # rows read from the store at a time
-# Rows a worker claims at a time, per connection: enough to keep its connections busy between
-# claims, few enough that the last claims leave no worker idle while another has a long queue.
-CLAIM_PER_CONNECTION = 4
-# a worker with nothing left to claim looks again this often while others hold rows (PostgreSQL)
-CLAIM_POLL = 2.0
 # rounds of connections that could not be opened (refused, no greeting, timed out), each
 # followed by a global pause that doubles, before the send stops: a relay that is down would
 # otherwise cost every row its timeout
@@ -49,25 +37,8 @@ MAX_UNREACHABLE = 4
 # temporary replies about us in a row (throttling), each doubling the global pause, before the
 # send stops and leaves the rest to a later run
 MAX_THROTTLES = 10
-
-
-@dataclass(order=True)
-class _Retry:
-    due: float  # loop time; 0.0 for a row taken straight from the store
-    order: int
-    subscriber: Subscriber = field(compare=False)
-    attempts: int = field(compare=False)  # in this run
-    earlier: int = field(default=0, compare=False)  # in earlier runs
-
-
-@dataclass
-class RunSettings:
-    concurrency: int
-    retry_base: float
-    max_attempts: int
-    max_total_attempts: int
-    worker: str
-    lease: float
+# a pause at least this long (seconds) is announced as it begins
+ANNOUNCE_PAUSE = 1.0
 
 
 class Run:
@@ -84,6 +55,7 @@ class Run:
         *,
         pace: Pace,
         progress: Callable[[SendProgress], None] | None,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         self.store = project.store
         self.issue = issue
@@ -94,6 +66,7 @@ class Run:
         self.pace = pace
         self.pushback = Pushback(settings.concurrency, settings.retry_base)
         self.progress = progress
+        self.notice = notice or (lambda line: None)
         self.outcomes = Outcomes(
             project,
             issue,
@@ -103,10 +76,14 @@ class Run:
             transport_name=describe_transport(transport),
         )
         self.state = self.outcomes.state
-        self._retries: list[_Retry] = []
-        self._order = itertools.count()
-        self._outstanding = 0  # taken from the store or the retry heap, outcome not final yet
-        self._changed = asyncio.Event()
+        self.feed = Feed(
+            self.store,
+            issue,
+            settings,
+            self.outcomes,
+            self.pushback,
+            lambda line: self.notice(line),
+        )
 
     @property
     def fatal(self) -> BaseException | None:
@@ -124,11 +101,11 @@ class Run:
         counts = self.store.send_counts(self.issue.id)
         self.state.total = counts.pending + counts.deferred
         self._report()
-        queue: asyncio.Queue[_Retry | None] = asyncio.Queue(maxsize=self.concurrency)
+        queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=self.concurrency)
         workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.concurrency)]
-        leases = asyncio.create_task(self._keep_leases())
+        leases = asyncio.create_task(self.feed.keep_leases())
         try:
-            await self._feed(queue)
+            await self.feed.run(queue)
             await asyncio.gather(*workers)
         finally:
             for task in [*workers, leases]:
@@ -138,80 +115,7 @@ class Run:
             raise self.fatal
         self.outcomes.finish()
 
-    async def _keep_leases(self) -> None:
-        """Renew this worker's claims while it works, and stop when another worker recorded
-        that the relay refused us."""
-        while True:
-            await asyncio.sleep(self.settings.lease / 3)
-            self.store.renew_leases(self.issue.id, self.settings.worker, self.settings.lease)
-            self._stopped_elsewhere()
-
-    def _stopped_elsewhere(self) -> None:
-        reason = self.store.send_stopped(self.issue.id)
-        if reason and self.fatal is None:
-            self.fatal = SendStopped(f"issue {self.issue.key}: stopped by another worker: {reason}")
-            self._changed.set()
-
-    def _claim(self) -> list[SendRow] | float | None:
-        """The next rows this worker leases; else when to look again (loop time) while other
-        workers hold rows still to send, or something of ours may come back; else None: done."""
-        self._stopped_elsewhere()
-        if self.fatal is not None:
-            return None
-        worker, lease = self.settings.worker, self.settings.lease
-        size = min(BATCH, self.concurrency * CLAIM_PER_CONNECTION)
-        batch = self.store.claim_batch(self.issue.id, worker, lease, size)
-        if batch:
-            return batch
-        now = asyncio.get_running_loop().time()
-        others = self.store.others_lease_until(self.issue.id, worker)
-        if others is not None:
-            # claimed here as soon as that worker's lease lapses (it died), if it does
-            return now + min(max(others - time.time(), 0.0) + 0.1, CLAIM_POLL)
-        return now + CLAIM_POLL if self._retries or self._outstanding else None
-
-    async def _feed(self, queue: asyncio.Queue[_Retry | None]) -> None:
-        loop = asyncio.get_running_loop()
-        buffered: deque[SendRow] = deque()
-        next_claim: float | None = 0.0  # None: nothing left to claim
-        while self.fatal is None:
-            now = loop.time()
-            if self._retries and self._retries[0].due <= now:
-                item = heapq.heappop(self._retries)  # already counted as outstanding
-            elif buffered or (next_claim is not None and next_claim <= now):
-                if not buffered:
-                    claimed = self._claim()
-                    if isinstance(claimed, list):
-                        buffered.extend(claimed)
-                    else:
-                        next_claim = claimed
-                    continue
-                row = buffered.popleft()
-                self._outstanding += 1
-                wait = (row.next_try or 0.0) - time.time()
-                if wait > 0:
-                    # deferred by an earlier run and not due yet: never tried before its time
-                    due = loop.time() + min(wait, MAX_RETRY_DELAY)
-                    retry = _Retry(due, next(self._order), row.subscriber, 0, row.attempts)
-                    heapq.heappush(self._retries, retry)
-                    self.state.retrying += 1
-                    continue
-                item = _Retry(0.0, next(self._order), row.subscriber, 0, row.attempts)
-            elif self._retries or self._outstanding or next_claim is not None:
-                deadlines = [self._retries[0].due] if self._retries else []
-                deadlines += [next_claim] if next_claim is not None else []
-                timeout = min(deadlines) - now if deadlines else None
-                self._changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), timeout)
-                continue
-            else:
-                break
-            await queue.put(item)
-        for _ in range(self.concurrency):
-            await queue.put(None)
-
-    async def _worker(self, queue: asyncio.Queue[_Retry | None]) -> None:
+    async def _worker(self, queue: asyncio.Queue[Item | None]) -> None:
         while (item := await queue.get()) is not None:
             if self.fatal is not None:
                 continue  # stopping: the row stays pending for the next run
@@ -223,19 +127,9 @@ class Run:
                 if not isinstance(exc, Exception):
                     raise
             finally:
-                self._outstanding -= 1
-                self._changed.set()
+                self.feed.done_with()
 
-    def _retry_later(self, item: _Retry, delay: float | None, attempts: int) -> None:
-        if delay is None:
-            return
-        due = asyncio.get_running_loop().time() + delay
-        retry = _Retry(due, next(self._order), item.subscriber, attempts, item.earlier)
-        heapq.heappush(self._retries, retry)
-        self._outstanding += 1  # back in the heap; the worker's finally takes one off
-        self.state.retrying += 1
-
-    async def _deliver(self, item: _Retry) -> None:
+    async def _deliver(self, item: Item) -> None:
         subscriber = item.subscriber
         if self.store.is_suppressed(subscriber.email):
             self.outcomes.skipped(subscriber)
@@ -251,54 +145,92 @@ class Run:
             return
         await self.pushback.take_slot()
         try:
-            await self.pace.wait()
-            started = asyncio.get_running_loop().time()
+            epoch = await self.pushback.clear_to_send(self.pace)
             delivery = await self.transport.send(envelope)
         finally:
             await self.pushback.free_slot()
         if item.due:
             self.state.retrying -= 1
+            self.feed.greylisted_waiting.discard(subscriber.email)
         attempts = item.attempts + 1
-        self._count_unreachable(delivery, started)
-        verdict = judge(delivery, item.earlier + attempts, self.settings.max_total_attempts)
+        self._count_unreachable(delivery, epoch)
+        total = item.earlier + attempts
+        verdict = judge(delivery, total, self.settings.max_total_attempts, item.greylisted)
         if verdict is Verdict.THROTTLED:
-            self._throttled(item, delivery, started)
+            self._throttled(item, delivery, epoch)
+        elif verdict is Verdict.GREYLISTED:
+            self._greylisted(item, delivery)
         else:
-            self.pushback.answered()
+            self.pushback.answered(delivery.ok)
+            if delivery.ok:
+                self.pace.speed_up()
             retry = self.outcomes.record(subscriber, delivery, verdict, attempts, item.earlier)
-            self._retry_later(item, retry, attempts)
+            self.feed.retry_later(item, retry, attempts)
         self._report()
 
-    def _count_unreachable(self, delivery: Delivery, started: float) -> None:
+    def _count_unreachable(self, delivery: Delivery, epoch: int) -> None:
         """Stop after MAX_UNREACHABLE rounds of connections that could not be opened: a relay
         that is down, or accepts TCP but never greets, would cost every row its timeout."""
         if not delivery.unreachable:
             self.pushback.connected()
             return
-        if not self.pushback.connection_failed(started):
+        if not self.pushback.connection_failed(epoch):
             return  # one of a round already counted
         rounds = self.pushback.unreachable
-        if rounds >= MAX_UNREACHABLE and self.fatal is None:
+        if rounds < MAX_UNREACHABLE:
+            self._announce_pause(
+                f"cannot reach the relay ({delivery.reply[:200]}): round {rounds} of"
+                f" {MAX_UNREACHABLE}, everyone waits {self.pushback.pause_left():.1f} s"
+            )
+        elif self.fatal is None:
             self.fatal = SendStopped(
                 f"{describe_transport(self.transport)}: stopped after {rounds}"
                 f" rounds of failed connections ({delivery.reply[:200]}); the rest stays"
                 " deferred: run `digest send` again once the relay answers"
             )
 
-    def _throttled(self, item: _Retry, delivery: Delivery, started: float) -> None:
+    def _announce_pause(self, line: str) -> None:
+        """A pause long enough to notice is said; shorter ones (a small --retry-base) are not."""
+        if self.pushback.pause_left() >= ANNOUNCE_PAUSE:
+            self.notice(line)
+
+    def _throttled(self, item: Item, delivery: Delivery, epoch: int) -> None:
         """A temporary reply about us ("450 4.7.1 too much mail", "421 too busy"): the whole
-        send backs off, with fewer connections and half the rate, and the address keeps its
-        attempts, since retrying it alone would only keep the relay's counter up."""
-        if self.pushback.throttled(started):
+        send backs off, with fewer connections and half the rate, once per event, and the
+        address keeps its attempts, since retrying it alone would only keep the relay's counter
+        up."""
+        if self.pushback.throttled(epoch, asked_delay(delivery.reply)):
+            self.pace.slow_down()
             if self.pushback.throttles > MAX_THROTTLES:
                 self.fatal = SendStopped(
                     f"{describe_transport(self.transport)}: stopped, the relay kept deferring us"
                     f" ({delivery.reply}); the rest stays deferred for a later run: run"
                     " `digest send` again later, or set a lower `transport.rate`"
                 )
-            self.pace.slow_down()
+            else:
+                rate = f", {self.pace.rate:.2g} messages/s" if self.pace.rate else ""
+                self._announce_pause(
+                    f"the relay is throttling us ({delivery.reply[:200]}): everyone waits"
+                    f" {self.pushback.pause_left():.1f} s, then {self.pushback.limit}"
+                    f" {'connection' if self.pushback.limit == 1 else 'connections'}{rate}"
+                )
         self.outcomes.replies[delivery.reply[:200]] += 1
         attempts = item.attempts + 1
         delay = self.pushback.pause_left()
         retry = self.outcomes.defer_uncounted(item.subscriber, delivery.reply, delay, attempts)
-        self._retry_later(item, retry, attempts)
+        self.feed.retry_later(item, retry, attempts)
+
+    def _greylisted(self, item: Item, delivery: Delivery) -> None:
+        """Greylisting: the address is tried again once after the greylisting delay, also
+        beyond --max-attempts, and costs no attempt. The first of a wave is announced."""
+        self.pushback.answered(False)
+        delay = self.settings.greylist_delay
+        self.outcomes.defer_greylisted(item.subscriber, delivery.reply, delay)
+        if not self.feed.greylisted_waiting:
+            self.notice(
+                f"greylisted by the relay ({delivery.reply[:200]}): {item.subscriber.email} and"
+                f" any others greylisted are tried again in {delay:.0f} s, from"
+                f" {clock_time(delay)}"
+            )
+        self.feed.greylisted_waiting.add(item.subscriber.email)
+        self.feed.retry_later(item, delay, item.attempts + 1, greylisted=True)

@@ -15,7 +15,8 @@ from digest.errors import DigestError
 from digest.models import Issue
 from digest.project import Project
 from digest.send.dry_run import dry_run_report
-from digest.send.engine import Run, RunSettings
+from digest.send.engine import Run
+from digest.send.feed import RunSettings
 from digest.send.lock import DEFAULT_LEASE, taking_part, worker_id
 from digest.send.messages import Messages
 from digest.send.pacing import Pace, SharedPace
@@ -82,6 +83,8 @@ async def send_issue_async(
     dry_run: bool = False,
     progress: Callable[[SendProgress], None] | None = None,
     lease: float = DEFAULT_LEASE,
+    greylist_delay: float | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> SendReport:
     """Send `issue` (default: the latest) to its subscribers; see digest/send/engine.py.
 
@@ -89,7 +92,9 @@ async def send_issue_async(
     sending it, DigestError for bad settings or a relay that refuses us outright (rows stay
     pending for a resume), SendPaused when the circuit breaker trips, SendStopped when the
     relay cannot be reached or keeps deferring us. `backend` (`--transport`) chooses the
-    transport explicitly, also when it differs from the one the issue's send started with."""
+    transport explicitly, also when it differs from the one the issue's send started with.
+    `notice` gets one line for each event worth telling while the send runs: the relay
+    throttling us or out of reach, greylisting, a long wait."""
     config = project.config
     concurrency = config.concurrency if concurrency is None else concurrency
     if max_total_attempts is None:
@@ -98,7 +103,8 @@ async def send_issue_async(
         concurrency=concurrency, max_attempts=max_attempts, max_total_attempts=max_total_attempts
     )
     rate = config.rate if rate is None else rate
-    _check_non_negative(retry_base=retry_base, rate=rate)
+    greylist_delay = config.greylist_delay if greylist_delay is None else greylist_delay
+    _check_non_negative(retry_base=retry_base, rate=rate, greylist_delay=greylist_delay)
     issue = resolve_issue(project, issue)
     check_list_exists(project, list_name)
     if dry_run:
@@ -135,11 +141,21 @@ async def send_issue_async(
         max_total_attempts=max_total_attempts,
         worker=worker,
         lease=lease,
+        greylist_delay=greylist_delay,
     )
     with taking_part(project, issue.id, worker, lease):
         check_transport_switch(project, issue, transport, explicit=explicit)
         snapshot_recipients(project, issue, list_name, problems)
-        run = Run(project, issue, transport, messages, settings, pace=pace, progress=progress)
+        run = Run(
+            project,
+            issue,
+            transport,
+            messages,
+            settings,
+            pace=pace,
+            progress=progress,
+            notice=notice,
+        )
         try:
             async with transport:
                 await run.run()

@@ -112,6 +112,15 @@ class Outcomes:
         """Deferred for a reason that is not the address's (a throttle, no connection): the
         stored attempt count, which decides giving up, is untouched; --max-attempts still
         bounds this run's tries."""
+        self.defer_greylisted(subscriber, reply, delay)
+        if attempts < self.max_attempts and self.fatal is None:
+            return delay
+        self.state.deferred += 1
+        return None
+
+    def defer_greylisted(self, subscriber: Subscriber, reply: str, delay: float) -> None:
+        """Deferred for `delay` seconds with no attempt counted: greylisted (the engine retries
+        it once in this run, whatever --max-attempts says), throttled or no session."""
         self.store.mark_send(
             self.issue.id,
             subscriber.email,
@@ -120,10 +129,6 @@ class Outcomes:
             next_try=time.time() + delay,
             count_attempt=False,
         )
-        if attempts < self.max_attempts and self.fatal is None:
-            return delay
-        self.state.deferred += 1
-        return None
 
     def _permanent_failure(self, subscriber: Subscriber, delivery: Delivery) -> None:
         """Count a permanent failure towards the circuit breaker; trip it when
