@@ -162,10 +162,16 @@ def add_dkim_key(root: Path) -> None:
 
 def make_project(root: Path, dataset: Path, recipients: int) -> Path:
     from digest.models import Article, IssueEntry
-    from digest.project import init_project
+    from digest.project import init_project, open_project
     from digest.render import render_issue
 
     project = init_project(root)
+    # a send over SMTP refuses `digest init`'s placeholder sender (digest/send/preflight.py)
+    config = project.config.path
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("digest@example.org", "digest@political-digest.net"))
+    project.close()
+    project = open_project(root)
     for path in project.subscribers_dir.glob("*.csv"):
         path.unlink()
     with (project.subscribers_dir / "readers.csv").open("w", encoding="utf-8") as f:

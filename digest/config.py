@@ -73,6 +73,7 @@ class Config:
     hourly_cap: int = 0  # messages per hour, 0 = unlimited
     timeout: float = 30.0
     max_total_attempts: int = 0  # tries per address over all runs; 0 = 3 × --max-attempts
+    greylist_delay: float = 300.0  # seconds before a greylisted address is tried again
     dkim_selector: str = ""
     dkim_key_file: str = ""
     helo_name: str = ""  # the EHLO name; default: this host's fully-qualified name
@@ -155,6 +156,7 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("transport", "hourly_cap"): ("hourly_cap", int),
     ("transport", "timeout"): ("timeout", (int, float)),
     ("transport", "max_total_attempts"): ("max_total_attempts", int),
+    ("transport", "greylist_delay"): ("greylist_delay", (int, float)),
     ("transport", "dkim_selector"): ("dkim_selector", str),
     ("transport", "dkim_key_file"): ("dkim_key_file", str),
     ("transport", "helo_name"): ("helo_name", str),
@@ -197,6 +199,7 @@ _NON_NEGATIVE = {
     "rate",
     "hourly_cap",
     "max_total_attempts",
+    "greylist_delay",
     "max_send_errors",
     "signups_per_client_hour",
     "confirmations_per_address_day",

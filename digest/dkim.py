@@ -10,6 +10,7 @@ keeps every connection busy.
 from __future__ import annotations
 
 import base64
+from collections import Counter
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
@@ -29,6 +30,7 @@ SIGNED_HEADERS = (
     b"Subject",
     b"Date",
     b"Message-ID",
+    b"Reply-To",
     b"MIME-Version",
     b"Content-Type",
     b"List-Id",
@@ -36,6 +38,28 @@ SIGNED_HEADERS = (
     b"List-Unsubscribe-Post",
     b"Auto-Submitted",
 )
+# Listed in h= once more than they occur (opendkim's OversignHeaders): the extra entry signs
+# "no further one", so a second From, Subject, Reply-To or List-Unsubscribe added on the way
+# (RFC 6376 section 8.15) breaks the signature instead of riding on it.
+OVERSIGNED_HEADERS = frozenset(
+    {b"from", b"subject", b"reply-to", b"list-unsubscribe", b"list-unsubscribe-post"}
+)
+
+
+def headers_to_sign(message: bytes) -> list[bytes]:
+    """h= for this message: each of SIGNED_HEADERS as often as it occurs, the oversigned ones
+    once more (also when absent: a Reply-To added later breaks the signature too)."""
+    head = message.partition(b"\r\n\r\n")[0]
+    names = Counter(
+        line.partition(b":")[0].strip().lower()
+        for line in head.split(b"\r\n")
+        if line and line[:1] not in (b" ", b"\t")
+    )
+    signed: list[bytes] = []
+    for name in SIGNED_HEADERS:
+        lowered = name.lower()
+        signed += [name] * (names[lowered] + (lowered in OVERSIGNED_HEADERS))
+    return signed
 
 
 class _OpenSSLSigned(dkim.DKIM):
@@ -89,17 +113,18 @@ class DKIMSigner:
 
     def sign(self, message: bytes) -> bytes:
         """The message with a DKIM-Signature header in front. Thread-safe."""
+        include = headers_to_sign(message)
         if self._key is None:
             signature = dkim.sign(
                 message,
                 self.selector,
                 self.domain,
                 self.private_key,
-                include_headers=list(SIGNED_HEADERS),
+                include_headers=include,
             )
         else:
             signature = _OpenSSLSigned(message, self._key).sign(
-                self.selector, self.domain, self.private_key, include_headers=list(SIGNED_HEADERS)
+                self.selector, self.domain, self.private_key, include_headers=include
             )
         return bytes(signature) + message
 

@@ -1,8 +1,8 @@
 """Shared pieces for the send tests: a project with a rendered issue, and an aiosmtpd relay on
 loopback that injects faults (451/550 at RCPT, a dropped connection mid-DATA, 421, slow replies,
-a restart) or behaves like a real relay with a problem of its own: one reply to every message
-(about our sender, our content, a quota), a throttle at MAIL FROM, a refused bare HELO name; and
-a server that accepts connections but never greets."""
+a restart or an outage window, greylisting) or behaves like a real relay with a problem of its
+own: one reply to every message (about our sender, our content, a quota), a throttle at MAIL
+FROM, a refused bare HELO name; and a server that accepts connections but never greets."""
 
 from __future__ import annotations
 
@@ -65,6 +65,10 @@ class FaultyRelay:
     # (messages, seconds): at most that many MAIL FROM per window, then "450 4.7.1 too much mail"
     mail_quota: tuple[int, float] | None = None
     mail_log: list[tuple[float, bool]] = field(default_factory=list)  # (time, accepted)
+    # greylisting: the first RCPT of each address is deferred (451 4.7.1, as sqlgrey and Exim
+    # say it), every later one accepted
+    greylist: bool = False
+    greylisted: set[str] = field(default_factory=set)
     helo_names: list[str] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     rcpt_log: list[tuple[str, float]] = field(default_factory=list)  # (address, Unix time)
@@ -117,6 +121,10 @@ class FaultyRelay:
             return "554 5.7.1 <" + address + ">: Relay access denied"
         if self._take(self.temp_rcpt, address):
             return "451 4.2.0 mailbox busy, try again later"
+        if self.greylist and address not in self.greylisted:
+            with self.lock:
+                self.greylisted.add(address)
+            return f"451 4.7.1 <{address}>: Recipient address rejected: Greylisted, come back later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -428,3 +436,18 @@ def relay_with_login() -> tuple[Relay, Authenticator, str]:
     authenticator = Authenticator()
     relay = Relay(FaultyRelay(), authenticator=authenticator, auth_require_tls=False).start()
     return relay, authenticator, f"smtp://mailer@127.0.0.1:{relay.port}?starttls=no"
+
+
+class FakeClock:
+    """A clock for the pacing classes: `sleep` moves time on at once and remembers each pause."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += max(seconds, 0.0)

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from digest.cli import app
 from digest.project import Project, data_path, init_project, open_project
-from digest.send_checks import reserved_domain
+from digest.send.preflight import reserved_domain
 
 runner = CliRunner()
 relay_on_loopback = contextlib.contextmanager(running_relay)

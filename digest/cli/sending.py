@@ -43,7 +43,14 @@ def send_command(
         int | None, typer.Option("--concurrency", help="SMTP connections (default 8).")
     ] = None,
     rate: Annotated[
-        float | None, typer.Option("--rate", help="At most this many messages per second.")
+        float | None,
+        typer.Option(
+            "--rate",
+            help="At most this many messages per second. When the relay pushes back (a"
+            " temporary reply about us, such as 450 4.7.1), everyone pauses for what it asked"
+            " (at most a minute if it did not say), the rate halves and the connections too,"
+            " and both climb back as messages are accepted.",
+        ),
     ] = None,
     retry_base: Annotated[
         float, typer.Option("--retry-base", help="Seconds before the first retry.")
@@ -79,6 +86,14 @@ def send_command(
             help="outbox or smtp: send through this, also when the issue started through another.",
         ),
     ] = None,
+    greylist_delay: Annotated[
+        float | None,
+        typer.Option(
+            "--greylist-delay",
+            help="Seconds before an address the relay greylisted is tried again, once, also"
+            " beyond --max-attempts (default: transport.greylist_delay, 300).",
+        ),
+    ] = None,
     lease: Annotated[
         float,
         typer.Option(
@@ -110,6 +125,7 @@ def send_command(
             max_total_attempts=max_total_attempts,
             dry_run=dry_run,
             lease=lease,
+            greylist_delay=greylist_delay,
         )
     finally:
         project.close()
@@ -157,8 +173,11 @@ def _send_with_progress(project: Project, issue_id: int | None, **options: Any) 
                 rate=state.done / elapsed if elapsed > 0.5 else 0.0,
             )
 
+        def notice(line: str) -> None:
+            console.print(f"[dim]{escape(line)}[/dim]", markup=True)
+
         try:
-            return send_issue(project, issue_id, progress=progress, **options)
+            return send_issue(project, issue_id, progress=progress, notice=notice, **options)
         except KeyboardInterrupt:
             raise Interrupted(
                 "interrupted: messages in flight may go out twice (same Message-ID);"
@@ -175,6 +194,13 @@ def _summarise(report: SendReport) -> None:
             f"issue {report.issue_id} ({report.issue_key}): dry run,"
             f" {plural(report.would_send, 'message')}"
             f" built, {report.run.skipped} would be skipped; nothing sent"
+        )
+        return
+    if report.already_sent is not None:
+        console.print(
+            f"issue {report.issue_id} ({report.issue_key}) was already sent on"
+            f" {report.already_sent:%Y-%m-%d %H:%M} UTC: nothing sent. Issue total: sent"
+            f" {counts['sent']}, failed {counts['failed']}, skipped {counts['skipped']}"
         )
         return
     run = report.run

@@ -187,12 +187,15 @@ class Issues:
         return list(stories.values())
 
     def set_issue_status(self, issue_id: int, status: str) -> None:
-        """`sent` stamps when the send finished; `sending`, the first time, when it started."""
+        """`sent` stamps when the send first finished, `sending` when it first started: a list
+        sent later to a sent issue keeps both (`--since-last` and `digest report` read them)."""
         now = now_utc().isoformat()
         self.db.execute(
-            "UPDATE issues SET status = ?, sent_at = ?, send_started = coalesce(send_started, ?)"
-            " WHERE id = ?",
+            "UPDATE issues SET status = ?,"
+            " sent_at = CASE WHEN ? IN ('sent', 'sending') THEN coalesce(sent_at, ?) END,"
+            " send_started = coalesce(send_started, ?) WHERE id = ?",
             (
+                status,
                 status,
                 now if status == "sent" else None,
                 now if status == "sending" else None,

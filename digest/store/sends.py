@@ -225,12 +225,15 @@ class SendLeases:
             self.db.execute(f"DELETE FROM send_workers WHERE {where}", params)
 
     def others_lease_until(self, issue_id: int, worker: str) -> float | None:
-        """When the last lease other live workers hold on rows still to send ends (None: no
-        such row), so a worker without work knows how long the rest may take."""
+        """When the last lease other workers hold on rows still to send ends (None: no such
+        row), so a worker without work knows how long the rest may take. A lapsed lease counts
+        too (a time in the past): its rows are not finished, and may be in the middle of being
+        claimed by a third worker right now (row locks a claim skips), so only a look after
+        they are claimed or sent can tell whether this worker is done."""
         until = self.db.scalar(
             """SELECT max(lease_until) FROM sends WHERE issue_id = ? AND worker != ?
-               AND status IN ('pending', 'deferred') AND lease_until >= ?""",
-            (issue_id, worker, time.time()),
+               AND status IN ('pending', 'deferred')""",
+            (issue_id, worker),
         )
         return float(until) if until is not None else None
 
