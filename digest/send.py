@@ -549,6 +549,10 @@ class _Run:
                 self._changed.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout)
+                if next_claim is not None and not (self._retries or self._outstanding):
+                    # the last of ours is done: look now, not at a poll set while it was in
+                    # flight (every send ended CLAIM_POLL after its last message)
+                    next_claim = min(next_claim, loop.time())
                 continue
             else:
                 break
