@@ -12,6 +12,13 @@ from typing import Any
 import pytest
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked `slow` first, the rest in their order: the test processes (xdist)
+    start on the long ones and share the short ones out around them, so that the run does not
+    end with one long test still running alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def shared_chromium() -> Iterator[Any]:
     """One headless Chromium for this test process (browser_support.SharedChromium)."""
