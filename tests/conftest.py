@@ -11,39 +11,49 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-# As root, in a sandbox without network: no sandboxing, no background connections.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked `slow` first, the rest in their order: the test processes (xdist)
+    start on the long ones and share the short ones out around them, so that the run does not
+    end with one long test still running alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture(scope="session")
+def shared_chromium() -> Iterator[Any]:
+    """One headless Chromium for this test process (browser_support.SharedChromium)."""
+    from browser_support import SharedChromium
+
+    browser = SharedChromium()
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
-def chromium() -> Callable[[], AbstractContextManager[Any]]:
-    """Open Debian's headless Chromium, driven by Playwright (never a browser download):
-    `with chromium() as browser: ...`. A context manager rather than an open browser, because
-    Playwright's sync API keeps an event loop running that `asyncio.run` must not meet."""
+def chromium(shared_chromium: Any) -> Callable[[], AbstractContextManager[Any]]:
+    """Debian's headless Chromium, driven by Playwright (never a browser download):
+    `with chromium() as browser: ...`; each `browser.new_page()` is a fresh context. The
+    browser is the session's, started once (browser_support.py); Playwright is this test's, and
+    a context manager rather than an open browser, because Playwright's sync API keeps an event
+    loop running that `asyncio.run` must not meet."""
+    from browser_support import CHROMIUM
+
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not at /usr/bin/chromium (apt install chromium)")
 
     @contextmanager
-    def launch() -> Iterator[Any]:
+    def connect() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
 
+        endpoint = shared_chromium.endpoint()
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            browser = playwright.chromium.connect_over_cdp(endpoint)
             try:
                 yield browser
             finally:
-                browser.close()
+                browser.close()  # the contexts this test made, and the connection
 
-    return launch
+    return connect
 
 
 @contextmanager
@@ -90,6 +100,19 @@ def client(project: Any) -> Any:
     from web_support import web_client
 
     return web_client(project)
+
+
+@pytest.fixture(scope="session")
+def dovecot_servers() -> Iterator[Any]:
+    """dovecot on loopback for the whole session, one per capability list
+    (imap_support.DovecotServers); skips where Debian's dovecot is not installed."""
+    from imap_support import DOVECOT, DovecotServers
+
+    if not DOVECOT.exists():
+        pytest.skip("Debian's dovecot is not installed (apt install dovecot-imapd)")
+    servers = DovecotServers()
+    yield servers
+    servers.stop()
 
 
 @pytest.fixture(scope="session")

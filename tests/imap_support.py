@@ -1,12 +1,18 @@
-"""IMAP servers for the tests: Debian's dovecot (dovecot-imapd), started in a temporary folder
-with its own minimal configuration (loopback only, one user from a passwd-file, Maildir storage,
-plain IMAP and IMAPS with a certificate from a trustme test CA); and a lying one, a socket
-server on loopback written here (`hostile_imap`)."""
+"""A real IMAP server for the tests: Debian's dovecot (dovecot-imapd), started in a temporary
+folder with its own minimal configuration: loopback only, any user name with one password (each
+test takes a new name, so a new, empty mailbox), Maildir storage, plain IMAP and IMAPS with a
+certificate from a trustme test CA.
+
+Starting dovecot is quick, stopping it takes seconds: `DovecotServers` keeps one running per
+capability list for the whole test process (each pytest-xdist worker has its own).
+
+And a lying one, a socket server on loopback written here (`hostile_imap`)."""
 
 from __future__ import annotations
 
 import contextlib
 import imaplib
+import itertools
 import os
 import shutil
 import socket
@@ -15,8 +21,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from send_support import free_port
@@ -34,10 +40,11 @@ class Dovecot:
     port: int  # plain IMAP
     tls_port: int  # IMAPS
     ca_file: Path  # the test CA that signed the server's certificate
+    user: str = USER  # whose mailbox: any name logs in with PASSWORD
 
     def client(self) -> imaplib.IMAP4:
         client = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
-        client.login(USER, PASSWORD)
+        client.login(self.user, PASSWORD)
         return client
 
     def append(self, mailbox: str, *messages: bytes) -> None:
@@ -84,7 +91,6 @@ def dovecot_server(capabilities: str = "") -> Iterator[Dovecot]:
         cert.private_key_pem.write_to_path(str(folder / "key.pem"))
         cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
         ca.cert_pem.write_to_path(str(folder / "ca.pem"))
-        (folder / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
         server = Dovecot(folder, free_port(), free_port(), folder / "ca.pem")
         config = folder / "dovecot.conf"
         config.write_text(
@@ -99,6 +105,8 @@ ssl_cert = <{folder}/cert.pem
 ssl_key = <{folder}/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+# a wrong password is answered at once, not after dovecot's 2 s against guessing
+auth_failure_delay = 0
 default_internal_user = dovecot
 default_login_user = dovenull
 mail_location = maildir:{folder}/mail/%u
@@ -114,9 +122,16 @@ service imap-login {{
     ssl = yes
   }}
 }}
+# no auth penalty (dovecot's delay, up to 15 s, of every login from an address after a failed
+# one; the auth process skips it when it cannot reach this socket): one server serves many tests
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN {folder}/users
+  driver = static
+  args = password={PASSWORD}
 }}
 userdb {{
   driver = static
@@ -157,6 +172,32 @@ def _wait_for(server: Dovecot) -> None:
                 log = (server.folder / "dovecot.log").read_text(errors="replace")
                 raise RuntimeError(f"dovecot did not answer: {log[-2000:]}") from None
             time.sleep(0.1)
+
+
+class DovecotServers:
+    """dovecot servers for a whole test process, one per capability list, started on first
+    use; `mailbox()` gives a test one of them with a user of its own, whose mailbox is new."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, tuple[Dovecot, ExitStack]] = {}
+        self._users = itertools.count(1)
+
+    def mailbox(self, capabilities: str = "") -> Dovecot:
+        if capabilities not in self._running:
+            stack = ExitStack()
+            server = stack.enter_context(dovecot_server(capabilities))
+            self._running[capabilities] = (server, stack)
+        server, _ = self._running[capabilities]
+        return replace(server, user=f"{USER}{next(self._users)}")
+
+    def stop(self) -> None:
+        """Stop them all at once: each takes seconds to stop."""
+        stopping = [threading.Thread(target=stack.close) for _, stack in self._running.values()]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
+        self._running.clear()
 
 
 # -- a lying IMAP server ---------------------------------------------------------------------------

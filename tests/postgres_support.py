@@ -70,14 +70,24 @@ class PostgresServer:
             "--no-sync",
             "-E", "UTF8",
         )  # fmt: skip
-        options = (
-            f"-c listen_addresses=127.0.0.1 -c port={self.port} -c fsync=off"
-            f" -c unix_socket_directories={self.folder} -c max_connections=200"
-        )
-        self._run(
-            str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-o", options,
-            "-l", str(self.folder / "log"), "-w", "-t", "60", "start",
-        )  # fmt: skip
+        # the free port may be taken before the server binds it (by another test process under
+        # pytest-xdist, each of which starts its own server): then another port
+        for attempt in range(3):
+            options = (
+                f"-c listen_addresses=127.0.0.1 -c port={self.port} -c fsync=off"
+                f" -c unix_socket_directories={self.folder} -c max_connections=200"
+            )
+            try:
+                self._run(
+                    str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-o", options,
+                    "-l", str(self.folder / "log"), "-w", "-t", "60", "start",
+                )  # fmt: skip
+                return
+            except RuntimeError:
+                log = (self.folder / "log").read_text(errors="replace")
+                if attempt == 2 or "could not bind" not in log:
+                    raise
+                self.port = _free_port()
 
     def stop(self) -> None:
         self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")

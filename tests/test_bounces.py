@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from imap_support import DOVECOT, PASSWORD, USER, Dovecot, dovecot_server
+from imap_support import PASSWORD, Dovecot, DovecotServers
 from send_support import (
     FaultyRelay,
     Relay,
@@ -500,13 +500,11 @@ def test_digest_run_goes_on_when_the_bounce_mailbox_is_down(tmp_path: Path) -> N
 
 
 @pytest.fixture
-def dovecot(request: pytest.FixtureRequest) -> Iterator[Dovecot]:
-    """dovecot on loopback; a test marked `imap_capability(...)` gets that list advertised."""
-    if not DOVECOT.exists():
-        pytest.skip("Debian's dovecot is not installed (apt install dovecot-imapd)")
+def dovecot(request: pytest.FixtureRequest, dovecot_servers: DovecotServers) -> Dovecot:
+    """The session's dovecot on loopback, as a new user with an empty mailbox; a test marked
+    `imap_capability(...)` gets a server that advertises that list."""
     marker = request.node.get_closest_marker("imap_capability")
-    with dovecot_server(marker.args[0] if marker else "") as server:
-        yield server
+    return dovecot_servers.mailbox(marker.args[0] if marker else "")
 
 
 def test_an_imaps_mailbox_is_read_verified_and_what_was_handled_moved(
@@ -519,7 +517,7 @@ def test_an_imaps_mailbox_is_read_verified_and_what_was_handled_moved(
         fill("personal.eml", messages["gone@example.net"], "gone@example.net"),
         fill("arf-yahoo.eml", messages["angry@example.net"], "angry@example.net"),
     )
-    source = f"imaps://{USER}@127.0.0.1:{dovecot.tls_port}/INBOX"
+    source = f"imaps://{dovecot.user}@127.0.0.1:{dovecot.tls_port}/INBOX"
     env = {"DIGEST_IMAP_PASSWORD": PASSWORD}
     code, out, err = digest(sent.root, "bounces", source, "--json", env=env)
     report = json.loads(out)
@@ -551,7 +549,7 @@ def test_a_server_without_move_gets_copy_delete_and_uid_expunge(
     client = dovecot.client()
     assert "MOVE" not in client.capability()[1][0].decode()
     client.logout()
-    source = f"imaps://{USER}@127.0.0.1:{dovecot.tls_port}/INBOX"
+    source = f"imaps://{dovecot.user}@127.0.0.1:{dovecot.tls_port}/INBOX"
     code, out, err = digest(sent.root, "bounces", source, env={"DIGEST_IMAP_PASSWORD": PASSWORD})
     assert code == 1 and "suppressed 1 address" in out, err
     assert [s for s, _ in dovecot.subjects("INBOX")] == ["Question about your newsletter"]
@@ -563,7 +561,7 @@ def test_a_server_without_move_gets_copy_delete_and_uid_expunge(
 def test_plain_imap_works_only_when_allowed(dovecot: Dovecot, sent: Project) -> None:
     message = sent_messages(sent)["gone@example.net"]
     dovecot.append("INBOX", fill("qmail-hard.eml", message, "gone@example.net"))
-    source = f"imap://{USER}@127.0.0.1:{dovecot.port}/INBOX"
+    source = f"imap://{dovecot.user}@127.0.0.1:{dovecot.port}/INBOX"
     env = {"DIGEST_IMAP_PASSWORD": PASSWORD}
     code, _, err = digest(sent.root, "bounces", source, env=env)
     assert code == 2 and "unencrypted" in err
@@ -577,15 +575,19 @@ def test_an_unverifiable_certificate_and_a_wrong_password_are_one_line(
     dovecot: Dovecot, tmp_path: Path
 ) -> None:
     project = bounce_project(tmp_path / "p", ["gone@example.net"])  # the test CA not trusted
-    source = f"imaps://{USER}@127.0.0.1:{dovecot.tls_port}/INBOX"
+    source = f"imaps://{dovecot.user}@127.0.0.1:{dovecot.tls_port}/INBOX"
     code, _, err = digest(project.root, "bounces", source, env={"DIGEST_IMAP_PASSWORD": PASSWORD})
     assert code == 2 and "TLS failed" in err and "CERTIFICATE_VERIFY_FAILED" in err
     assert len(err.strip().splitlines()) == 1
-    plain = f"imap://{USER}@127.0.0.1:{dovecot.port}/INBOX"
+    plain = f"imap://{dovecot.user}@127.0.0.1:{dovecot.port}/INBOX"
     wrong = {"DIGEST_IMAP_PASSWORD": "not-the-password"}
     code, _, err = digest(project.root, "bounces", plain, "--allow-plaintext", env=wrong)
-    assert code == 2 and "refused the login for reader" in err and "not-the-password" not in err
-    missing = f"imap://{USER}@127.0.0.1:{dovecot.port}/Nowhere"
+    assert (
+        code == 2
+        and f"refused the login for {dovecot.user}" in err
+        and "not-the-password" not in err
+    )
+    missing = f"imap://{dovecot.user}@127.0.0.1:{dovecot.port}/Nowhere"
     code, _, err = digest(
         project.root,
         "bounces",

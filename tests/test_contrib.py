@@ -65,6 +65,7 @@ def test_the_env_example_is_read_the_same_by_sh_and_systemd() -> None:
             assert PLAIN_ASSIGNMENT.match(line), line
 
 
+@pytest.mark.slow
 def test_the_cron_line_runs_digest_with_the_env_file(deployment) -> None:  # type: ignore[no-untyped-def]
     root, env_file, relay, authenticator = deployment
     entry = [

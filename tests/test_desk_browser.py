@@ -111,6 +111,7 @@ UNLABELLED_JS = """() => [...document.querySelectorAll('input:not([type=hidden])
   .map(e => e.outerHTML.slice(0, 80))"""
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_an_editor_shapes_and_approves_an_issue_in_the_browser(
     desk: tuple[Path, PreviewServer], chromium: Any, tmp_path: Path

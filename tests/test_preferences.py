@@ -248,6 +248,7 @@ def test_a_project_whose_templates_lack_the_link_still_sends(project: Project) -
     assert "preferences" not in message.as_string()
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_a_person_joins_changes_and_leaves_in_chromium(project: Project, chromium: Any) -> None:
     listed = configured(project, lists=LISTS)

@@ -111,6 +111,7 @@ def test_preview_answers_only_its_own_loopback_host(project: Project) -> None:
         server.server_close()
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [375, 1024])
 def test_preview_fits_the_screen_in_chromium(

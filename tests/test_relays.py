@@ -313,7 +313,13 @@ def test_an_address_as_user_is_shown_re_encoded_in_the_url(tmp_path: Path) -> No
         port = closed.port
     url = f"smtp://digest%40news.example.internal@127.0.0.1:{port}?starttls=no"
     code, _, err = digest(
-        project.root, "send", "--smtp-url", url, env={"DIGEST_SMTP_PASSWORD": "x"}
+        project.root,
+        "send",
+        "--smtp-url",
+        url,
+        "--retry-base",  # the pauses between rounds of refused connections: short here
+        "0.01",
+        env={"DIGEST_SMTP_PASSWORD": "x"},
     )
     assert code == 1
     assert f"smtp://digest%40news.example.internal@127.0.0.1:{port}" in err

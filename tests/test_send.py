@@ -506,3 +506,36 @@ def test_the_send_reads_its_recipients_from_the_store(tmp_path: Path) -> None:
         "city": "Lyon"
     }
     assert json.loads(str(row(project, issue, "web@example.net")["attributes"])) == {"city": "Nice"}
+
+
+def test_a_send_ends_with_its_last_message_not_at_the_next_poll(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The poll for rows of other workers (CLAIM_POLL) is no wait for a worker's own last rows:
+    with the poll an hour away, the send still ends when its messages are done. (It ended
+    CLAIM_POLL after them: two idle seconds at the end of every send.)"""
+    import threading
+
+    import digest.send
+
+    monkeypatch.setattr(digest.send, "CLAIM_POLL", 3600.0)
+    root = make_project(tmp_path / "p", ["ok@example.net", "gone@example.net"]).root
+    handler = FaultyRelay(perm_rcpt={"gone@example.net"})
+    relay = Relay(handler).start()
+    summaries: list[dict[str, int]] = []
+
+    def send() -> None:  # in a thread of its own, with its own store connection
+        project = open_project(root)
+        try:
+            summaries.append(send_issue(project, None, smtp_url=relay.url).summary())
+        finally:
+            project.close()
+
+    sending = threading.Thread(target=send, daemon=True)
+    try:
+        sending.start()
+        sending.join(timeout=120)  # a bound on a hang, not on speed: the bug waits an hour
+    finally:
+        relay.stop()
+    assert not sending.is_alive(), "the send waited for the claim poll after its last message"
+    assert summaries == [{"sent": 1, "failed": 1, "deferred": 0, "skipped": 0}]

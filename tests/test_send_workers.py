@@ -95,6 +95,7 @@ def test_three_workers_one_killed_every_subscriber_gets_one_copy(shared_project:
     assert store.issue(issue_id).status == "sent" and store.live_workers(issue_id) == 0
 
 
+@pytest.mark.slow
 def test_a_stop_recorded_by_one_worker_stops_the_others_and_is_recorded_once(
     shared_project: Project,
 ) -> None:
@@ -142,6 +143,7 @@ def test_a_shared_store_needs_one_secret_for_every_host(
     assert not (shared_project.state_dir / "secret").exists()  # none generated on this host
 
 
+@pytest.mark.slow
 def test_an_unsubscribe_at_one_web_replica_is_honoured_by_every_worker(
     shared_project: Project,
 ) -> None:

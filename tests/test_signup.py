@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
 import httpx
+import pytest
 from dns_support import dns_server
 from starlette.testclient import TestClient
 from web_support import SECRET, csrf_of, uvicorn_thread, web_client
@@ -303,6 +304,7 @@ def test_the_client_is_the_peer_or_a_trusted_proxys_x_forwarded_for(project: Pro
 # -- the address's domain, when configured ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_with_check_dns_a_domain_that_takes_no_mail_is_refused_and_a_silent_resolver_refuses_nobody(
     project: Project,
 ) -> None:

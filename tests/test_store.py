@@ -259,6 +259,7 @@ def _add_many(target: str) -> None:
     store.close()
 
 
+@pytest.mark.slow
 def test_concurrent_ingests_store_each_article_once(target: str) -> None:
     """Four processes ingesting the same articles at once: no crash, no duplicate."""
     open_store(target).close()

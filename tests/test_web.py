@@ -320,6 +320,7 @@ def test_serve_closes_a_connection_that_drips_its_request(project: Project) -> N
     assert not _suppressed(project, "ada@example.org")
 
 
+@pytest.mark.slow
 def test_serve_at_the_descriptor_limit_keeps_its_log_short_and_recovers(
     project: Project,
 ) -> None:

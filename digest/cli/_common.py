@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import sys
@@ -11,15 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
+# the commands' console, re-exported: every command module prints on it
+from digest.cli._console import console as console
+from digest.cli._console import fail
+from digest.cli._usage import DigestCommand
 from digest.errors import DigestError
 from digest.store.database import store_errors
-
-# Human output goes to stderr so that stdout stays clean for --json readers. Markup is off by
-# default: titles, addresses and server replies are data, and "[/x]" in one must print as is.
-console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 class State:
@@ -42,13 +41,6 @@ def project_dir() -> Path:
 def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
     sys.stdout.flush()
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    from digest.redact import redact
-
-    console.print(f"[red]error:[/red] {escape(redact(message))}", markup=True)
-    return typer.Exit(code)
 
 
 @contextmanager
@@ -84,10 +76,6 @@ def store_failure(exc: Exception) -> tuple[str, int]:
 
 def command(app: typer.Typer, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
     """`app.command`, with DigestError turned into a clean exit."""
-    import functools
-
-    from digest.cli._usage import DigestCommand
-
     kwargs.setdefault("cls", DigestCommand)
 
     def decorate(fn: Callable[..., Any]) -> Any:

@@ -17,6 +17,7 @@ import typer
 from typer import _click as click
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
+from digest.cli._console import fail
 from digest.errors import EXIT_USAGE
 
 
@@ -126,8 +127,6 @@ class DigestGroup(_Readable, TyperGroup):
 
 def usage_error(exc: click.exceptions.ClickException) -> int:
     """Print a click/typer error as our one line; the exit code for it."""
-    from digest.cli._common import fail
-
     message = exc.format_message().strip().rstrip(".")
     ctx = getattr(exc, "ctx", None)
     if ctx is not None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from digest.cli import app
+from digest.cli._app import app
 from digest.cli._common import command, console, emit_json, project_dir
 from digest.errors import DigestError
 from digest.sources.errors import printable

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from digest.cli import app
+from digest.cli._app import app
 from digest.cli._common import command, console
 from digest.errors import EXIT_PARTIAL
 from digest.project import init_project

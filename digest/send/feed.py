@@ -152,6 +152,10 @@ class Feed:
                 self.changed.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.changed.wait(), timeout)
+                if next_claim is not None and not (self.retries or self.outstanding):
+                    # the last of ours is done: look now, not at a poll set while it was in
+                    # flight (every send ended CLAIM_POLL after its last message)
+                    next_claim = min(next_claim, loop.time())
                 continue
             else:
                 break
