@@ -6,7 +6,8 @@ what was handled; `recognise.py` says what a message is and gathers the clues to
 """
 
 from digest.bounces.apply import BounceReport, process_bounces, process_source
-from digest.bounces.sources import BounceSourceError, BounceSourceUnavailable, open_source
+from digest.bounces.source_api import BounceSourceError, BounceSourceUnavailable
+from digest.bounces.sources import open_source
 
 __all__ = [
     "BounceReport",

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 
 from digest.bounces.guard import BUDGET_SECONDS, Refused, fingerprint
 from digest.bounces.recognise import Recognised, recognise_within
-from digest.bounces.sources import BounceSource, BounceSourceError, Item, open_source
+from digest.bounces.source_api import BounceSource, BounceSourceError, Item
+from digest.bounces.sources import open_source
 from digest.errors import EXIT_OK, EXIT_PARTIAL
 from digest.message import message_id, one_line
 from digest.store.timeutil import now_utc

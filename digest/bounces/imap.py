@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from digest.bounces.guard import MAX_MESSAGE_BYTES
-from digest.bounces.sources import (
+from digest.bounces.source_api import (
     PROCESSED,
     QUARANTINE,
     BounceSource,
