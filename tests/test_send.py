@@ -516,9 +516,9 @@ def test_a_send_ends_with_its_last_message_not_at_the_next_poll(
     CLAIM_POLL after them: two idle seconds at the end of every send.)"""
     import threading
 
-    import digest.send
+    import digest.send.feed
 
-    monkeypatch.setattr(digest.send, "CLAIM_POLL", 3600.0)
+    monkeypatch.setattr(digest.send.feed, "CLAIM_POLL", 3600.0)
     root = make_project(tmp_path / "p", ["ok@example.net", "gone@example.net"]).root
     handler = FaultyRelay(perm_rcpt={"gone@example.net"})
     relay = Relay(handler).start()

@@ -12,6 +12,7 @@ from typing import Any
 
 from digest.desk import approve, current_parts
 from digest.errors import DigestError
+from digest.keys import project_keys
 from digest.models import Issue
 from digest.project import Project
 from digest.send.dry_run import dry_run_report
@@ -112,6 +113,9 @@ async def send_issue_async(
     _check_non_negative(retry_base=retry_base, rate=rate, greylist_delay=greylist_delay)
     issue = resolve_issue(project, issue)
     check_list_exists(project, list_name)
+    # a secret that signed links already sent and is held no more stops every send, a rerun
+    # of a sent issue included, until the operator chooses (docs/deploy.md)
+    project_keys(project)
     if dry_run:
         issue = current_parts(project, issue)  # a draft as it would go: not approved by a look
         return dry_run_report(project, issue, Messages(project, issue), list_name)
