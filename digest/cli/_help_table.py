@@ -37,7 +37,7 @@ def _type(param: Any, ctx: Any) -> Text:
     shown.append(param.display_type_rich(ctx=ctx) or "")
     number_range = param._get_number_range_help_str()
     if number_range:
-        shown.append("\n" + number_range)
+        shown.append("\n" + rich_utils.RANGE_STRING.format(number_range).strip())
     return shown
 
 
