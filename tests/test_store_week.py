@@ -155,3 +155,15 @@ def test_a_start_that_tried_nobody_is_undone(store: Store) -> None:
     store.add_recipients(issue.id, [Subscriber("ada@example.org", "Ada")])
     store.mark_send(issue.id, "ada@example.org", "sent")
     assert not store.undo_send_start(issue.id) and store.issue(issue.id).status == "sending"
+
+
+def test_articles_a_build_would_leave_out_unsaid_are_found(store: Store) -> None:
+    start, end = WHEN - timedelta(days=7), WHEN
+    inside = add(store, "In", "Inside the week.", "https://a.org/in", published=WHEN)
+    old = add(store, "Old", "Before the week.", "https://a.org/old", published=start)
+    undated = add(store, "Undated", "No date.", "https://a.org/undated")
+    assert [a.id for a in store.new_articles_outside(start, end)] == [old, undated]
+    assert inside not in [a.id for a in store.new_articles_outside(start, end)]
+    store.create_issue(key="k", subject="S", entries=[], html="", text="")
+    later = add(store, "Later", "After the build.", "https://a.org/later")
+    assert [a.id for a in store.new_articles_outside(start, end)] == [later]
