@@ -278,6 +278,21 @@ def test_the_desk_says_why_each_story_is_there_in_words(
     # a sentence's place in the ranking, never a raw (often negative) ranker score
     assert re.search(r"ranked 1 of \d+", stories)
     assert not re.search(r'class="score">-?\d+\.\d+', stories)
+    # each runner-up comes in with one form: the desk's CSRF token, "add", its article
+    first = issue["runners_up"][0]
+    form = (
+        f'<input type="hidden" name="csrf" value="{server.csrf}">\n'
+        '<input type="hidden" name="action" value="add">\n'
+        f'<input type="hidden" name="article" value="{first["article_id"]}">'
+    )
+    assert form in runners
+    assert post(server, {"action": "add", "article": str(first["article_id"])}) == 403
+    assert first["title"] not in [story["title"] for story in show(root)["stories"]]
+    fields = {"action": "add", "article": str(first["article_id"]), "csrf": server.csrf}
+    assert post(server, fields) == 303
+    after = show(root)
+    assert first["title"] in [story["title"] for story in after["stories"]]
+    assert first["article_id"] not in [runner["article_id"] for runner in after["runners_up"]]
 
 
 def test_merged_reports_are_counted_in_words(desk: tuple[Path, PreviewServer]) -> None:
