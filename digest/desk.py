@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from digest.config import Config
+from digest.desk_reasons import ranks
 from digest.errors import DigestError
 from digest.models import Article, Issue, IssueEntry, RunnerUp
 from digest.project import Project
@@ -224,6 +225,7 @@ class Sentence:
     text: str
     score: float  # the ranker's score
     chosen: bool  # in the story's summary now
+    rank: int = 0  # its place in the ranker's order, from 1: what the desk shows
 
 
 def article_sentences(project: Project, issue_id: int, position: int) -> list[Sentence]:
@@ -234,9 +236,10 @@ def article_sentences(project: Project, issue_id: int, position: int) -> list[Se
     spans = candidates(article.body, truncated=article.truncated)
     scores = get_summarizer(project.config.algorithm).score(spans, article.title) if spans else []
     summary = set(entry.summary)
+    places = ranks([float(score) for score in scores])
     return [
-        Sentence(i, span.text, round(float(score), 4), chosen=span.text in summary)
-        for i, (span, score) in enumerate(zip(spans, scores, strict=True), 1)
+        Sentence(i, span.text, round(float(score), 4), chosen=span.text in summary, rank=place)
+        for i, (span, score, place) in enumerate(zip(spans, scores, places, strict=True), 1)
     ]
 
 

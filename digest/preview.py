@@ -36,6 +36,7 @@ import jinja2
 
 from digest import desk
 from digest.config import Config
+from digest.desk_reasons import why_story
 from digest.errors import DigestError
 from digest.models import Issue
 from digest.project import open_project
@@ -107,13 +108,15 @@ class Preview:
         return digest.hexdigest()[:16]
 
 
-_DESK_PAGE = jinja2.Environment(
+_DESK_ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(Path(__file__).parent)),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
-).get_template("desk_page.html")
+)
+_DESK_ENV.filters["why"] = why_story
+_DESK_PAGE = _DESK_ENV.get_template("desk_page.html")
 MAX_FORM_BYTES = 64 * 1024  # an intro and a summary fit many times over
 
 

@@ -134,3 +134,14 @@ def postgres_url(postgres: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("PGPASSWORD", PASSWORD)
     url: str = postgres.new_database()
     return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test's commands on each state store: the project's SQLite file, then a fresh
+    database on the session's PostgreSQL (DIGEST_DATABASE_URL, with the shared DIGEST_SECRET
+    that PostgreSQL requires)."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("DIGEST_DATABASE_URL", request.getfixturevalue("postgres_url"))
+        monkeypatch.setenv("DIGEST_SECRET", "store-backend-test-secret-0123456789abcdef")
+    return str(request.param)

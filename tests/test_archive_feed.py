@@ -14,7 +14,9 @@ from digest.cli import app
 from digest.project import open_project
 
 
-def test_the_archive_feed_lists_sent_issues_only(tmp_path: Path, monkeypatch) -> None:
+def test_the_archive_feed_lists_sent_issues_only(
+    tmp_path: Path, monkeypatch, store_backend: str
+) -> None:
     monkeypatch.setenv("DIGEST_SECRET", SECRET)
     project = make_project(tmp_path / "p", 2)
     runner = CliRunner()

@@ -231,3 +231,14 @@ def _read_available(fd: int) -> bytes:
             break
         data += chunk
     return data
+
+
+def test_every_help_fits_80_columns_without_cutting_an_option() -> None:
+    # rich's default table cut names and help at 80 columns: "--forwarded-allo…" (digest serve)
+    for path in commands():
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+        assert result.exit_code == 0, result.output
+        for line in result.output.splitlines():
+            assert len(line) <= 80 and "…" not in line, f"{' '.join(path)}: {line}"
+    served = runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert "--forwarded-allow-ips" in served.output and "--no-proxy-headers" in served.output

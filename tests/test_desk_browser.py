@@ -86,6 +86,17 @@ def post(server: PreviewServer, fields: dict[str, str], host: str | None = None)
         connection.close()
 
 
+def get(server: PreviewServer, path: str) -> str:
+    port = server.server_address[1]
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        with_token = f"{path}{'&' if '?' in path else '?'}token={server.token}"
+        connection.request("GET", with_token, headers={"Host": f"127.0.0.1:{port}"})
+        return connection.getresponse().read().decode()
+    finally:
+        connection.close()
+
+
 def press(page: Any, name: str) -> None:
     """Focus the control by its accessible name and press Enter: no mouse."""
     with page.expect_navigation():
@@ -150,10 +161,7 @@ def test_an_editor_shapes_and_approves_an_issue_in_the_browser(
         boxes = page.locator("#story-1 input[name=sentence]")
         for index in range(boxes.count()):
             boxes.nth(index).set_checked(index in (0, 1))
-        picked = [
-            " ".join(page.locator("#story-1 label.sentence").nth(i).inner_text().split()[1:])
-            for i in (0, 1)
-        ]
+        picked = [page.locator("#story-1 label.sentence .said").nth(i).inner_text() for i in (0, 1)]
         press(page, "Use the ticked sentences for story 1")
         press(page, f"Add {runner_up['title']} to the issue")
         page.locator("#subject").fill("Week 47, shaped by hand")
@@ -244,13 +252,7 @@ def test_the_desk_of_a_sent_issue_shows_its_report(
 def test_the_desk_finds_stored_articles_and_adds_one(desk: tuple[Path, PreviewServer]) -> None:
     """Issue 23, day one: browse and search what was ingested, on the desk too."""
     root, server = desk
-    port = server.server_address[1]
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request("GET", "/desk?q=time+warner", headers={"Host": f"127.0.0.1:{port}"})
-        page = connection.getresponse().read().decode()
-    finally:
-        connection.close()
+    page = get(server, "/desk?q=time+warner")
     assert 'id="h-find"' in page and 'value="time warner"' in page
     found = page.split('id="found"', 1)[1].split("</ul>", 1)[0]
     assert "Ad sales boost Time Warner profit" in found and "Add to the issue" in found
@@ -258,3 +260,80 @@ def test_the_desk_finds_stored_articles_and_adds_one(desk: tuple[Path, PreviewSe
     fields = {"action": "add", "article": article_id, "csrf": server.csrf}
     assert post(server, fields) == 303
     assert "Ad sales boost Time Warner profit" in [s["title"] for s in show(root)["stories"]]
+
+
+def test_the_desk_says_why_each_story_is_there_in_words(
+    desk: tuple[Path, PreviewServer],
+) -> None:
+    """Issue 23: "political 0.91; merged with 2 other reports", not the ranker's "-3.30"."""
+    root, server = desk
+    issue = show(root)
+    page = get(server, "/desk")
+    stories = page.split('id="h-stories"', 1)[1].split('id="h-runners"', 1)[0]
+    for story in issue["stories"]:
+        assert f"Why: political {story['score']:.2f}" in stories
+    runners = page.split('id="h-runners"', 1)[1].split('id="h-find"', 1)[0]
+    assert issue["runners_up"], "the sample build leaves stories out"
+    for runner in issue["runners_up"]:
+        assert f"Why: political {runner['score']:.2f}" in runners
+    # a sentence's place in the ranking, never a raw (often negative) ranker score
+    assert re.search(r"ranked 1 of \d+", stories)
+    assert not re.search(r'class="score">-?\d+\.\d+', stories)
+    # each runner-up comes in with one form: the desk's CSRF token, "add", its article
+    first = issue["runners_up"][0]
+    form = (
+        f'<input type="hidden" name="csrf" value="{server.csrf}">\n'
+        '<input type="hidden" name="action" value="add">\n'
+        f'<input type="hidden" name="article" value="{first["article_id"]}">'
+    )
+    assert form in runners
+    assert post(server, {"action": "add", "article": str(first["article_id"])}) == 403
+    assert first["title"] not in [story["title"] for story in show(root)["stories"]]
+    fields = {"action": "add", "article": str(first["article_id"]), "csrf": server.csrf}
+    assert post(server, fields) == 303
+    after = show(root)
+    assert first["title"] in [story["title"] for story in after["stories"]]
+    assert first["article_id"] not in [runner["article_id"] for runner in after["runners_up"]]
+
+
+def test_merged_reports_are_counted_in_words(desk: tuple[Path, PreviewServer]) -> None:
+    from dataclasses import replace
+
+    root, server = desk
+    project = open_project(root)
+    issue = project.store.issue(1)
+    others = [runner.article_id for runner in issue.runners_up[:2]]
+    lead = replace(issue.entries[0], merged_ids=others, other_sources=["a", "b"])
+    store = project.store
+    store.save_draft(1, subject=issue.subject, subject_custom=issue.subject_custom,
+                     intro=issue.intro, entries=[lead, *issue.entries[1:]],
+                     runners_up=issue.runners_up, html=issue.html, text=issue.text)  # fmt: skip
+    project.close()
+    assert f"political {lead.political_score:.2f}; merged with 2 other reports" in get(
+        server, "/desk"
+    )
+
+
+@pytest.mark.browser
+def test_the_preview_stays_beside_the_controls_and_a_runner_up_comes_in_with_one_click(
+    desk: tuple[Path, PreviewServer], chromium: Any
+) -> None:
+    root, server = desk
+    runner_up = show(root)["runners_up"][0]["title"]
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1024, "height": 700})
+        page.goto(server.link("/desk"))
+        page.mouse.wheel(0, 5000)
+        page.wait_for_function("() => window.scrollY > 300")
+        frame = page.locator("#issue").bounding_box()
+        controls = page.locator(".controls").bounding_box()
+        assert frame is not None and controls is not None
+        assert 0 <= frame["y"] < 700 and frame["x"] >= controls["x"] + controls["width"]
+        with page.expect_navigation():
+            page.get_by_role("button", name=f"Add {runner_up} to the issue").click()
+        assert "Why: political" in page.locator("#h-stories").locator("..").inner_text()
+        narrow = browser.new_page(viewport={"width": 900, "height": 700})
+        narrow.goto(server.link("/desk"))
+        position = narrow.eval_on_selector(".view", "e => getComputedStyle(e).position")
+        assert position == "static"  # below 1024 px the issue follows the controls
+    assert runner_up in [story["title"] for story in show(root)["stories"]]

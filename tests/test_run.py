@@ -215,7 +215,9 @@ def test_a_run_overlapping_another_leaves_the_send_to_it(tmp_path: Path, smtp) -
     assert recorder.received == []
 
 
-def test_a_run_after_a_hand_send_in_the_same_week_sends_nothing(tmp_path: Path) -> None:
+def test_a_run_after_a_hand_send_in_the_same_week_sends_nothing(
+    tmp_path: Path, store_backend: str
+) -> None:
     """An editor builds and sends the week's issue by hand (its own key, build-…); the cron job
     later that week must see it, say so, and exit 0, not build and send a second issue."""
     from datetime import UTC, datetime, timedelta
@@ -274,7 +276,7 @@ def test_period_bounds_hold_the_period_in_its_own_time_zone() -> None:
 
 
 def test_an_issue_scheduled_by_the_editor_is_sent_by_the_first_run_after_its_time(
-    tmp_path: Path,
+    tmp_path: Path, store_backend: str
 ) -> None:
     """Issue 23, day one: `digest issue schedule ID --at …`, which `digest run` honours."""
     root = init_project(tmp_path / "news").root

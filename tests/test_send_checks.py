@@ -141,7 +141,7 @@ def test_an_outbox_send_of_the_sample_project_stays_allowed(tmp_path: Path) -> N
     assert issue_status(project.root) == "sent"
 
 
-def test_an_editor_deletes_a_list(tmp_path: Path) -> None:
+def test_an_editor_deletes_a_list(tmp_path: Path, store_backend: str) -> None:
     project = sample_project(tmp_path)
     assert digest(project.root, "subscribers", "count").exit_code == 0  # synced into the store
     deleted = digest(project.root, "subscribers", "delete-list", "example")
@@ -154,7 +154,7 @@ def test_an_editor_deletes_a_list(tmp_path: Path) -> None:
     assert unknown.exit_code == 2 and "no such list" in unknown.stderr
 
 
-def test_deleting_a_list_with_web_sign_ups_asks_for_yes(tmp_path: Path) -> None:
+def test_deleting_a_list_with_web_sign_ups_asks_for_yes(tmp_path: Path, store_backend: str) -> None:
     from digest.models import Subscriber
 
     project = sample_project(tmp_path)

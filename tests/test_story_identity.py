@@ -81,7 +81,9 @@ def titles_of(root: Path, issue: int) -> list[str]:
     return [story["title"] for story in json.loads(shown.stdout)["stories"]]
 
 
-def test_no_version_of_a_sent_story_comes_back_the_next_week(tmp_path: Path) -> None:
+def test_no_version_of_a_sent_story_comes_back_the_next_week(
+    tmp_path: Path, store_backend: str
+) -> None:
     root = sent_week_one(tmp_path)
     asylum = parse_file(EXAMPLES / "2026-11-17_asylum.txt")
     gibraltar = parse_file(EXAMPLES / "2026-11-20_gibraltar.txt")
@@ -125,7 +127,9 @@ def test_no_version_of_a_sent_story_comes_back_the_next_week(tmp_path: Path) -> 
     assert shown["runners_up"] == []
 
 
-def test_a_development_is_offered_to_the_editor_not_sent_unasked(tmp_path: Path) -> None:
+def test_a_development_is_offered_to_the_editor_not_sent_unasked(
+    tmp_path: Path, store_backend: str
+) -> None:
     root = sent_week_one(tmp_path)
     asylum = parse_file(EXAMPLES / "2026-11-17_asylum.txt")
     paragraphs = [p for p in asylum.body.split("\n\n") if p.strip()]
@@ -164,7 +168,7 @@ def test_a_development_is_offered_to_the_editor_not_sent_unasked(tmp_path: Path)
     assert "Peers defeat asylum bill" in " ".join(titles_of(root, record["id"]))
 
 
-def test_merged_copies_are_recorded_as_sent(tmp_path: Path) -> None:
+def test_merged_copies_are_recorded_as_sent(tmp_path: Path, store_backend: str) -> None:
     from digest.project import open_project
 
     root = sent_week_one(tmp_path)

@@ -79,6 +79,13 @@ class _Readable:
         if self.help and not self.short_help:
             self.short_help = self.help.split("\n\n", 1)[0]
 
+    def format_help(self: Any, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # imported here, as typer imports rich: a command that shows no help does not pay for it
+        from digest.cli._help_table import use_narrow_options_table
+
+        use_narrow_options_table()
+        super().format_help(ctx, formatter)  # type: ignore[misc]
+
     def get_help_option(self: Any, ctx: click.Context) -> TyperOption | None:
         option = super().get_help_option(ctx)  # type: ignore[misc]
         if option is not None:

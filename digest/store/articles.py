@@ -161,8 +161,8 @@ class Articles:
         where: list[str] = ["1 = 1"]
         params: list[object] = []
         if text:
-            where.append("(lower(title) LIKE ? OR lower(body) LIKE ?)")
-            params += [f"%{text.lower()}%"] * 2
+            where.append("(lower(title) LIKE ? ESCAPE '!' OR lower(body) LIKE ? ESCAPE '!')")
+            params += [_contains(text)] * 2
         if start is not None:
             where.append("published_ts >= ?")
             params.append(start.timestamp())
@@ -170,8 +170,8 @@ class Articles:
             where.append("published_ts < ?")
             params.append(end.timestamp())
         if source:
-            where.append("lower(url) LIKE ?")
-            params.append(f"%{source.lower()}%")
+            where.append("lower(url) LIKE ? ESCAPE '!'")
+            params.append(_contains(source))
         if min_score is not None:
             where.append("political_score >= ?")
             params.append(min_score)
@@ -249,3 +249,10 @@ class Articles:
         """The publication date of the newest dated article, in UTC."""
         newest = self.db.scalar("SELECT max(published_ts) FROM articles")
         return datetime.fromtimestamp(newest, UTC) if newest is not None else None
+
+
+def _contains(typed: str) -> str:
+    """A LIKE pattern for `typed` anywhere, any case: its % and _ are plain characters (escaped
+    with '!', which neither backend's string syntax treats specially)."""
+    escaped = typed.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return f"%{escaped}%"
