@@ -268,48 +268,47 @@ def confirm(store: Store, email: str, list_name: str, name: str | None = None) -
 
 def confirmation_envelope(config: Config, email: str, link: str) -> Envelope:
     """The confirmation email: plain text, the link, and what to do if it was not them."""
-    message = EmailMessage(policy=SMTP)
-    sender = parseaddr(config.from_address)[1]
-    message_id = make_msgid(domain=sender.rpartition("@")[2] or None)
-    message["From"] = config.from_address
-    message["To"] = email
-    message["Subject"] = f"Confirm your subscription to {config.name}"
-    message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = message_id
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(
+    return _notice(
+        config,
+        email,
+        f"Confirm your subscription to {config.name}",
         f"Someone, probably you, asked to receive {config.name} at this address.\n\n"
         f"To confirm, open this link and press the button within {config.confirm_hours} hours:\n"
         f"{link}\n\n"
-        "If it was not you, ignore this email: nothing will be sent without your confirmation.\n"
+        "If it was not you, ignore this email: nothing will be sent without your confirmation.\n",
     )
-    # a bounce goes to the mailbox `digest bounces` reads, not to the From address's
-    if config.bounce_address:
-        sender = bounce_address(config.bounce_address, CONFIRMATION_BOUNCE_TOKEN)
-    return Envelope(sender=sender, recipient=email, message_id=message_id, data=bytes(message))
 
 
 def welcome_envelope(config: Config, email: str, latest: Issue | None) -> Envelope:
     """The welcome email a confirmed reader gets: the latest sent issue's web address, or the
     archive's while none has gone out yet."""
     base = config.base_url.rstrip("/")
+    if latest is not None:
+        read = f"While you wait for the next issue, here is the latest:\n{base}/issues/{latest.id}"
+    else:
+        read = f"The first issue is on its way. Past issues will be here:\n{base}/"
+    return _notice(
+        config,
+        email,
+        f"Welcome to {config.name}",
+        f"You are subscribed to {config.name}: thank you for confirming.\n\n{read}\n\n"
+        "Every issue has a link to change your name or lists, or to leave.\n",
+    )
+
+
+def _notice(config: Config, email: str, subject: str, body: str) -> Envelope:
+    """A plain-text, auto-generated email from the list to one address (sign-up's own mail)."""
     message = EmailMessage(policy=SMTP)
     sender = parseaddr(config.from_address)[1]
     message_id = make_msgid(domain=sender.rpartition("@")[2] or None)
     message["From"] = config.from_address
     message["To"] = email
-    message["Subject"] = f"Welcome to {config.name}"
+    message["Subject"] = subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
-    if latest is not None:
-        read = f"While you wait for the next issue, here is the latest:\n{base}/issues/{latest.id}"
-    else:
-        read = f"The first issue is on its way. Past issues will be here:\n{base}/"
-    message.set_content(
-        f"You are subscribed to {config.name}: thank you for confirming.\n\n{read}\n\n"
-        "Every issue has a link to change your name or lists, or to leave.\n"
-    )
+    message.set_content(body)
+    # a bounce goes to the mailbox `digest bounces` reads, not to the From address's
     if config.bounce_address:
         sender = bounce_address(config.bounce_address, CONFIRMATION_BOUNCE_TOKEN)
     return Envelope(sender=sender, recipient=email, message_id=message_id, data=bytes(message))

@@ -22,6 +22,7 @@ from digest.store.database import (
     StoreTimeout,
     Timeouts,
 )
+from digest.store.drafts import Drafts
 from digest.store.issues import IssueExists, Issues
 from digest.store.keys import SigningKeys
 from digest.store.limits import RateLimits
@@ -58,6 +59,7 @@ __all__ = [
 class Store(
     Articles,
     Issues,
+    Drafts,
     Sends,
     SendLeases,
     Subscribers,

@@ -19,13 +19,13 @@ class IssueExists(DigestError):
     """An issue with this key was built already (by this process or a concurrent one)."""
 
 
-def _entries_json(entries: list[IssueEntry]) -> str:
+def entries_json(entries: list[IssueEntry]) -> str:
     return json.dumps(
         [e.to_json() | {"article_id": e.article_id, "merged_ids": e.merged_ids} for e in entries]
     )
 
 
-def _issue_article_rows(issue_id: int, entries: list[IssueEntry]) -> list[tuple[int, int, int]]:
+def issue_article_rows(issue_id: int, entries: list[IssueEntry]) -> list[tuple[int, int, int]]:
     """(issue, article, position) for every article an entry stands for: its own and the ones
     merged into it, so all of them count as sent with the issue."""
     rows: dict[int, tuple[int, int, int]] = {}
@@ -35,7 +35,7 @@ def _issue_article_rows(issue_id: int, entries: list[IssueEntry]) -> list[tuple[
     return list(rows.values())
 
 
-def _runners_up_json(runners_up: list[RunnerUp]) -> str:
+def runners_up_json(runners_up: list[RunnerUp]) -> str:
     return json.dumps([asdict(r) for r in runners_up])
 
 
@@ -70,10 +70,10 @@ class Issues:
                             subject,
                             created.isoformat(),
                             status,
-                            _entries_json(entries),
+                            entries_json(entries),
                             html,
                             text,
-                            _runners_up_json(runners_up or []),
+                            runners_up_json(runners_up or []),
                             created.isoformat() if status == "approved" else None,
                             secrets.token_hex(16),
                         ),
@@ -83,7 +83,7 @@ class Issues:
                 raise IssueExists(f"issue {key!r} already exists") from None
             self.db.executemany(
                 "INSERT INTO issue_articles (issue_id, article_id, position) VALUES (?, ?, ?)",
-                _issue_article_rows(issue_id, entries),
+                issue_article_rows(issue_id, entries),
             )
             if before_commit is not None:
                 before_commit(self.issue(issue_id))
@@ -227,89 +227,6 @@ class Issues:
             "SELECT max(sent_at) FROM issues WHERE status = 'sent' AND sent_at IS NOT NULL"
         )
         return datetime.fromisoformat(last) if last else None
-
-    # -- the editor's desk (digest/desk.py) -------------------------------------------------------
-
-    def save_draft(
-        self,
-        issue_id: int,
-        *,
-        subject: str,
-        subject_custom: bool,
-        intro: str,
-        entries: list[IssueEntry],
-        runners_up: list[RunnerUp],
-        html: str,
-        text: str,
-    ) -> bool:
-        """Replace a draft's content; False (nothing changed) when the issue is no draft now."""
-        with self.db.transaction():
-            changed = self.db.execute(
-                """UPDATE issues SET subject = ?, subject_custom = ?, intro = ?, entries = ?,
-                   runners_up = ?, html = ?, text = ? WHERE id = ? AND status = 'draft'""",
-                (
-                    subject,
-                    int(subject_custom),
-                    intro,
-                    _entries_json(entries),
-                    _runners_up_json(runners_up),
-                    html,
-                    text,
-                    issue_id,
-                ),
-            ).rowcount
-            if changed:
-                self.db.execute("DELETE FROM issue_articles WHERE issue_id = ?", (issue_id,))
-                self.db.executemany(
-                    "INSERT INTO issue_articles (issue_id, article_id, position) VALUES (?, ?, ?)",
-                    _issue_article_rows(issue_id, entries),
-                )
-        return bool(changed)
-
-    def approve_issue(self, issue_id: int, *, html: str, text: str) -> bool:
-        """Freeze a draft with its final parts; False when the issue is no draft now."""
-        changed = self.db.execute(
-            "UPDATE issues SET status = 'approved', html = ?, text = ?, approved_at = ?"
-            " WHERE id = ? AND status = 'draft'",
-            (html, text, now_utc().isoformat(), issue_id),
-        ).rowcount
-        return bool(changed)
-
-    def schedule_issue(self, issue_id: int, send_at: datetime | None) -> bool:
-        """Set (or clear, with None) the time `digest run` sends an approved issue at; False
-        when the issue's send has begun."""
-        changed = self.db.execute(
-            "UPDATE issues SET send_at = ? WHERE id = ? AND status IN ('draft', 'approved')",
-            (send_at.astimezone(UTC).isoformat() if send_at else None, issue_id),
-        ).rowcount
-        return bool(changed)
-
-    def scheduled_issues(self) -> list[Issue]:
-        """Approved issues with a send time, soonest first."""
-        rows = self.db.all(
-            "SELECT * FROM issues WHERE status = 'approved' AND send_at IS NOT NULL"
-            " ORDER BY send_at, id"
-        )
-        return [self._issue(row) for row in rows]
-
-    def reopen_issue(self, issue_id: int) -> bool:
-        """An approved issue back to a draft, unless its send has begun."""
-        changed = self.db.execute(
-            "UPDATE issues SET status = 'draft', approved_at = NULL WHERE id = ?"
-            " AND status = 'approved'"
-            " AND NOT EXISTS (SELECT 1 FROM sends WHERE issue_id = issues.id)",
-            (issue_id,),
-        ).rowcount
-        return bool(changed)
-
-    def discard_issue(self, issue_id: int) -> bool:
-        """Delete a draft or an approved issue that never started sending."""
-        changed = self.db.execute(
-            "DELETE FROM issues WHERE id = ? AND status IN ('draft', 'approved')"
-            " AND NOT EXISTS (SELECT 1 FROM sends WHERE issue_id = issues.id)",
-            (issue_id,),
-        ).rowcount
-        return bool(changed)
 
     def issue_send_times(self, issue_id: int) -> tuple[datetime | None, datetime | None]:
         """When the issue's send started and when it finished (None: not yet)."""
