@@ -191,3 +191,17 @@ def test_scanners_are_recognised(agent: str) -> None:
 )
 def test_browsers_are_readers(agent: str) -> None:
     assert not is_scanner(agent)
+
+
+def test_an_issue_digest_run_builds_and_sends_at_once_has_counted_links(tmp_path: Path) -> None:
+    project = counting_project(tmp_path / "news", readers=2)
+    articles = Path(__file__).parent.parent / "examples" / "articles"
+    run(project, "run", "--articles", str(articles), "--as-of", "2026-11-20T18:00:00+00:00")
+    issue = project.store.latest_issue()
+    assert issue.key == "2026-W47" and issue.status == "sent"
+    copies = sent_links(project)
+    assert len(copies) == 2 and copies[0] == copies[1]
+    html_links, text_links = copies[0]
+    stories = {f"/r/{issue.id}/{n}/" for n in range(1, len(issue.entries) + 1)}
+    assert {link.split("8080", 1)[1].rsplit("/", 1)[0] + "/" for link in text_links} == stories
+    assert set(html_links) == set(text_links)
