@@ -59,14 +59,13 @@ def recent_sent(store: Store, last: int) -> list[Issue]:
 
 
 def source_clicks(issues: list[Issue], counts: list[StoryCount]) -> dict[str, list[int]]:
-    """{source: the clicks of each of its stories in `issues`}, stories never followed as 0."""
+    """{source name: the clicks of each of its stories in `issues`}, stories never followed as
+    0 ("" for stories without a source name)."""
     by_story = {(c.issue_id, c.story): c.clicks for c in counts}
     per_source: dict[str, list[int]] = defaultdict(list)
     for issue in issues:
         for number, entry in enumerate(issue.entries, 1):
-            per_source[entry.source_name or "(no source)"].append(
-                by_story.get((issue.id, number), 0)
-            )
+            per_source[entry.source_name].append(by_story.get((issue.id, number), 0))
     return dict(per_source)
 
 
@@ -93,11 +92,23 @@ def trend(store: Store, last: int = 10, min_count: int = 0) -> dict[str, Any]:
         ],
         "sources": [
             {
-                "source": source,
+                "source": source or "(no source)",
                 "stories": len(clicks),
                 "clicks": shown(sum(clicks), min_count),
                 "median": shown(round(median(clicks)), min_count),
             }
             for source, clicks in sorted(sources.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
         ],
+    }
+
+
+def source_history(store: Store, last: int = 10, min_count: int = 0) -> dict[str, str]:
+    """{source: "stories from this source: median N clicks"} over the last `last` issues sent:
+    how stories like a draft's did before (the desk shows it under each story)."""
+    issues = recent_sent(store, last)
+    sources = source_clicks(issues, store.story_counts([i.id for i in issues]))
+    return {
+        source: f"stories from this source: median {shown(round(median(clicks)), min_count)}"
+        f" clicks ({len(clicks)} sent)"
+        for source, clicks in sources.items()
     }

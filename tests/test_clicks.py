@@ -13,12 +13,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from send_support import ENTRIES, make_project
+from send_support import ENTRIES, add_issue, make_project
 from typer.testing import CliRunner
 from web_support import uvicorn_thread, web_client
 
 from digest.cli import app
 from digest.clicks import is_scanner
+from digest.preview import Preview, desk_page
 from digest.project import Project, open_project
 
 BROWSER = (
@@ -26,6 +27,14 @@ BROWSER = (
     "Chrome/131.0.0.0 Safari/537.36"
 )
 LINK_RE = re.compile(r"https?://[^\s\"'<>]+/r/\d+/\d+/[A-Za-z0-9_-]+")
+
+
+def sent_issue(root: Path, readers: int = 1, min_count: int = 0) -> tuple[Project, int]:
+    """A counting project whose one issue has been sent (to the outbox)."""
+    project = counting_project(root, readers, min_count)
+    issue_id = project.store.latest_issue().id
+    run(project, "send", str(issue_id))
+    return project, issue_id
 
 
 def counting_project(root: Path, readers: int = 2, min_count: int = 0) -> Project:
@@ -124,9 +133,7 @@ def test_every_copy_has_the_same_story_links_and_they_count(
 
 
 def test_concurrent_follows_lose_no_increment(tmp_path: Path, store_backend: str) -> None:
-    project = counting_project(tmp_path / "news", readers=1)
-    issue_id = project.store.latest_issue().id
-    run(project, "send", str(issue_id))
+    project, issue_id = sent_issue(tmp_path / "news")
     [(_, [link, *_])] = sent_links(project)
     path = link.split("://", 1)[1].split("/", 1)[1]
     with uvicorn_thread(project) as base:
@@ -151,9 +158,7 @@ def test_with_the_setting_off_links_go_straight_to_the_story(tmp_path: Path) -> 
 
 
 def test_small_counts_are_shown_as_below_the_floor(tmp_path: Path) -> None:
-    project = counting_project(tmp_path / "news", readers=1, min_count=5)
-    issue_id = project.store.latest_issue().id
-    run(project, "send", str(issue_id))
+    project, issue_id = sent_issue(tmp_path / "news", min_count=5)
     for _ in range(6):
         project.store.count_story_click(issue_id, 1)
     project.store.count_story_click(issue_id, 2)
@@ -205,3 +210,19 @@ def test_an_issue_digest_run_builds_and_sends_at_once_has_counted_links(tmp_path
     stories = {f"/r/{issue.id}/{n}/" for n in range(1, len(issue.entries) + 1)}
     assert {link.split("8080", 1)[1].rsplit("/", 1)[0] + "/" for link in text_links} == stories
     assert set(html_links) == set(text_links)
+
+
+def test_the_desk_says_how_a_drafts_sources_did_before(tmp_path: Path) -> None:
+    project, sent_id = sent_issue(tmp_path / "news")
+    for _ in range(3):
+        project.store.count_story_click(sent_id, 1)
+    draft_id = add_issue(project, "2026-W11")
+    shown = json.loads(run(project, "issue", "show", str(draft_id), "--json"))
+    assert [s["source_history"] for s in shown["stories"]] == [
+        "stories from this source: median 3 clicks (1 sent)",
+        "stories from this source: median 0 clicks (1 sent)",
+    ]
+    assert "stories from this source: median 3 clicks" in run(project, "issue", "show")
+    draft = project.store.issue(draft_id)
+    page = desk_page(Preview(draft, project.config, project.template_dirs, project.root), "c", None)
+    assert "stories from this source: median 3 clicks (1 sent)" in page

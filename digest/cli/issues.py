@@ -106,10 +106,13 @@ def show_command(
     print(f"subject: {issue.subject}{custom}")
     print("intro: " + (issue.intro.replace("\n", "\n       ") if issue.intro else "(none)"))
     print()
+    history = desk.source_history(project)
     for position, entry in enumerate(issue.entries, 1):
         source = f" — {entry.source_name}" if entry.source_name else ""
         print(f"{position:2d}. {entry.title}{source}")
         print(f"    article {entry.article_id}, score {entry.political_score:.2f}")
+        if past := history.get(entry.source_name):
+            print(f"    {past}")
         for sentence in entry.summary:
             print(f"    | {sentence}")
     if issue.runners_up:
