@@ -220,7 +220,7 @@ TEMPLATES: list[str] = [
     # and the follows set aside (HEAD requests, link scanners). Nothing about who followed.
     """
     CREATE TABLE story_clicks (
-        issue_id INTEGER NOT NULL,
+        issue_id INTEGER NOT NULL REFERENCES issues (id) ON DELETE CASCADE,
         story INTEGER NOT NULL,
         clicks INTEGER NOT NULL DEFAULT 0,
         set_aside INTEGER NOT NULL DEFAULT 0,
