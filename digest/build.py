@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from digest.classify import political_score
-from digest.desk import default_subject, new_entry
+from digest.desk import approve, default_subject, new_entry
 from digest.errors import ConfigError, DigestError
 from digest.identity import SentStories
 from digest.ingest import IngestReport, ingest
@@ -226,16 +226,21 @@ def build_issue(
         if out is not None:
             report.files = write_issue_files(issue, out, config.base_url)
 
+    # counted story links carry the issue's id: an issue approved at once is rendered again
+    # (desk.approve) once it has one
+    counted = config.clicks and status == "approved"
     report.issue = store.create_issue(
         key=key,
         subject=subject,
         entries=entries,
         html=parts.html,
         text=parts.text,
-        status=status,
+        status="draft" if counted else status,
         runners_up=[_runner_up(story) for story in [*selection.updates, *runners_up]],
         before_commit=write_files,
     )
+    if counted:
+        report.issue = approve(project, report.issue.id)
     return report
 
 

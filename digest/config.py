@@ -114,6 +114,10 @@ class Config:
     hold: bool = False
     # the list `digest run` sends to; "" for every list (refused when [lists] offers several)
     schedule_list: str = ""
+    # stats (docs/stats.md): story links count follows per (issue, story), the same link for
+    # every reader; counts under `min_count` are shown as "< min_count" (0: every count shown)
+    clicks: bool = False
+    min_count: int = 0
     # secrets: only ever from the environment, never written back
     smtp_password: str | None = field(default=None, repr=False)
     secret: str | None = field(default=None, repr=False)
@@ -180,6 +184,8 @@ _SCHEMA: dict[tuple[str, str], tuple[str, type | tuple[type, ...]]] = {
     ("bounces", "trust_addresses"): ("bounces_trust_addresses", bool),
     ("schedule", "hold"): ("hold", bool),
     ("schedule", "list"): ("schedule_list", str),
+    ("stats", "clicks"): ("clicks", bool),
+    ("stats", "min_count"): ("min_count", int),
 }
 
 _POSITIVE = {
@@ -196,6 +202,7 @@ _POSITIVE = {
 }
 _NON_NEGATIVE = {
     "min_stories",
+    "min_count",
     "rate",
     "hourly_cap",
     "max_total_attempts",
@@ -524,6 +531,16 @@ hold = false
 # the list `digest run` sends each issue to; empty: every list. Required once [lists] offers
 # readers several: a reader who chose one list gets only that list's issues
 # list = "news"
+
+[stats]
+# true: each story link in a sent issue goes through `digest serve` (base_url/r/...), which
+# counts the follow and redirects to the story. The link is the same in every reader's copy:
+# no reader is identified, no address or browser is stored, and opens are not measured
+# (`digest report`, docs/stats.md)
+clicks = false
+# counts below this are shown as "< N" in reports, so that on a small list a count cannot point
+# at one reader (0: show every count)
+min_count = 5
 
 [store]
 # empty: the SQLite file in .digest/ (nothing to set up). Several hosts sharing one project:

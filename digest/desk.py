@@ -50,11 +50,23 @@ def default_subject(project: Project, entries: Sequence[IssueEntry]) -> str:
 
 
 def render_parts(project: Project, issue: Issue) -> RenderedParts:
-    """The issue's parts from the project's templates as they are now."""
-    return render_with(issue, project.config, project.template_dirs)
+    """The issue's parts from the project's templates as they are now, with counted story
+    links when `[stats] clicks` is on (the same in every reader's copy: docs/stats.md)."""
+    links = None
+    if project.config.clicks:
+        from digest.clicks import story_links
+        from digest.keys import project_keys
+
+        links = story_links(project_keys(project).sign, project.config.base_url, issue)
+    return render_with(issue, project.config, project.template_dirs, story_links=links)
 
 
-def render_with(issue: Issue, config: Config, template_dirs: list[Path]) -> RenderedParts:
+def render_with(
+    issue: Issue,
+    config: Config,
+    template_dirs: list[Path],
+    story_links: Sequence[str | None] | None = None,
+) -> RenderedParts:
     return render_issue(
         issue.entries,
         config=config,
@@ -63,6 +75,7 @@ def render_with(issue: Issue, config: Config, template_dirs: list[Path]) -> Rend
         issued=issue.created,
         intro=issue.intro,
         key=issue.key,
+        story_links=story_links,
     )
 
 
@@ -376,8 +389,19 @@ def list_issues(project: Project) -> list[dict[str, object]]:
     return [issue_summary(project, issue) for issue in project.store.issues()]
 
 
+def source_history(project: Project) -> dict[str, str]:
+    """{source: how its stories were followed before}, with `[stats] clicks` on (else empty):
+    "stories from this source: median 14 clicks (9 sent)" (digest.stats)."""
+    if not project.config.clicks:
+        return {}
+    from digest.stats import source_history as history
+
+    return history(project.store, min_count=project.config.min_count)
+
+
 def issue_details(project: Project, issue: Issue) -> dict[str, object]:
     """Everything `digest issue show` prints."""
+    history = source_history(project)
     return {
         **issue_summary(project, issue),
         "subject_custom": issue.subject_custom,
@@ -391,6 +415,7 @@ def issue_details(project: Project, issue: Issue) -> dict[str, object]:
                 "url": entry.source_url,
                 "score": entry.political_score,
                 "summary": entry.summary,
+                "source_history": history.get(entry.source_name),
             }
             for position, entry in enumerate(issue.entries, 1)
         ],

@@ -144,12 +144,14 @@ def desk_page(
             else []
         )
         stories = []
+        history = desk.source_history(project) if draft else {}
         for position, entry in enumerate(issue.entries, 1):
             try:
                 offered = desk.article_sentences(project, issue.id, position) if draft else []
             except DigestError:  # the article left the store: free text still works
                 offered = []
-            stories.append({"entry": entry, "sentences": offered})
+            past = history.get(entry.source_name, "")
+            stories.append({"entry": entry, "sentences": offered, "history": past})
         report = (
             desk.send_summary(project, issue) if issue.status in (desk.SENDING, desk.SENT) else None
         )

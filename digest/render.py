@@ -14,8 +14,8 @@ import html as html_lib
 import logging
 import re
 import textwrap
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -276,8 +276,15 @@ def _context(
     recipient: Mapping[str, object],
     issued: datetime | None = None,
     intro: str = "",
+    story_links: Sequence[str | None] | None = None,
 ) -> dict[str, object]:
     views = [entry_view(e) for e in entries]
+    if story_links is not None:
+        # counted links (digest.clicks): the same for every reader, so rendered here, once
+        views = [
+            replace(view, url=defuse_url(link)) if link and view.url else view
+            for view, link in zip(views, story_links, strict=True)
+        ]
     preheader = " · ".join(v.title for v in views[:3])
     return {
         "newsletter": {
@@ -325,6 +332,7 @@ def render_templates(
     issued: datetime | None = None,
     intro: str = "",
     key: str = "",
+    story_links: Sequence[str | None] | None = None,
 ) -> tuple[str, str]:
     """The (un-inlined HTML, text) from the templates; placeholders unless `recipient` (flat
     personal values, as `MessageFactory.personal_values` gives them) is given."""
@@ -335,7 +343,13 @@ def render_templates(
     else:
         view = {**recipient, "attributes": RecipientAttributes(recipient)}
     context = _context(
-        entries, config=config, subject=subject, recipient=view, issued=issued, intro=intro
+        entries,
+        config=config,
+        subject=subject,
+        recipient=view,
+        issued=issued,
+        intro=intro,
+        story_links=story_links,
     )
     context["issue_period"] = issue_period(key)
     try:
@@ -379,11 +393,13 @@ def render_issue(
     issued: datetime | None = None,
     intro: str = "",
     key: str = "",
+    story_links: Sequence[str | None] | None = None,
 ) -> RenderedParts:
     """Render and inline the issue once; the parts carry placeholders for `digest.message`.
     `issued` (default now: the issue's creation) is the date the masthead shows; `intro` is
     the editor's Markdown (`render_intro`); `key` the issue's, whose period the greeting names
-    ("this week’s", "today’s", "this month’s": `issue_period`)."""
+    ("this week’s", "today’s", "this month’s": `issue_period`); `story_links` the counted
+    links that replace the stories' own (digest.clicks), None for the stories' own."""
     raw_html, text = render_templates(
         entries,
         config=config,
@@ -392,6 +408,7 @@ def render_issue(
         issued=issued,
         intro=intro,
         key=key,
+        story_links=story_links,
     )
     html = inline_css(raw_html)
     warnings = []

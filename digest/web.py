@@ -30,6 +30,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from digest.click_route import click_routes
 from digest.errors import DigestError
 from digest.models import Issue
 from digest.project import Project
@@ -237,6 +238,7 @@ def create_app(project: Project) -> ASGIApp:
             # one route for both, so a 405 lists every method the path allows
             Route("/unsubscribe", unsubscribe_route, methods=["GET", "POST"]),
             *signup_routes(site),
+            *click_routes(site),
         ],
         middleware=[
             Middleware(

@@ -367,7 +367,7 @@ def test_an_old_store_keeps_built_issues_frozen_and_held_ones_as_drafts(tmp_path
         db.execute(f"ALTER TABLE issues DROP COLUMN {column}")
     # and without what the migrations after the desk's added (the send workers', subscribers,
     # bounces, the web side's rate limits, the Message-ID key, the bounce memory, the signing keys,
-    # the summary cache, the editor's send time)
+    # the summary cache, the editor's send time, the story clicks)
     db.executescript(
         "DROP TABLE bounces; ALTER TABLE suppressions DROP COLUMN detail;"
         " ALTER TABLE suppressions DROP COLUMN updated; DROP TABLE rate_events;"
@@ -377,7 +377,7 @@ def test_an_old_store_keeps_built_issues_frozen_and_held_ones_as_drafts(tmp_path
         " ALTER TABLE issues DROP COLUMN stopped;"
         " ALTER TABLE issues DROP COLUMN message_id_key;"
         " DROP TABLE bounce_messages; DROP TABLE signing_keys; DROP TABLE summaries;"
-        " ALTER TABLE issues DROP COLUMN send_at;"
+        " ALTER TABLE issues DROP COLUMN send_at; DROP TABLE story_clicks;"
     )
     desk = next(n for n, script in enumerate(MIGRATIONS) if "runners_up" in script)
     db.execute(f"PRAGMA user_version = {desk}")

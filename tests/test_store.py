@@ -345,6 +345,8 @@ def _project_with_state(root: Path) -> Path:
         issue.id, [Subscriber(email=f"r{n}@example.net", list="l") for n in range(2500)]
     )
     project.store.suppress("gone@example.net", "bounced")
+    project.store.count_story_click(issue.id, 1)
+    project.store.count_story_click(issue.id, 1, set_aside=True)
     project.close()
     return root
 
@@ -377,6 +379,7 @@ def test_copy_moves_the_sqlite_state_resumes_and_verifies(
     assert result.exit_code == 0, result.output
     counts = json.loads(result.stdout)
     assert counts["sends"] == [1500, 2500, 2500] and counts["suppressions"] == [1, 1, 1]
+    assert counts["story_clicks"] == [1, 1, 1]
     assert counts["articles"][0] == 0  # already there
     assert "every table's count matches" in result.output
     again = runner.invoke(app, command)
@@ -390,6 +393,8 @@ def test_copy_moves_the_sqlite_state_resumes_and_verifies(
         moved.create_issue(key="next", subject="S", entries=[], html="", text="").id == issue.id + 1
     )
     assert moved.add_article(Article(title="N", body="New text", source_url="https://n.org/1"))[1]
+    [clicks] = moved.story_counts([issue.id])
+    assert (clicks.story, clicks.clicks, clicks.set_aside) == (1, 1, 1)
     destination.close()
 
 

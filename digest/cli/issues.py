@@ -106,10 +106,13 @@ def show_command(
     print(f"subject: {issue.subject}{custom}")
     print("intro: " + (issue.intro.replace("\n", "\n       ") if issue.intro else "(none)"))
     print()
+    history = desk.source_history(project)
     for position, entry in enumerate(issue.entries, 1):
         source = f" — {entry.source_name}" if entry.source_name else ""
         print(f"{position:2d}. {entry.title}{source}")
         print(f"    article {entry.article_id}, score {entry.political_score:.2f}")
+        if past := history.get(entry.source_name):
+            print(f"    {past}")
         for sentence in entry.summary:
             print(f"    | {sentence}")
     if issue.runners_up:
@@ -297,13 +300,32 @@ def report_command(
         Path | None,
         typer.Option("--csv", metavar="FILE", help="Write the failed and deferred addresses."),
     ] = None,
+    trend: Annotated[
+        bool,
+        typer.Option("--trend", help="Story clicks per issue and per source, across issues."),
+    ] = False,
+    last: Annotated[
+        int, typer.Option("--last", min=1, help="With --trend: how many sent issues.")
+    ] = 10,
 ) -> None:
     """What an issue's send did: transport, start and finish, counts, every failed or deferred
-    address with its last reply and attempts, and its recipients suppressed since (why, when)."""
+    address with its last reply and attempts, and its recipients suppressed since (why, when);
+    and each story's clicks and share ([stats] clicks, docs/stats.md)."""
+    from digest import stats
+    from digest.cli._clicks import print_story_clicks, print_trend
     from digest.exports import open_private
 
     project = _project()
-    summary = desk.send_summary(project, desk.find_issue(project, issue_id))
+    floor = project.config.min_count
+    if trend:
+        if issue_id is not None or csv_file is not None:
+            raise DigestError("report --trend: takes no ISSUE and no --csv")
+        across = stats.trend(project.store, last, floor)
+        emit_json(across) if json_out else print_trend(across)
+        return
+    issue = desk.find_issue(project, issue_id)
+    summary = desk.send_summary(project, issue)
+    clicks = stats.issue_report(project.store, issue, floor)
     if csv_file is not None:
         try:
             with open_private(csv_file) as f:
@@ -311,7 +333,7 @@ def report_command(
         except OSError as exc:
             raise DigestError(f"--csv {csv_file}: cannot write: {exc.strerror}") from None
     if json_out:
-        emit_json(summary.to_json())
+        emit_json({**summary.to_json(), **clicks})
         return
     counts = summary.counts
     print(f"issue {summary.issue_id} ({summary.key}): {summary.status}")
@@ -330,5 +352,7 @@ def report_command(
         print(
             f"suppressed\t{gone['email']}\t{gone['reason']}\t{gone['suppressed']}\t{gone['detail']}"
         )
+    if project.config.clicks or clicks["clicks"] or clicks["set_aside"]:
+        print_story_clicks(clicks)
     if csv_file is not None:
         console.print(f"wrote {plural(len(summary.problems), 'address')} to {csv_file}")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from digest.store.articles import Articles, body_fingerprint
 from digest.store.bounces import Bounces
+from digest.store.clicks import StoryClicks
 from digest.store.database import (
     DEFAULT_TIMEOUTS,
     Database,
@@ -68,6 +69,7 @@ class Store(
     RateLimits,
     SigningKeys,
     Summaries,
+    StoryClicks,
 ):
     """The project's state. `Store(path)` opens (and migrates) the SQLite file at `path`;
     `Store(database)` wraps an open PostgreSQL (or SQLite) connection."""

@@ -22,6 +22,7 @@ TABLES = (
     "subscribers",
     "subscriber_files",
     "bounces",
+    "story_clicks",
 )
 CHUNK = 1000
 

@@ -216,6 +216,17 @@ TEMPLATES: list[str] = [
     """
     ALTER TABLE issues ADD COLUMN send_at TEXT;
     """,
+    # Follows of counted story links (digest.clicks, docs/stats.md): a count per (issue, story),
+    # and the follows set aside (HEAD requests, link scanners). Nothing about who followed.
+    """
+    CREATE TABLE story_clicks (
+        issue_id INTEGER NOT NULL REFERENCES issues (id) ON DELETE CASCADE,
+        story INTEGER NOT NULL,
+        clicks INTEGER NOT NULL DEFAULT 0,
+        set_aside INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (issue_id, story)
+    );
+    """,
 ]
 
 
