@@ -1,5 +1,7 @@
-"""The web app factory: one Starlette app of a project's surfaces (`digest.web.signup`,
-`.unsubscribe`, `.archive`) behind the shared middleware (`digest.web.middleware`).
+"""The web app factory: one Starlette app of a project's public surfaces (`digest.web.signup`,
+`.unsubscribe`, `.archive`) behind the shared middleware (`digest.web.middleware`), and the
+desk's app (`digest.web.desk`): the same stack with only the desk's route group, behind its
+loopback and token guard.
 
 Run by `digest serve` under uvicorn (`digest.web.server`), behind a reverse proxy in production
 (docs/deploy.md). Each request opens its own connection to the store, so the app holds no SQLite
@@ -19,6 +21,7 @@ from starlette.types import ASGIApp
 
 from digest.project import Project
 from digest.web.archive import archive_routes
+from digest.web.desk import DeskGuard, DeskState, desk_routes, not_found
 from digest.web.middleware import SecurityHeaders, host_check
 from digest.web.pages import Site
 from digest.web.signup import signup_routes
@@ -50,3 +53,12 @@ def create_app(project: Project) -> ASGIApp:
         exception_handlers={404: not_found, 405: not_allowed, 500: server_error},
     )
     return SecurityHeaders(app)
+
+
+def create_desk_app(state: DeskState) -> ASGIApp:
+    """The editor's desk of one `digest preview` launch: its route group only, on 127.0.0.1."""
+    app = Starlette(
+        routes=desk_routes(state),
+        exception_handlers={404: not_found, 405: not_found},
+    )
+    return DeskGuard(app, state)

@@ -103,21 +103,21 @@ class ClientGone(Exception):
     """The client left (or was cut off at the request deadline) before its form arrived."""
 
 
-async def read_bounded_form(request: Request) -> ImmutableMultiDict[str, Any]:
+async def read_bounded_form(
+    request: Request, limit: int = MAX_FORM_BYTES, max_fields: int = 16
+) -> ImmutableMultiDict[str, Any]:
     """The urlencoded or multipart form of a POST, each field's values, read no further than
-    MAX_FORM_BYTES (declared, or counted as it arrives)."""
+    `limit` bytes (declared, or counted as it arrives)."""
     length = request.headers.get("content-length")
-    declared_too_large = length is not None and (
-        not length.isdigit() or int(length) > MAX_FORM_BYTES
-    )
+    declared_too_large = length is not None and (not length.isdigit() or int(length) > limit)
     try:
-        body = None if declared_too_large else await _read_capped(request, MAX_FORM_BYTES)
+        body = None if declared_too_large else await _read_capped(request, limit)
     except ClientDisconnect:
         raise ClientGone from None
     if body is None:
         raise FormTooLarge
     replayed = Request(request.scope, _replay(body))
-    async with replayed.form(max_files=0, max_fields=16, max_part_size=MAX_FORM_BYTES) as form:
+    async with replayed.form(max_files=0, max_fields=max_fields, max_part_size=limit) as form:
         return ImmutableMultiDict(form.multi_items())
 
 
