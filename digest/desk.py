@@ -6,7 +6,7 @@ preview shows and every send mails) → `sending` → `sent`. An approved issue 
 begun can be reopened to a draft; a sending or sent issue never changes.
 
 Every function here is one editor's act over the store's public methods, used alike by
-`digest issue …` and by the desk in the browser (`digest.preview`). A mistake (a bad position,
+`digest issue …` and by the desk in the browser (`digest.web.desk`). A mistake (a bad position,
 an unknown article, an edit to a frozen issue) is a `DigestError` and changes nothing.
 """
 

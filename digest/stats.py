@@ -16,7 +16,7 @@ from digest.models import Issue
 from digest.store import Store
 from digest.store.clicks import StoryCount
 
-# the issues whose links were sent out, so whose follows count (digest.click_route)
+# the issues whose links were sent out, so whose follows count (digest.web.redirects)
 SENT_STATUSES = ("sending", "sent")
 
 

@@ -26,10 +26,11 @@ from typer.testing import CliRunner
 from digest.cli import app
 from digest.message import MessageFactory
 from digest.models import Subscriber
-from digest.preview import Preview, PreviewServer
 from digest.project import init_project, open_project
 from digest.render import generic_values
 from digest.tokens import load_secret
+from digest.web.desk_server import PreviewServer
+from digest.web.desk_view import Preview
 
 runner = CliRunner()
 

@@ -18,9 +18,10 @@ from samples import sample_entries
 from typer.testing import CliRunner
 
 from digest.cli import app
-from digest.preview import Preview, PreviewServer
 from digest.project import Project, init_project
 from digest.render import render_issue
+from digest.web.desk_server import PreviewServer
+from digest.web.desk_view import Preview
 
 FIXTURES = Path(__file__).parent / "fixtures" / "email"
 

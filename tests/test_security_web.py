@@ -28,10 +28,11 @@ from typer.testing import CliRunner
 from web_support import SECRET, csrf_of, uvicorn_thread, web_client
 
 from digest.cli import app
-from digest.preview import Preview, PreviewServer
 from digest.project import Project, init_project, open_project
 from digest.signup import csrf_pair, read_confirmation
 from digest.tokens import make_token
+from digest.web.desk_server import PreviewServer
+from digest.web.desk_view import Preview
 
 
 def _cli(root: Path, *args: str) -> object:

@@ -31,8 +31,9 @@ def preview_command(
 ) -> None:
     """Open the editor's desk for an issue on 127.0.0.1: the issue as it will be mailed (a
     draft re-rendered with the current templates) with the controls to shape and approve it."""
-    from digest.preview import Preview, PreviewServer
     from digest.project import open_project
+    from digest.web.desk_server import DeskServer
+    from digest.web.desk_view import Preview
 
     if not 0 <= port <= 65535:
         raise DigestError(f"--port {port}: must be between 0 and 65535")
@@ -55,7 +56,7 @@ def preview_command(
         return
 
     try:
-        server = PreviewServer(preview, port=port)
+        server = DeskServer(preview, port=port)
     except OSError as exc:
         raise DigestError(f"--port {port}: cannot listen on 127.0.0.1: {exc.strerror}") from None
     # the links hold the desk's token: only whoever can read this terminal can open it
@@ -67,7 +68,7 @@ def preview_command(
     if not no_open:
         import webbrowser
 
-        from digest.preview import opener_file
+        from digest.web.desk_server import opener_file
 
         # through a private file, as Jupyter does: a URL on the browser's command line (and so
         # its token) would be in every local user's `ps`

@@ -58,7 +58,7 @@ def serve_command(
 
     Run it behind a reverse proxy that terminates TLS (see docs/deploy.md)."""
     from digest.web import create_app, serve
-    from digest.web_port import check_can_listen
+    from digest.web.port import check_can_listen
 
     project = open_project(project_dir())
     check_can_listen(host, port)

@@ -41,7 +41,7 @@ from digest.signup import (
 from digest.subscribers import ListError, normalise_email
 from digest.tokens import BadToken, read_preferences_token
 from digest.transports.base import Envelope
-from digest.web_pages import Site, no_store, page_templates
+from digest.web.pages import Site, no_store, page_templates
 from digest.wording import plural
 
 log = logging.getLogger(__name__)
@@ -136,16 +136,19 @@ to it. Nothing will be sent until the link is used.</p>{% endblock %}
 )
 
 
-def signup_routes(site: Site) -> list[Route]:
-    """The routes of `/subscribe`, `/confirm` and `/preferences` for the app of `site`."""
-    config = site.config
-    checker = domain_checker(config)
+class _Subscribe:
+    """`/subscribe`: the form, and a sign-up recorded and mailed after the response has gone."""
 
-    def offered() -> list[ListInfo]:
-        with site.open_store() as store:
-            return offered_lists(site.project, store)
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.checker = domain_checker(site.config)
 
-    async def subscribe_form(
+    def offered(self) -> list[ListInfo]:
+        with self.site.open_store() as store:
+            return offered_lists(self.site.project, store)
+
+    async def form(
+        self,
         request: Request,
         status: int = 200,
         problem: str = "",
@@ -153,8 +156,8 @@ def signup_routes(site: Site) -> list[Route]:
         name: str = "",
         chosen: Sequence[str] = (),
     ) -> Response:
-        lists = await run_in_threadpool(offered)
-        return site.with_csrf(
+        lists = await run_in_threadpool(self.offered)
+        return self.site.with_csrf(
             request,
             _PAGES,
             "subscribe.html",
@@ -167,9 +170,9 @@ def signup_routes(site: Site) -> list[Route]:
             name=name,
         )
 
-    def too_many(wait: float) -> Response:
+    def too_many(self, wait: float) -> Response:
         minutes = math.ceil(wait / 60)
-        response = site.error(
+        response = self.site.error(
             429,
             "Too many sign-ups",
             "Too many sign-ups came from your network. Please try again in "
@@ -178,14 +181,17 @@ def signup_routes(site: Site) -> list[Route]:
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
 
-    def _client_wait(client: str) -> float:
-        with site.open_store() as store:
-            return signup_wait(store, config, client)
+    def client_wait(self, client: str) -> float:
+        with self.site.open_store() as store:
+            return signup_wait(store, self.site.config, client)
 
-    async def subscribe(request: Request) -> Response:
-        wait = await run_in_threadpool(_client_wait, request.client.host if request.client else "")
+    async def subscribe(self, request: Request) -> Response:
+        site = self.site
+        wait = await run_in_threadpool(
+            self.client_wait, request.client.host if request.client else ""
+        )
         if wait:
-            return too_many(wait)
+            return self.too_many(wait)
         form = await site.read_form(request, "A sign-up is a few short fields.")
         if isinstance(form, Response):
             return form
@@ -195,7 +201,7 @@ def signup_routes(site: Site) -> list[Route]:
         chosen = list(dict.fromkeys(form.getlist("lists")))
         if not site.csrf_ok(request, form):
             # another site's form, or our own one from long ago: ours, as filled in, to press
-            return await subscribe_form(
+            return await self.form(
                 request,
                 403,
                 "Please check the details and press Subscribe to confirm.",
@@ -206,15 +212,15 @@ def signup_routes(site: Site) -> list[Route]:
         try:
             address = normalise_email(raw_email)  # the syntax: no lookup, no thread needed
         except ListError as exc:
-            return await subscribe_form(request, 400, str(exc), raw_email, name, chosen)
-        problem = checker and await checker.problem(address.rpartition("@")[2])
+            return await self.form(request, 400, str(exc), raw_email, name, chosen)
+        problem = self.checker and await self.checker.problem(address.rpartition("@")[2])
         if problem:  # on the event loop, with a deadline: a slow resolver holds no thread
             problem = f"{raw_email.strip()!r} is not a valid email address: {problem}"
-            return await subscribe_form(request, 400, problem, raw_email, name, chosen)
-        names = [info.name for info in await run_in_threadpool(offered)]
+            return await self.form(request, 400, problem, raw_email, name, chosen)
+        names = [info.name for info in await run_in_threadpool(self.offered)]
         unknown = [c for c in chosen if c not in names]
         if unknown:
-            return await subscribe_form(
+            return await self.form(
                 request,
                 400,
                 f"There is no list “{unknown[0][:64]}” here; choose from the lists below.",
@@ -224,47 +230,56 @@ def signup_routes(site: Site) -> list[Route]:
             )
         chosen = chosen or (names if len(names) == 1 else [])
         if not chosen:
-            return await subscribe_form(request, 400, "Choose at least one list.", address, name)
+            return await self.form(request, 400, "Choose at least one list.", address, name)
         # Recorded and mailed after the response has gone: the time to answer must not tell an
         # address that gets a confirmation (a new one) from one that does not (active already).
         response = no_store(site.page(_PAGES, "check_inbox.html"))
-        response.background = BackgroundTask(confirm_later, Subscriber(address, name), chosen)
+        response.background = BackgroundTask(self.confirm_later, Subscriber(address, name), chosen)
         return response
 
-    async def confirm_later(subscriber: Subscriber, lists: list[str]) -> None:
+    async def confirm_later(self, subscriber: Subscriber, lists: list[str]) -> None:
         """Record the sign-up and send its confirmation, once the page is sent: nobody waits
         for it, so a failure is logged (without the address) and goes no further."""
         try:
-            envelope = await run_in_threadpool(_request, subscriber, lists)
-            failure = envelope and await send_confirmation(site.project, envelope)
+            envelope = await run_in_threadpool(self.record, subscriber, lists)
+            failure = envelope and await send_confirmation(self.site.project, envelope)
         except Exception as exc:  # noqa: BLE001 - the response is gone; the server must live on
             failure = f"{type(exc).__name__}: {exc}"
         if failure:
             log.warning("a confirmation email was not sent: %s", failure)
 
-    def _request(subscriber: Subscriber, lists: list[str]) -> Envelope | None:
+    def record(self, subscriber: Subscriber, lists: list[str]) -> Envelope | None:
+        site = self.site
         with site.open_store() as store:
-            return request_confirmation(store, config, site.secrets[0], subscriber, lists)
+            return request_confirmation(store, site.config, site.secrets[0], subscriber, lists)
 
-    async def subscribe_route(request: Request) -> Response:
+    async def route(self, request: Request) -> Response:
         if request.method == "POST":
-            return await subscribe(request)
-        return await subscribe_form(request)
+            return await self.subscribe(request)
+        return await self.form(request)
 
-    def bad_confirmation(exc: BadToken) -> Response:
-        return site.error(
+
+class _Confirm:
+    """`/confirm`: the link in the confirmation email, pressed once more on our own page."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+
+    def bad_confirmation(self, exc: BadToken) -> Response:
+        return self.site.error(
             400,
             "This confirmation link does not work",
             f"The link is incomplete, altered or too old ({exc}). Please sign up again.",
         )
 
-    async def confirm_route(request: Request) -> Response:
+    async def route(self, request: Request) -> Response:
+        site = self.site
         if request.method == "GET":
             token = request.query_params.get("token", "")
             try:
                 read_confirm_token(site.secrets, token)
             except BadToken as exc:
-                return bad_confirmation(exc)
+                return self.bad_confirmation(exc)
             return site.with_csrf(request, _PAGES, "confirm_signup.html", token=token)
         form = await site.read_form(request, "A confirmation is two short fields.")
         if isinstance(form, Response):
@@ -274,38 +289,44 @@ def signup_routes(site: Site) -> list[Route]:
         try:
             email, lists, name = read_confirmation(site.secrets, form.get("token", ""))
         except BadToken as exc:
-            return bad_confirmation(exc)
-        welcome = await run_in_threadpool(_confirm, email, lists, name)
+            return self.bad_confirmation(exc)
+        welcome = await run_in_threadpool(self.confirm, email, lists, name)
         if welcome is not None:
             failure = await send_confirmation(site.project, welcome)
             if failure is not None:  # the reader is subscribed all the same
                 log.warning("welcome email to %s not sent: %s", email, failure)
         return no_store(site.page(_PAGES, "confirmed.html"))
 
-    def _confirm(email: str, lists: list[str], name: str | None) -> Envelope | None:
+    def confirm(self, email: str, lists: list[str], name: str | None) -> Envelope | None:
         """Confirm; the welcome email for a reader who joined now (a second press of Confirm
         sends nothing more)."""
-        with site.open_store() as store:
+        with self.site.open_store() as store:
             joined = False
             for list_name in lists:
                 was = store.subscriber_status(email, list_name)
                 joined |= confirm(store, email, list_name, name) and was != "active"
             if not joined:
                 return None
-            return welcome_envelope(site.config, email, latest_sent_issue(store))
+            return welcome_envelope(self.site.config, email, latest_sent_issue(store))
 
-    # -- preferences: the link in every message ----------------------------------------------
 
-    def _preferences(email: str) -> tuple[bool, str, list[ListInfo], list[str]]:
+class _Preferences:
+    """`/preferences`: the link in every message (name, lists, leaving)."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+
+    def current(self, email: str) -> tuple[bool, str, list[ListInfo], list[str]]:
         """(suppressed, name, the lists shown, those the address is active on)."""
-        with site.open_store() as store:
+        with self.site.open_store() as store:
             rows = store.subscriptions(email)
-            shown = preference_lists(offered_lists(site.project, store), rows)
+            shown = preference_lists(offered_lists(self.site.project, store), rows)
             active = [name for name, row in rows.items() if row.status == "active"]
             name = next((row.name for row in rows.values() if row.name), "")
             return store.is_suppressed(email), name, shown, active
 
-    async def preferences_page(
+    async def page(
+        self,
         request: Request,
         token: str,
         email: str,
@@ -313,10 +334,10 @@ def signup_routes(site: Site) -> list[Route]:
         problem: str = "",
         saved: bool = False,
     ) -> Response:
-        suppressed, name, shown, active = await run_in_threadpool(_preferences, email)
+        suppressed, name, shown, active = await run_in_threadpool(self.current, email)
         if suppressed:
-            return no_store(site.page(_PAGES, "left.html", email=email))
-        return site.with_csrf(
+            return no_store(self.site.page(_PAGES, "left.html", email=email))
+        return self.site.with_csrf(
             request,
             _PAGES,
             "preferences.html",
@@ -330,54 +351,55 @@ def signup_routes(site: Site) -> list[Route]:
             saved=saved,
         )
 
-    def preferences_of(token: str) -> tuple[str, str] | Response:
+    def preferences_of(self, token: str) -> tuple[str, str] | Response:
         """(email, list) of a genuine preferences token; an error page otherwise."""
         try:
-            return read_preferences_token(site.secrets, token)
+            return read_preferences_token(self.site.secrets, token)
         except BadToken as exc:
-            return site.error(
+            return self.site.error(
                 400,
                 "This preferences link does not work",
                 f"The link is incomplete or has been altered ({exc}). Please use the link "
                 "exactly as it appears in the newsletter.",
             )
 
-    async def preferences_route(request: Request) -> Response:
+    async def route(self, request: Request) -> Response:
+        site = self.site
         if request.method == "GET":
             token = request.query_params.get("token", "")
-            found = preferences_of(token)
+            found = self.preferences_of(token)
             if isinstance(found, Response):
                 return found
-            return await preferences_page(request, token, found[0])
+            return await self.page(request, token, found[0])
         form = await site.read_form(request, "A preferences form is a few short fields.")
         if isinstance(form, Response):
             return form
         if not site.csrf_ok(request, form):
             return site.bad_form()
         token = form.get("token", "")
-        found = preferences_of(token)
+        found = self.preferences_of(token)
         if isinstance(found, Response):
             return found
         email, list_name = found
         if form.get("action") == "leave":
-            await run_in_threadpool(_leave, email, list_name)
+            await run_in_threadpool(self.leave, email, list_name)
             return no_store(site.page(_PAGES, "left.html", email=email))
-        problem = await run_in_threadpool(_save, email, form)
+        problem = await run_in_threadpool(self.save, email, form)
         if problem:
-            return await preferences_page(request, token, email, 400, problem)
-        return await preferences_page(request, token, email, saved=True)
+            return await self.page(request, token, email, 400, problem)
+        return await self.page(request, token, email, saved=True)
 
-    def _leave(email: str, list_name: str) -> None:
-        with site.open_store() as store:
+    def leave(self, email: str, list_name: str) -> None:
+        with self.site.open_store() as store:
             unsubscribe_address(store, email, list_name)
 
-    def _save(email: str, form: ImmutableMultiDict[str, str]) -> str:
+    def save(self, email: str, form: ImmutableMultiDict[str, str]) -> str:
         """Apply the form; a reason when it names a list that is not shown, else ""."""
-        with site.open_store() as store:
+        with self.site.open_store() as store:
             shown = [
                 info.name
                 for info in preference_lists(
-                    offered_lists(site.project, store), store.subscriptions(email)
+                    offered_lists(self.site.project, store), store.subscriptions(email)
                 )
             ]
             chosen = form.getlist("lists")
@@ -389,8 +411,11 @@ def signup_routes(site: Site) -> list[Route]:
             save_preferences(store, email, clean_name(form.get("name", "")), chosen, changeable)
             return ""
 
+
+def signup_routes(site: Site) -> list[Route]:
+    """The routes of `/subscribe`, `/confirm` and `/preferences` for the app of `site`."""
     return [
-        Route("/subscribe", subscribe_route, methods=["GET", "POST"]),
-        Route("/confirm", confirm_route, methods=["GET", "POST"]),
-        Route("/preferences", preferences_route, methods=["GET", "POST"]),
+        Route("/subscribe", _Subscribe(site).route, methods=["GET", "POST"]),
+        Route("/confirm", _Confirm(site).route, methods=["GET", "POST"]),
+        Route("/preferences", _Preferences(site).route, methods=["GET", "POST"]),
     ]

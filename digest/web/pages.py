@@ -1,5 +1,6 @@
-"""What every page of the web side shares (`digest.web` assembles them into one app): the
-small HTML pages and their base, a store per request, bounded form reading and the CSRF pair.
+"""What every page of the web side shares (`digest.web.app` assembles them into one app): the
+small HTML pages and their base, a store per request, and the page-side of the bounded form
+read and the CSRF pair (`digest.web.middleware`).
 
 `Site` holds one project's secrets, read once when the app is made: the signing one first, then
 any previous ones (DIGEST_SECRET_PREVIOUS), so links signed before a rotation still work.
@@ -7,30 +8,28 @@ any previous ones (DIGEST_SECRET_PREVIOUS), so links signed before a rotation st
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from secrets import token_hex
 from typing import Any
 
 import jinja2
 from starlette.datastructures import ImmutableMultiDict
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.types import Message, Receive
 
 from digest.keys import project_keys
 from digest.project import Project
-from digest.signup import csrf_ok, csrf_pair
+from digest.signup import csrf_pair
 from digest.store import Store
-
-MAX_FORM_BYTES = 4096
-# Under https the cookie has the __Host- prefix: a browser takes it only with Secure, Path=/ and
-# no Domain, so a neighbouring subdomain (or plain-http injection) cannot plant its own nonce.
-# Browsers refuse __Host- cookies without Secure, so a plain-http site (a test one) keeps the
-# bare name.
-CSRF_COOKIE = "digest_csrf"
-HOST_CSRF_COOKIE = "__Host-digest_csrf"
+from digest.web.middleware import (
+    ClientGone,
+    FormTooLarge,
+    csrf_cookie_name,
+    csrf_form_ok,
+    csrf_nonce,
+    read_bounded_form,
+    set_csrf_cookie,
+)
 
 BASE_PAGES = {
     "base.html": """<!doctype html>
@@ -69,24 +68,6 @@ def no_store(response: Response) -> Response:
     return response
 
 
-async def _read_capped(request: Request, limit: int) -> bytes | None:
-    """The request body, or None once more than `limit` bytes arrived: counted as read, so a
-    chunked body (no Content-Length) cannot slip past the limit."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
-
-
-def _replay(body: bytes) -> Receive:
-    async def receive() -> Message:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
-
-
 class Site:
     """One project's web side: its name, secrets and store, and the pages' common parts."""
 
@@ -97,7 +78,7 @@ class Site:
         with self.open_store() as store:
             self.secrets = project_keys(project, store).verify
         self.secure = self.config.base_url.startswith("https:")
-        self.csrf_cookie = HOST_CSRF_COOKIE if self.secure else CSRF_COOKIE
+        self.csrf_cookie = csrf_cookie_name(self.secure)
 
     @contextmanager
     def open_store(self) -> Iterator[Store]:
@@ -120,23 +101,13 @@ class Site:
     async def read_form(
         self, request: Request, what: str
     ) -> ImmutableMultiDict[str, Any] | Response:
-        """The urlencoded or multipart form of a POST, each field's values, read no further than
-        MAX_FORM_BYTES (declared, or counted as it arrives); an error page otherwise."""
-        length = request.headers.get("content-length")
-        declared_too_large = length is not None and (
-            not length.isdigit() or int(length) > MAX_FORM_BYTES
-        )
+        """The POST's form, bounded (`read_bounded_form`); an error page otherwise."""
         try:
-            body = None if declared_too_large else await _read_capped(request, MAX_FORM_BYTES)
-        except ClientDisconnect:  # gone, or cut off at the request deadline: nobody to answer
+            return await read_bounded_form(request)
+        except ClientGone:  # gone, or cut off at the request deadline: nobody to answer
             return Response(status_code=400)
-        if body is None:
+        except FormTooLarge:
             return self.error(413, "Request too large", what)
-        replayed = Request(request.scope, _replay(body))
-        async with replayed.form(max_files=0, max_fields=16, max_part_size=MAX_FORM_BYTES) as form:
-            return ImmutableMultiDict(form.multi_items())
-
-    # -- CSRF: a signed double submit ------------------------------------------------------------
 
     def with_csrf(
         self,
@@ -149,19 +120,15 @@ class Site:
     ) -> Response:
         """A page holding a form: its CSRF field, signed, paired with a cookie nonce (kept if the
         browser has one)."""
-        nonce = request.cookies.get(self.csrf_cookie, "")
-        if not re.fullmatch(r"[0-9a-f]{32}", nonce):
-            nonce = token_hex(16)
+        nonce = csrf_nonce(request, self.csrf_cookie)
         response = self.page(
             pages, template, status, csrf=csrf_pair(self.secrets[0], nonce), **context
         )
-        response.set_cookie(
-            self.csrf_cookie, nonce, path="/", httponly=True, samesite="strict", secure=self.secure
-        )
+        set_csrf_cookie(response, self.csrf_cookie, nonce, self.secure)
         return no_store(response)
 
     def csrf_ok(self, request: Request, form: ImmutableMultiDict[str, Any]) -> bool:
-        return csrf_ok(self.secrets, request.cookies.get(self.csrf_cookie), form.get("csrf"))
+        return csrf_form_ok(self.secrets, request, self.csrf_cookie, form)
 
     def bad_form(self) -> Response:
         return self.error(

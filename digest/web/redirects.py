@@ -15,7 +15,7 @@ from digest.clicks import is_scanner, verified_target
 from digest.errors import DigestError
 from digest.models import Issue
 from digest.store import Store
-from digest.web_pages import Site
+from digest.web.pages import Site
 
 MAX_ID = 2**63 - 1  # SQLite's largest integer; a longer number names nothing
 # issues whose follows count: an approved issue's links (the preview) redirect uncounted
