@@ -19,7 +19,7 @@ from web_support import uvicorn_thread, web_client
 
 from digest.cli import app
 from digest.clicks import is_scanner
-from digest.preview import Preview, desk_page
+from digest.web.desk_view import Preview, desk_page
 from digest.project import Project, open_project
 
 BROWSER = (
