@@ -19,8 +19,8 @@ from web_support import uvicorn_thread, web_client
 
 from digest.cli import app
 from digest.clicks import is_scanner
-from digest.web.desk_view import Preview, desk_page
 from digest.project import Project, open_project
+from digest.web.desk_view import Preview, desk_page
 
 BROWSER = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
