@@ -11,8 +11,9 @@ and DATA reply, each worker a `digest send --concurrency 16` process of its own:
   initdb + pg_ctl in a temporary folder, as the tests start theirs);
 - 1 worker on the project's SQLite file.
 
-Targets (issue 25): 3 workers ≥ 2.5× one, one PostgreSQL worker ≥ 0.9× one SQLite worker. Also prints the store round-trips per message (statements and transaction ends the
-workers sent to the store, counted by the store's connection layer).
+Targets (issue 25): 3 workers ≥ 2.5× one, one PostgreSQL worker ≥ 0.9× one SQLite worker.
+Also prints the store round-trips per message (statements and transaction ends the workers sent
+to the store, counted by the store's connection layer, the recorder's connection included).
 """
 
 from __future__ import annotations
