@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import secrets
 import shutil
 import subprocess
@@ -59,8 +60,10 @@ main()
 
 def run_workers(
     root: Path, relay_url: str, workers: int, env: dict[str, str]
-) -> tuple[float, int, int]:
-    """(messages per second, messages sent, store round-trips) of `workers` processes."""
+) -> tuple[float, int, int, float]:
+    """(messages per second, messages sent, store round-trips, CPU seconds) of `workers`
+    processes."""
+    cpu_before = _children_cpu()
     args = ["--project", str(root), "send", "--smtp-url", relay_url, "--json"]
     args += ["--concurrency", str(CONCURRENCY)]
     started = time.perf_counter()
@@ -86,13 +89,19 @@ def run_workers(
             if line.startswith("ROUND_TRIPS=")
         )
     sent = int(json.loads(outputs[0][0].splitlines()[-1])["sent"])
-    return sent / elapsed, sent, trips
+    return sent / elapsed, sent, trips, _children_cpu() - cpu_before
 
 
-def show(label: str, rate: float, sent: int, trips: int) -> None:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def show(label: str, rate: float, sent: int, trips: int, cpu: float) -> None:
     print(
         f"{label + ':':26}{rate:7.1f} msg/s ({sent} sent;"
-        f" {trips / sent:.2f} store round-trips/message)"
+        f" {trips / sent:.2f} store round-trips/message;"
+        f" {cpu / sent * 1000:.1f} ms CPU/message, the workers' own)"
     )
 
 
@@ -116,9 +125,9 @@ def main() -> None:
         try:
             sqlite_root = Path(tmp) / "sqlite"
             shutil.copytree(template, sqlite_root)
-            rate, sent, trips = run_workers(sqlite_root, relay.url, 1, base_env)
+            rate, sent, trips, cpu = run_workers(sqlite_root, relay.url, 1, base_env)
             results["sqlite"] = rate
-            show("SQLite, 1 worker", rate, sent, trips)
+            show("SQLite, 1 worker", rate, sent, trips, cpu)
             for workers in (1, 3):
                 url = server.new_database()
                 root = Path(tmp) / f"postgres{workers}"
@@ -144,9 +153,9 @@ def main() -> None:
                 if copy.returncode:
                     raise SystemExit(copy.stderr)
                 env["DIGEST_DATABASE_URL"] = url
-                rate, sent, trips = run_workers(root, relay.url, workers, env)
+                rate, sent, trips, cpu = run_workers(root, relay.url, workers, env)
                 results[f"pg{workers}"] = rate
-                show(f"PostgreSQL, {workers} worker(s)", rate, sent, trips)
+                show(f"PostgreSQL, {workers} worker(s)", rate, sent, trips, cpu)
         finally:
             relay.stop()
         for label, ratio, target in (
