@@ -37,6 +37,17 @@ def _marks(path: Path) -> list[tuple[int, int]]:
         store.close()
 
 
+async def _queued_together(recorder: Recorder, writes: list[Callable[[Store], None]]) -> None:
+    """Queue `writes` while the recorder's thread is held busy, so they are ready together."""
+    busy = threading.Event()
+    held = asyncio.ensure_future(recorder.call(lambda store: busy.wait(10)))
+    await asyncio.sleep(0)  # the task submits its call
+    for write in writes:
+        recorder.record(write)
+    busy.set()
+    await held
+
+
 def test_calls_run_off_the_loop_and_outcomes_ready_together_share_a_transaction(
     tmp_path: Path,
 ) -> None:
@@ -45,14 +56,7 @@ def test_calls_run_off_the_loop_and_outcomes_ready_together_share_a_transaction(
     async def scenario() -> int:
         recorder = Recorder(lambda: _opener(path))
         await recorder.start()
-        busy = threading.Event()
-        # the recorder's thread is held busy while five outcomes queue up behind it
-        held = asyncio.ensure_future(recorder.call(lambda store: busy.wait(10)))
-        await asyncio.sleep(0)  # the task submits its call
-        for n in range(5):
-            recorder.record(_mark(n))
-        busy.set()
-        await held
+        await _queued_together(recorder, [_mark(n) for n in range(5)])
         await recorder.recorded()
         thread = await recorder.call(lambda store: threading.get_ident())
         recorder.record(_mark(5))  # alone: no transaction of its own is needed
@@ -75,13 +79,7 @@ def test_the_first_failure_stops_every_later_call_and_its_batch_is_not_half_writ
     async def scenario() -> None:
         recorder = Recorder(lambda: _opener(path))
         await recorder.start()
-        busy = threading.Event()
-        held = asyncio.ensure_future(recorder.call(lambda store: busy.wait(10)))
-        await asyncio.sleep(0)  # the task submits its call
-        recorder.record(_mark(1))
-        recorder.record(broken)
-        busy.set()
-        await held
+        await _queued_together(recorder, [_mark(1), broken])
         with pytest.raises(Exception, match="no_such_table"):
             await recorder.recorded()
         recorder.record(_mark(2))
