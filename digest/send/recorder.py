@@ -134,7 +134,10 @@ class Recorder:
                 else:
                     results = [calls[0].work(store)]
             except BaseException as exc:
-                self.error = exc
+                # raised again on the event loop's thread: without this thread's frames, which
+                # CPython 3.11 mishandles there once a transaction's generator is among them
+                # (a later ast.parse fails with "AST constructor recursion depth mismatch")
+                self.error = exc.with_traceback(None)
         for index, call in enumerate(calls):
             if self.error is not None:
                 self._settle(call.done, None, self.error)
