@@ -8,6 +8,8 @@ A row is recorded as soon as its outcome is known, before the connection takes t
 a crash at any moment leaves at most `concurrency` rows whose message may have gone out but are
 still pending; the resume sends them again with the same Message-ID. Rows are claimed from the
 store a few at a time and messages are built one at a time: memory does not grow with the list.
+Every store call of the run goes through the worker's `Recorder` (its own thread and
+connection), so the event loop never waits on the store while replies are due.
 """
 
 from __future__ import annotations
