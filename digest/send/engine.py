@@ -8,6 +8,8 @@ A row is recorded as soon as its outcome is known, before the connection takes t
 a crash at any moment leaves at most `concurrency` rows whose message may have gone out but are
 still pending; the resume sends them again with the same Message-ID. Rows are claimed from the
 store a few at a time and messages are built one at a time: memory does not grow with the list.
+Every store call of the run goes through the worker's `Recorder` (its own thread and
+connection), so the event loop never waits on the store while replies are due.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from digest.send.messages import Messages
 from digest.send.outcomes import Outcomes
 from digest.send.pacing import Pace, Pushback
 from digest.send.policy import Verdict, asked_delay, judge
+from digest.send.recorder import Recorder, open_store_for
 from digest.send.report import SendProgress, SendStopped
 from digest.send.transport import describe_transport
 from digest.transports import Delivery, Transport
@@ -67,9 +70,11 @@ class Run:
         self.pushback = Pushback(settings.concurrency, settings.retry_base)
         self.progress = progress
         self.notice = notice or (lambda line: None)
+        self.recorder = Recorder(open_store_for(project))
         self.outcomes = Outcomes(
             project,
             issue,
+            self.recorder,
             retry_base=settings.retry_base,
             max_attempts=settings.max_attempts,
             max_total_attempts=settings.max_total_attempts,
@@ -77,7 +82,7 @@ class Run:
         )
         self.state = self.outcomes.state
         self.feed = Feed(
-            self.store,
+            self.recorder,
             issue,
             settings,
             self.outcomes,
@@ -101,6 +106,18 @@ class Run:
         counts = self.store.send_counts(self.issue.id)
         self.state.total = counts.pending + counts.deferred
         self._report()
+        await self.recorder.start()
+        try:
+            await self._run()
+            self.outcomes.finish()
+        finally:
+            await self.recorder.close()
+        if self.fatal is None and self.recorder.error is not None:
+            self.fatal = self.recorder.error
+        if self.fatal is not None:
+            raise self.fatal
+
+    async def _run(self) -> None:
         queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=self.concurrency)
         workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.concurrency)]
         leases = asyncio.create_task(self.feed.keep_leases())
@@ -111,9 +128,6 @@ class Run:
             for task in [*workers, leases]:
                 task.cancel()
             await asyncio.gather(*workers, leases, return_exceptions=True)
-        if self.fatal is not None:
-            raise self.fatal
-        self.outcomes.finish()
 
     async def _worker(self, queue: asyncio.Queue[Item | None]) -> None:
         while (item := await queue.get()) is not None:
@@ -121,6 +135,8 @@ class Run:
                 continue  # stopping: the row stays pending for the next run
             try:
                 await self._deliver(item)
+                # recorded before this connection sends again: the crash promise
+                await self.recorder.recorded()
             except BaseException as exc:
                 # a relay that cannot be used at all, or a bug: stop feeding, finish in-flight
                 self.fatal = exc
@@ -131,7 +147,8 @@ class Run:
 
     async def _deliver(self, item: Item) -> None:
         subscriber = item.subscriber
-        if self.store.is_suppressed(subscriber.email):
+        email = subscriber.email
+        if await self.recorder.call(lambda store: store.is_suppressed(email), grouped=True):
             self.outcomes.skipped(subscriber)
             self._report()
             return

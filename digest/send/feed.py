@@ -17,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 from digest.models import Issue, Subscriber
 from digest.send.outcomes import Outcomes
 from digest.send.pacing import MAX_RETRY_DELAY, Pushback
+from digest.send.recorder import Recorder
 from digest.send.report import SendStopped
-from digest.store import SendRow, Store
+from digest.store import SendRow
 
 BATCH = 500  # rows read from the store at a time
 # Rows a worker claims at a time, per connection: enough to keep its connections busy between
@@ -58,14 +59,14 @@ class Feed:
 
     def __init__(
         self,
-        store: Store,
+        recorder: Recorder,
         issue: Issue,
         settings: RunSettings,
         outcomes: Outcomes,
         pushback: Pushback,
         notice: Callable[[str], None],
     ) -> None:
-        self.store = store
+        self.recorder = recorder  # every store call, off the event loop
         self.issue = issue
         self.settings = settings
         self.outcomes = outcomes
@@ -86,32 +87,36 @@ class Feed:
     async def keep_leases(self) -> None:
         """Renew this worker's claims while it works, and stop when another worker recorded
         that the relay refused us."""
+        issue_id, worker, lease = self.issue.id, self.settings.worker, self.settings.lease
         while True:
-            await asyncio.sleep(self.settings.lease / 3)
-            self.store.renew_leases(self.issue.id, self.settings.worker, self.settings.lease)
-            self.stopped_elsewhere()
+            await asyncio.sleep(lease / 3)
+            await self.recorder.call(lambda store: store.renew_leases(issue_id, worker, lease))
+            await self.stopped_elsewhere()
 
-    def stopped_elsewhere(self) -> None:
-        reason = self.store.send_stopped(self.issue.id)
+    async def stopped_elsewhere(self) -> None:
+        issue_id = self.issue.id
+        reason = await self.recorder.call(lambda store: store.send_stopped(issue_id))
         if reason and self.outcomes.fatal is None:
             self.outcomes.fatal = SendStopped(
                 f"issue {self.issue.key}: stopped by another worker: {reason}"
             )
             self.changed.set()
 
-    def _claim(self) -> list[SendRow] | float | None:
+    async def _claim(self) -> list[SendRow] | float | None:
         """The next rows this worker leases; else when to look again (loop time) while other
         workers hold rows still to send, or something of ours may come back; else None: done."""
-        self.stopped_elsewhere()
+        await self.stopped_elsewhere()
         if self.outcomes.fatal is not None:
             return None
-        worker, lease = self.settings.worker, self.settings.lease
+        issue_id, worker, lease = self.issue.id, self.settings.worker, self.settings.lease
         size = min(BATCH, self.settings.concurrency * CLAIM_PER_CONNECTION)
-        batch = self.store.claim_batch(self.issue.id, worker, lease, size)
+        batch = await self.recorder.call(
+            lambda store: store.claim_batch(issue_id, worker, lease, size)
+        )
         if batch:
             return batch
         now = asyncio.get_running_loop().time()
-        others = self.store.others_lease_until(self.issue.id, worker)
+        others = await self.recorder.call(lambda store: store.others_lease_until(issue_id, worker))
         if others is not None:
             # claimed here as soon as that worker's lease lapses (it died), if it does
             return now + min(max(others - time.time(), 0.0) + 0.1, CLAIM_POLL)
@@ -127,7 +132,7 @@ class Feed:
                 item = heapq.heappop(self.retries)  # already counted as outstanding
             elif buffered or (next_claim is not None and next_claim <= now):
                 if not buffered:
-                    claimed = self._claim()
+                    claimed = await self._claim()
                     if isinstance(claimed, list):
                         buffered.extend(claimed)
                     else:

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 from digest.models import Issue, Subscriber
 from digest.send.pacing import backoff
 from digest.send.policy import Verdict, reply_pattern
+from digest.send.recorder import Recorder
 from digest.send.report import SendPaused, SendProgress
-from digest.store import GAVE_UP_PREFIX
+from digest.store import GAVE_UP_PREFIX, Store
 from digest.transports import Delivery
 
 if TYPE_CHECKING:
@@ -20,20 +21,23 @@ if TYPE_CHECKING:
 
 
 class Outcomes:
-    """Records outcomes for one worker's run. `record` and `defer_uncounted` return the delay
-    after which the address is tried again in this run, or None when this run is done with it."""
+    """Records outcomes for one worker's run, through its `Recorder` (the caller waits for
+    `recorder.recorded()` before its connection sends again). `record` and `defer_uncounted`
+    return the delay after which the address is tried again in this run, or None when this run
+    is done with it."""
 
     def __init__(
         self,
         project: Project,
         issue: Issue,
+        recorder: Recorder,
         *,
         retry_base: float,
         max_attempts: int,
         max_total_attempts: int,
         transport_name: str,
     ) -> None:
-        self.store = project.store
+        self.recorder = recorder
         self.issue = issue
         self.bounce_limit = project.config.bounce_limit
         self.max_send_errors = project.config.max_send_errors
@@ -54,13 +58,7 @@ class Outcomes:
 
     def skipped(self, subscriber: Subscriber, reason: str = "") -> None:
         """Not mailed: suppressed (no reason), or a row whose message cannot be built."""
-        self.store.mark_send(
-            self.issue.id,
-            subscriber.email,
-            "skipped",
-            reply=reason or None,
-            count_attempt=bool(reason),
-        )
+        self._mark(subscriber.email, "skipped", reply=reason or None, count_attempt=bool(reason))
         if reason:
             self.warnings.append(f"{subscriber.email}: skipped: {reason}")
         self.state.skipped += 1
@@ -74,16 +72,16 @@ class Outcomes:
         earlier: int,
     ) -> float | None:
         """`attempts` in this run, counting this one; `earlier` in runs before it."""
-        store, issue_id, email = self.store, self.issue.id, subscriber.email
+        email = subscriber.email
         reply = delivery.reply[:500]
         if not delivery.ok:
             self.replies[delivery.reply[:200]] += 1
         retry: float | None = None
         if verdict is Verdict.SENT:
-            store.mark_send(issue_id, email, "sent", reply=reply)
+            self._mark(email, "sent", reply=reply)
             self.state.sent += 1
         elif verdict is Verdict.FAILED:
-            store.mark_send(issue_id, email, "failed", reply=reply)
+            self._mark(email, "failed", reply=reply)
             self.state.failed += 1
             self._permanent_failure(subscriber, delivery)
             return None
@@ -94,11 +92,11 @@ class Outcomes:
             # The server answered for this address, temporarily, too many times: give up, like
             # an MTA whose queue lifetime ran out.
             reply = f"{GAVE_UP_PREFIX}{earlier + attempts} attempts: {reply}"[:500]
-            store.mark_send(issue_id, email, "failed", reply=reply)
+            self._mark(email, "failed", reply=reply)
             self.state.failed += 1
         else:
             delay = backoff(self.retry_base, attempts)
-            store.mark_send(issue_id, email, "deferred", reply=reply, next_try=time.time() + delay)
+            self._mark(email, "deferred", reply=reply, next_try=time.time() + delay)
             if attempts < self.max_attempts:
                 retry = delay
             else:
@@ -121,13 +119,34 @@ class Outcomes:
     def defer_greylisted(self, subscriber: Subscriber, reply: str, delay: float) -> None:
         """Deferred for `delay` seconds with no attempt counted: greylisted (the engine retries
         it once in this run, whatever --max-attempts says), throttled or no session."""
-        self.store.mark_send(
-            self.issue.id,
+        self._mark(
             subscriber.email,
             "deferred",
             reply=reply[:500],
             next_try=time.time() + delay,
             count_attempt=False,
+        )
+
+    def _mark(
+        self,
+        email: str,
+        status: str,
+        *,
+        reply: str | None = None,
+        next_try: float | None = None,
+        count_attempt: bool = True,
+    ) -> None:
+        """The row's new state, queued for the recorder's next transaction."""
+        issue_id = self.issue.id
+        self.recorder.record(
+            lambda store: store.mark_send(
+                issue_id,
+                email,
+                status,
+                reply=reply,
+                next_try=next_try,
+                count_attempt=count_attempt,
+            )
         )
 
     def _permanent_failure(self, subscriber: Subscriber, delivery: Delivery) -> None:
@@ -145,7 +164,7 @@ class Outcomes:
         if len(self._streak) < self.max_send_errors or self.fatal is not None:
             return
         for member in self._streak:
-            self.store.mark_send(self.issue.id, member.email, "pending", count_attempt=False)
+            self._mark(member.email, "pending", count_attempt=False)
         self.state.failed -= len(self._streak)
         self.replies[delivery.reply[:200]] -= len(self._streak)
         self.fatal = SendPaused(
@@ -168,10 +187,14 @@ class Outcomes:
         self._end_streak()
 
     def _bounce_check(self, subscriber: Subscriber, reply: str) -> None:
-        failures = self.store.consecutive_failures(subscriber.email)
+        """On the recorder's thread, after the failure it counts is written."""
+        self.recorder.record(
+            lambda store: self._suppress_if_bouncing(store, subscriber, reply), grouped=False
+        )
+
+    def _suppress_if_bouncing(self, store: Store, subscriber: Subscriber, reply: str) -> None:
+        failures = store.consecutive_failures(subscriber.email)
         if failures >= self.bounce_limit:
             detail = f"{failures} failed issues in a row, the last refused: {reply[:300]}"
-            self.store.suppress(
-                subscriber.email, "bounced", list_name=subscriber.list, detail=detail
-            )
+            store.suppress(subscriber.email, "bounced", list_name=subscriber.list, detail=detail)
             self.bounced += 1
