@@ -29,6 +29,7 @@ from digest.send.preflight import (
 )
 from digest.send.report import SendProgress, SendReport
 from digest.send.transport import check_transport_switch, choose_transport, describe_transport
+from digest.store import Store
 from digest.subscribers import iter_subscribers
 from digest.transports import Transport, TransportSetupError
 
@@ -136,11 +137,7 @@ async def send_issue_async(
     messages = Messages(project, issue)
     hourly_cap = config.hourly_cap if hourly_cap is None else hourly_cap
     store = project.store
-    pace = (
-        SharedPace(store, rate, hourly_cap)
-        if store.shared
-        else Pace(rate, hourly_cap, store.sent_in_last_hour() if hourly_cap else ())
-    )
+    pace = _pace(store, rate, hourly_cap)
     problems: list[str] = []
     if (warning := postal_address_warning(config, transport)) is not None:
         problems.append(warning)
@@ -167,23 +164,7 @@ async def send_issue_async(
             progress=progress,
             notice=notice,
         )
-        try:
-            async with transport:
-                await run.run()
-        except TransportSetupError as exc:
-            # refused before a single message was tried (our sender at MAIL FROM, an outbox
-            # that cannot be written): a failed start leaves the issue as it was
-            if store.shared or not store.undo_send_start(issue.id):
-                store.stop_send(issue.id, str(exc))
-                raise
-            raise DigestError(
-                f"{exc}; nothing was sent: issue {issue.id} is approved, as before the send"
-                f" (`digest issue reopen {issue.id}` to edit it)"
-            ) from None
-        except DigestError as exc:
-            # the relay refused us, or the send had to stop: every other worker stops too
-            store.stop_send(issue.id, str(exc))
-            raise
+        await _run(store, issue, transport, run)
         counts = store.send_counts(issue.id)
         if not counts.pending and not counts.deferred:
             store.set_issue_status(issue.id, "sent")
@@ -197,6 +178,34 @@ async def send_issue_async(
         warnings=problems + run.outcomes.warnings,
         replies=+run.outcomes.replies,
     )
+
+
+def _pace(store: Store, rate: float, hourly_cap: int) -> Pace | SharedPace:
+    """The rate and hourly cap: shared by every worker through the store on PostgreSQL."""
+    if store.shared:
+        return SharedPace(store, rate, hourly_cap)
+    return Pace(rate, hourly_cap, store.sent_in_last_hour() if hourly_cap else ())
+
+
+async def _run(store: Store, issue: Issue, transport: Transport, run: Run) -> None:
+    """This worker's part of the send; a failed start or a stop recorded for every worker."""
+    try:
+        async with transport:
+            await run.run()
+    except TransportSetupError as exc:
+        # refused before a single message was tried (our sender at MAIL FROM, an outbox
+        # that cannot be written): a failed start leaves the issue as it was
+        if store.shared or not store.undo_send_start(issue.id):
+            store.stop_send(issue.id, str(exc))
+            raise
+        raise DigestError(
+            f"{exc}; nothing was sent: issue {issue.id} is approved, as before the send"
+            f" (`digest issue reopen {issue.id}` to edit it)"
+        ) from None
+    except DigestError as exc:
+        # the relay refused us, or the send had to stop: every other worker stops too
+        store.stop_send(issue.id, str(exc))
+        raise
 
 
 def _already_sent(project: Project, issue: Issue) -> SendReport:
